@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { NetLingerError } from './errors';
+
+/** The raw addon: every call returns 0 or the OS error number; results go into the given arrays. */
+export interface NativeBinding {
+  setLinger(handle: number | bigint, onoff: boolean, seconds: number): number;
+  /** out = [onoff, seconds] */
+  getLinger(handle: number | bigint, out: Int32Array): number;
+  shutdown(handle: number | bigint, how: number): number;
+  /** out = [unread, unsent (negative: unknown), step that failed] */
+  pendingBytes(handle: number | bigint, out: Float64Array): number;
+  readonly maxLingerSeconds: number;
+  readonly syscalls: {
+    readonly setLinger: string;
+    readonly getLinger: string;
+    readonly shutdown: string;
+    readonly pendingUnread: string;
+    readonly pendingUnsent: string;
+  };
+}
+
+/** The folder holding package.json, binding.gyp and prebuilds/ (this file lives in src/ or dist/cjs/). */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'binding.gyp'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.resolve(__dirname, '..', '..');
+    dir = parent;
+  }
+}
+
+let loaded: NativeBinding | undefined;
+
+/** Loads the addon on first use, so that the pure parts (error codes, explain) work without it. */
+export function binding(): NativeBinding {
+  if (loaded) return loaded;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => NativeBinding;
+    loaded = load(packageRoot());
+  } catch (cause) {
+    const libc = process.platform === 'linux' ? (isMusl() ? ' musl' : ' glibc') : '';
+    throw Object.assign(
+      new NetLingerError(
+        'ERR_NET_LINGER_NO_BINARY',
+        `net-linger has no native binary for ${process.platform}-${process.arch}${libc} ` +
+          `(Node-API, ${process.release.name} ${process.version}). Build it from source with ` +
+          `"npm rebuild net-linger" (needs python3, make and a C++ compiler). Cause: ${(cause as Error).message}`,
+      ),
+      { cause },
+    );
+  }
+  return loaded;
+}
+
+function isMusl(): boolean {
+  const report = process.report?.getReport?.() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return !report?.header?.glibcVersionRuntime;
+}

@@ -1,0 +1,13 @@
+export {
+  ERROR_CODES, NetLingerError, SocketError, isConnectionReset, normalizeErrorCode,
+  type ErrnoPlatform, type ErrorCodeEntry,
+} from './errors';
+export {
+  SHUT_RD, SHUT_RDWR, SHUT_WR, getLinger, maxLingerSeconds, pendingBytes, setLinger, shutdown,
+  type LingerSetting, type PendingBytes, type ShutdownHow,
+} from './options';
+export type { SocketTarget } from './target';
+export {
+  SCENARIOS, describeCloser, describeExpectation, describePeer, describeStep, type Platform, type Scenario,
+} from './scenarios';
+export { runScenario, type Family, type Observation, type ScenarioResult } from './lab';

@@ -1,0 +1,425 @@
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { packageRoot } from './binding';
+import { normalizeErrorCode } from './errors';
+import { getLinger, pendingBytes, setLinger, shutdown } from './options';
+import type {
+  CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
+} from './scenarios';
+
+export type Family = 4 | 6;
+
+export interface SideObservation {
+  /** Bytes this side read from the connection. */
+  received: number;
+  /** Bytes this side handed to its kernel. */
+  sent: number;
+  outcome: Outcome;
+  /** The OS's number for the error, as Node reported it. */
+  errno?: number;
+  syscall?: string;
+}
+
+export interface ConnectionObservation {
+  kind: 'connection';
+  peer: SideObservation;
+  closer: SideObservation & {
+    /** The kernel's TCP state left for the closer's side ('gone' when none); null where the platform cannot tell (only Linux exposes /proc/net/tcp). */
+    state: string | null;
+    timeWait: boolean | null;
+    /** How long close() held the thread. */
+    closeBlockedMs: number | null;
+  };
+}
+
+export interface CallObservation {
+  kind: 'call';
+  outcome: 'ok' | string;
+  errno?: number;
+  syscall?: string;
+}
+
+export type Observation = ConnectionObservation | CallObservation;
+
+export interface ScenarioResult {
+  name: string;
+  family: Family;
+  platform: string;
+  /** false where the table claims nothing for this platform: the observation is shown, not judged. */
+  claimed: boolean;
+  observed: Observation | null;
+  mismatches: string[];
+  passed: boolean;
+  /** Set when the scenario could not be run at all. */
+  error?: string;
+  durationMs: number;
+}
+
+export interface RunOptions {
+  family?: Family;
+  platform?: string;
+  /** Upper bound for every wait inside a scenario. */
+  stepTimeoutMs?: number;
+}
+
+const host = (family: Family): string => (family === 6 ? '::1' : '127.0.0.1');
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+/** Records what one Node socket observes, without ever letting an error go unhandled. */
+class Side {
+  received = 0;
+  sent = 0;
+  eof = false;
+  error: NodeJS.ErrnoException | undefined;
+  closed = false;
+
+  constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => { this.received += chunk.length; });
+    socket.on('end', () => { this.eof = true; });
+    socket.on('error', (err: NodeJS.ErrnoException) => { this.error ??= err; });
+    socket.on('close', () => { this.closed = true; });
+  }
+
+  get settled(): boolean {
+    return this.eof || this.error !== undefined || this.closed;
+  }
+
+  write(bytes: number): Promise<void> {
+    if (this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.socket.write(Buffer.alloc(bytes, 0x61), (err) => {
+        if (!err) this.sent += bytes;
+        resolve();
+      });
+    });
+  }
+
+  observe(): SideObservation {
+    const obs: SideObservation = { received: this.received, sent: this.sent, outcome: this.eof ? 'eof' : 'open' };
+    if (this.error) {
+      obs.outcome = normalizeErrorCode(this.error) ?? this.error.code ?? 'UNKNOWN';
+      if (typeof this.error.errno === 'number') obs.errno = this.error.errno;
+      if (this.error.syscall) obs.syscall = this.error.syscall;
+    }
+    return obs;
+  }
+}
+
+interface Pair {
+  server: net.Server;
+  closer: Side;
+  peer: Side;
+  closerPorts: { local: number; remote: number };
+}
+
+/** A loopback connection: the closer is the accepted side, paused so it reads nothing unasked. */
+async function connectPair(family: Family): Promise<Pair> {
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host(family), () => resolve());
+  });
+  const { port } = server.address() as net.AddressInfo;
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  const client = net.connect({ host: host(family), port, allowHalfOpen: true });
+  const peer = new Side(client);
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+  });
+  const closerSocket = await accepted;
+  server.close();
+  return {
+    server,
+    closer: new Side(closerSocket),
+    peer,
+    closerPorts: { local: closerSocket.localPort!, remote: closerSocket.remotePort! },
+  };
+}
+
+const TCP_STATES: Readonly<Record<string, string>> = {
+  '01': 'ESTABLISHED', '02': 'SYN_SENT', '03': 'SYN_RECV', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2',
+  '06': 'TIME_WAIT', '07': 'CLOSE', '08': 'CLOSE_WAIT', '09': 'LAST_ACK', '0A': 'LISTEN', '0B': 'CLOSING',
+};
+
+/**
+ * The kernel's state for the connection with these ports, from /proc/net/tcp and tcp6 (Linux);
+ * 'gone' when no entry is left, null where the platform has no such table.
+ */
+export function tcpState(localPort: number, remotePort: number): string | null {
+  if (process.platform !== 'linux') return null;
+  const local = `:${localPort.toString(16).toUpperCase().padStart(4, '0')}`;
+  const remote = `:${remotePort.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length > 3 && fields[1].endsWith(local) && fields[2].endsWith(remote)) {
+        return TCP_STATES[fields[3]] ?? fields[3];
+      }
+    }
+  }
+  return 'gone';
+}
+
+// States that last only until an ACK arrives (immediate on loopback). FIN_WAIT2 is not one of
+// them: it waits for the peer's FIN, which may never come.
+const AWAITING_ACK = new Set(['FIN_WAIT1', 'LAST_ACK', 'CLOSING']);
+
+/** The closer's TCP state once it has stopped waiting for ACKs. */
+async function settledState(ports: { local: number; remote: number }): Promise<string | null> {
+  const deadline = performance.now() + 1000;
+  for (;;) {
+    const state = tcpState(ports.local, ports.remote);
+    if (state === null || !AWAITING_ACK.has(state) || performance.now() > deadline) return state;
+    await sleep(5);
+  }
+}
+
+async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { blockedMs: number | null }): Promise<void> {
+  const { closer, peer } = pair;
+  const side = step.actor === 'peer' ? peer : closer;
+  switch (step.do) {
+    case 'send':
+      return side.write(step.bytes);
+    case 'pause':
+      side.socket.pause();
+      return;
+    case 'resume':
+      side.socket.resume();
+      return;
+    case 'end':
+      if (!side.socket.destroyed) side.socket.end();
+      return;
+    case 'wait-eof':
+      return waitFor(() => side.settled, timeoutMs, `${step.actor} EOF`);
+    case 'write-until-error':
+      for (let i = 0; i < 100 && !side.error && !side.socket.destroyed; i++) {
+        await side.write(100);
+        await sleep(10);
+      }
+      return;
+    case 'fill-send-queue': {
+      // Write until the kernel refuses more (libuv starts queueing): the peer must not be reading.
+      const handle = (side.socket as unknown as { _handle: { writeQueueSize: number } })._handle;
+      const chunk = Buffer.alloc(64 * 1024, 0x62);
+      for (let total = 0; total < 256 * 1024 * 1024; total += chunk.length) {
+        side.socket.write(chunk);
+        if (handle.writeQueueSize > 0) {
+          side.sent += chunk.length - handle.writeQueueSize;
+          return;
+        }
+        side.sent += chunk.length;
+        if (total % (4 * 1024 * 1024) === 0) await sleep(1);
+      }
+      throw new Error('the send queue never filled');
+    }
+    case 'wait-unread':
+      return waitFor(() => pendingBytes(side.socket).unread >= step.bytes, timeoutMs, `${step.bytes} unread bytes`);
+    case 'set-linger':
+      setLinger(side.socket.destroyed ? -1 : side.socket, step.onoff, step.seconds);
+      return;
+    case 'shutdown':
+      shutdown(side.socket, step.how);
+      return;
+    case 'read': {
+      const target = side.received + step.bytes;
+      side.socket.resume();
+      await waitFor(() => side.received >= target || side.settled, timeoutMs, `${step.bytes} bytes`);
+      side.socket.pause();
+      return;
+    }
+    case 'read-until-fin':
+      side.socket.resume();
+      return waitFor(() => side.settled, timeoutMs, 'FIN');
+    case 'close': {
+      const start = performance.now();
+      side.socket.destroy();
+      state.blockedMs = performance.now() - start;
+      return;
+    }
+  }
+}
+
+async function runConnection(scenario: ConnectionScenario, family: Family, timeoutMs: number): Promise<ConnectionObservation> {
+  const pair = await connectPair(family);
+  const state: { blockedMs: number | null } = { blockedMs: null };
+  try {
+    for (const step of scenario.steps) await runStep(step, pair, timeoutMs, state);
+    // Let the peer see what is coming (EOF or RST); a peer that stays open is an outcome too.
+    await waitFor(() => pair.peer.settled, 500, 'peer').catch(() => undefined);
+    const closerState = await settledState(pair.closerPorts);
+    return {
+      kind: 'connection',
+      peer: pair.peer.observe(),
+      closer: {
+        ...pair.closer.observe(),
+        state: closerState,
+        timeWait: closerState === null ? null : closerState === 'TIME_WAIT',
+        closeBlockedMs: state.blockedMs,
+      },
+    };
+  } finally {
+    pair.peer.socket.destroy();
+    pair.closer.socket.destroy();
+  }
+}
+
+/** The raw descriptor of a dgram socket (Node keeps it behind an internal symbol). */
+function dgramFd(socket: dgram.Socket): number {
+  const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const fd = symbol ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[symbol]?.handle?.fd : undefined;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('this runtime does not expose a UDP socket descriptor');
+  return fd;
+}
+
+function callOn(call: CallScenario['call'], target: number | net.Socket): CallObservation {
+  try {
+    if (call === 'shutdown-write') shutdown(target, 'write');
+    else if (call === 'set-linger') setLinger(target, true, 0);
+    else if (call === 'get-linger') getLinger(target);
+    else pendingBytes(target);
+    return { kind: 'call', outcome: 'ok' };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { kind: 'call', outcome: e.code ?? 'UNKNOWN', errno: e.errno, syscall: e.syscall };
+  }
+}
+
+async function runCall(scenario: CallScenario, family: Family): Promise<CallObservation> {
+  switch (scenario.subject) {
+    case 'fd-not-open':
+      // Never a real closed descriptor: another thread could reuse its number meanwhile.
+      return callOn(scenario.call, 0x7fffffff);
+    case 'not-a-socket': {
+      const fd = fs.openSync(os.devNull, 'r');
+      try {
+        return callOn(scenario.call, fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    case 'tcp-after-reset': {
+      const pair = await connectPair(family);
+      try {
+        setLinger(pair.peer.socket, true, 0);
+        pair.peer.socket.destroy();
+        await waitFor(() => ['CLOSE', 'gone', null].includes(tcpState(pair.closerPorts.local, pair.closerPorts.remote)), 1000, 'the reset')
+          .catch(() => undefined);
+        await sleep(20);
+        return callOn(scenario.call, pair.closer.socket);
+      } finally {
+        pair.closer.socket.destroy();
+      }
+    }
+    case 'udp-unconnected': {
+      const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+      await new Promise<void>((resolve) => socket.bind(0, host(family), resolve));
+      try {
+        return callOn(scenario.call, dgramFd(socket));
+      } finally {
+        socket.close();
+      }
+    }
+  }
+}
+
+function checkConnection(expect: ConnectionExpectation, obs: ConnectionObservation): string[] {
+  const problems: string[] = [];
+  const p = expect.peer;
+  if (obs.peer.outcome !== p.outcome) problems.push(`peer outcome: expected ${p.outcome}, observed ${obs.peer.outcome}`);
+  if (p.syscall && obs.peer.syscall !== p.syscall) problems.push(`peer error from ${obs.peer.syscall ?? 'nothing'}, expected ${p.syscall}`);
+  if (p.received) {
+    const got = obs.peer.received;
+    const sent = obs.closer.sent;
+    const ok = p.received === 'all' ? got === sent : p.received === 'none' ? got === 0 : got < sent;
+    if (!ok) problems.push(`peer received ${got} of ${sent} bytes, expected ${p.received}`);
+  }
+  const c = expect.closer;
+  if (c?.outcome !== undefined && obs.closer.outcome !== c.outcome) {
+    problems.push(`closer outcome: expected ${c.outcome}, observed ${obs.closer.outcome}`);
+  }
+  if (c?.received !== undefined && obs.closer.received !== c.received) {
+    problems.push(`closer received ${obs.closer.received} bytes, expected ${c.received}`);
+  }
+  if (c?.timeWait !== undefined && obs.closer.timeWait !== null && obs.closer.timeWait !== c.timeWait) {
+    problems.push(`closer TIME_WAIT: expected ${c.timeWait ? 'yes' : 'none'}, observed ${obs.closer.timeWait ? 'yes' : 'none'}`);
+  }
+  if (c?.blockedAtLeastMs !== undefined && !((obs.closer.closeBlockedMs ?? 0) >= c.blockedAtLeastMs)) {
+    problems.push(`close() blocked ${Math.round(obs.closer.closeBlockedMs ?? 0)} ms, expected at least ${c.blockedAtLeastMs} ms`);
+  }
+  return problems;
+}
+
+/** The mismatches between what the table expects on `platform` and what was observed. */
+export function check(scenario: Scenario, obs: Observation, platform: string): string[] | null {
+  const expected = scenario.expect[platform as Platform];
+  if (!expected) return null;
+  if (scenario.kind === 'call') {
+    const code = (expected as { code: string }).code;
+    return obs.kind === 'call' && obs.outcome === code ? [] : [`expected ${code}, observed ${obs.kind === 'call' ? obs.outcome : obs.kind}`];
+  }
+  return obs.kind === 'connection' ? checkConnection(expected as ConnectionExpectation, obs) : ['observed a call, not a connection'];
+}
+
+/** Runs a row in a child process (for rows that block their thread on purpose). */
+function runIsolated(name: string, family: Family): Promise<Observation> {
+  const entry = path.join(packageRoot(), 'dist', 'cjs', 'lab-child.js');
+  if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build:ts"`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry, name, String(family)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      try {
+        resolve(JSON.parse(out) as Observation);
+      } catch {
+        reject(new Error(`the isolated run of ${name} failed (exit ${code}): ${err.trim() || out.trim()}`));
+      }
+    });
+  });
+}
+
+/** Runs one row in this process and returns what was observed. */
+export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000): Promise<Observation> {
+  return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs);
+}
+
+/** Runs one row on loopback and judges it against the table. Never rejects: failures are results. */
+export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<ScenarioResult> {
+  const family = options.family ?? 4;
+  const platform = options.platform ?? process.platform;
+  const start = performance.now();
+  const claimed = scenario.expect[platform as Platform] !== undefined;
+  try {
+    const observed = scenario.kind === 'connection' && scenario.isolate
+      ? await runIsolated(scenario.name, family)
+      : await observe(scenario, family, options.stepTimeoutMs);
+    const mismatches = check(scenario, observed, platform) ?? [];
+    return { name: scenario.name, family, platform, claimed, observed, mismatches, passed: mismatches.length === 0, durationMs: performance.now() - start };
+  } catch (err) {
+    const message = (err as Error).message;
+    return { name: scenario.name, family, platform, claimed, observed: null, mismatches: [message], passed: false, error: message, durationMs: performance.now() - start };
+  }
+}

@@ -1,0 +1,122 @@
+import { binding } from './binding';
+import { NetLingerError, SocketError } from './errors';
+import { isNodeSocket, resolveHandle, type SocketTarget } from './target';
+import { invalidArgType, invalidArgValue, validateInteger } from './validate';
+
+export const SHUT_RD = 0;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
+
+/** Which direction to shut down: the names, or SHUT_RD / SHUT_WR / SHUT_RDWR (== SD_RECEIVE / SD_SEND / SD_BOTH). */
+export type ShutdownHow = 'read' | 'write' | 'both' | typeof SHUT_RD | typeof SHUT_WR | typeof SHUT_RDWR;
+
+export interface LingerSetting {
+  onoff: boolean;
+  seconds: number;
+}
+
+export interface PendingBytes {
+  /** Bytes received and not yet read by the application (FIONREAD). */
+  unread: number;
+  /** Bytes not yet acknowledged by the peer (Linux SIOCOUTQ, macOS SO_NWRITE); null where the OS cannot say. */
+  unsent: number | null;
+}
+
+const HOW_BY_NAME: Readonly<Record<string, number>> = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR };
+
+/** The largest linger time this platform stores without wrapping: Linux 2^31-1, macOS 327, Windows 65535. */
+export function maxLingerSeconds(): number {
+  return binding().maxLingerSeconds;
+}
+
+function validateOnoff(onoff: unknown): boolean {
+  if (typeof onoff === 'boolean') return onoff;
+  if (onoff === 0 || onoff === 1) return onoff === 1;
+  if (typeof onoff === 'number') throw invalidArgValue('onoff', onoff, 'must be a boolean, 0 or 1');
+  throw invalidArgType('onoff', 'of type boolean', onoff);
+}
+
+function validateHow(how: unknown): number {
+  if (typeof how === 'string') {
+    const value = HOW_BY_NAME[how];
+    if (value === undefined) throw invalidArgValue('how', how, "must be 'read', 'write' or 'both'");
+    return value;
+  }
+  if (typeof how === 'number') {
+    if (how === SHUT_RD || how === SHUT_WR || how === SHUT_RDWR) return how;
+    throw invalidArgValue('how', how, 'must be SHUT_RD (0), SHUT_WR (1) or SHUT_RDWR (2)');
+  }
+  throw invalidArgType('how', "one of 'read', 'write', 'both' or a SHUT_* number", how);
+}
+
+let warnedBlockingClose = false;
+
+// Reused for every call: the calls are synchronous and each thread has its own module instance.
+const lingerOut = new Int32Array(2);
+const pendingOut = new Float64Array(3);
+
+/**
+ * SO_LINGER. `onoff` false restores the default close (FIN, unsent data still delivered in the
+ * background; on Linux `{0, n}` keeps the previous time). `{true, 0}` makes close() abortive: RST,
+ * unsent data discarded, no TIME_WAIT. `{true, n > 0}` makes close() wait up to n s for the data
+ * to be acknowledged: on Linux it blocks the closing thread even for a non-blocking socket (a Node
+ * socket's destroy() then freezes the event loop); on macOS a non-blocking close does not wait;
+ * on Windows closesocket() fails for a non-blocking socket, so it is refused for Node sockets.
+ * Use lingerClose() for the same promise without blocking.
+ */
+export function setLinger(target: SocketTarget, onoff: boolean | 0 | 1, seconds = 0): void {
+  const handle = resolveHandle(target);
+  const on = validateOnoff(onoff);
+  const native = binding();
+  validateInteger(seconds, 'seconds', 0, native.maxLingerSeconds);
+  const nodeSocket = isNodeSocket(target);
+  if (nodeSocket && on && seconds > 0 && process.platform === 'win32') {
+    throw new NetLingerError(
+      'ERR_NET_LINGER_UNSUPPORTED',
+      'On Windows a lingering close of a non-blocking (Node) socket fails with WSAEWOULDBLOCK and libuv ignores it; use lingerClose() instead',
+    );
+  }
+  const errno = native.setLinger(handle, on, seconds);
+  if (errno !== 0) throw new SocketError(native.syscalls.setLinger, errno);
+  if (nodeSocket && on && seconds > 0 && process.platform !== 'darwin' && !warnedBlockingClose) {
+    warnedBlockingClose = true;
+    process.emitWarning(
+      `SO_LINGER {1, ${seconds}} on a Node socket: closing it will block the whole event loop for up to ${seconds} s ` +
+        'while unacknowledged data remains. lingerClose() waits for the same thing without blocking.',
+      { type: 'NetLingerWarning', code: 'NET_LINGER_BLOCKING_CLOSE' },
+    );
+  }
+}
+
+/** SO_LINGER as the kernel holds it. */
+export function getLinger(target: SocketTarget): LingerSetting {
+  const native = binding();
+  const errno = native.getLinger(resolveHandle(target), lingerOut);
+  if (errno !== 0) throw new SocketError(native.syscalls.getLinger, errno);
+  return { onoff: lingerOut[0] === 1, seconds: lingerOut[1] };
+}
+
+/**
+ * shutdown(2). 'write' sends FIN after the queued data: the peer reads EOF, this side still
+ * receives, and its own later sends fail EPIPE. 'read' on Linux sends nothing: queued bytes are
+ * still returned, then reads return 0 (on Windows, data arriving later resets the connection).
+ * 'both' then data from the peer: the peer is reset. On a Node socket this acts behind libuv's
+ * back; for the write side prefer socket.end(), which Node tracks.
+ */
+export function shutdown(target: SocketTarget, how: ShutdownHow): void {
+  const handle = resolveHandle(target);
+  const value = validateHow(how);
+  const native = binding();
+  const errno = native.shutdown(handle, value);
+  if (errno !== 0) throw new SocketError(native.syscalls.shutdown, errno);
+}
+
+/** "Are the buffers empty?": bytes waiting to be read, and bytes the peer has not acknowledged yet. */
+export function pendingBytes(target: SocketTarget): PendingBytes {
+  const native = binding();
+  const errno = native.pendingBytes(resolveHandle(target), pendingOut);
+  if (errno !== 0) {
+    throw new SocketError(pendingOut[2] === 0 ? native.syscalls.pendingUnread : native.syscalls.pendingUnsent, errno);
+  }
+  return { unread: pendingOut[0], unsent: pendingOut[1] < 0 ? null : pendingOut[1] };
+}

@@ -1,0 +1,21 @@
+// The README's semantics table, generated from the scenario table so the two cannot drift.
+import { SCENARIOS, describeCloser, describeExpectation, describePeer, type Platform } from './scenarios';
+
+const PLATFORMS: readonly [Platform, string][] = [['linux', 'Linux'], ['win32', 'Windows'], ['darwin', 'macOS']];
+
+export function semanticsTable(): string {
+  const head = `| scenario | what happens | ${PLATFORMS.map(([, label]) => label).join(' | ')} |`;
+  const rule = `|---|---|${PLATFORMS.map(() => '---').join('|')}|`;
+  const rows = SCENARIOS.map((s) => {
+    const peerSteps = describePeer(s);
+    const what = `closer: ${describeCloser(s)}${peerSteps ? `<br>peer: ${peerSteps}` : ''}`;
+    const cells = PLATFORMS.map(([platform]) => {
+      const expected = describeExpectation(s, platform);
+      if (expected) return `✅ ${expected}`;
+      const source = s.unverified?.[platform];
+      return source ? `not verified here (${source})` : 'not verified here';
+    });
+    return `| \`${s.name}\` ${s.title} | ${what} | ${cells.join(' | ')} |`;
+  });
+  return `${[head, rule, ...rows].join('\n')}\n`;
+}

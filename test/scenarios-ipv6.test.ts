@@ -1,0 +1,3 @@
+import { scenarioSuite } from './scenario-suite';
+
+scenarioSuite(6);
