@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { packageRoot } from './binding';
 import { normalizeErrorCode } from './errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from './options';
+import { resolveHandle } from './target';
 import type {
   CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
 } from './scenarios';
@@ -57,6 +58,8 @@ export interface ScenarioResult {
   passed: boolean;
   /** Set when the scenario could not be run at all. */
   error?: string;
+  /** The code of that error, when it had one (e.g. ERR_NET_LINGER_UNSUPPORTED: a typed refusal). */
+  errorCode?: string;
   durationMs: number;
 }
 
@@ -263,6 +266,8 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
   const pair = await connectPair(family);
   const state: { blockedMs: number | null } = { blockedMs: null };
   try {
+    // A runtime that cannot give the closer's descriptor refuses here, before any step.
+    resolveHandle(pair.closer.socket);
     for (const step of scenario.steps) await runStep(step, pair, timeoutMs, state);
     // Let the peer see what is coming (EOF or RST); a peer that stays open is an outcome too.
     await waitFor(() => pair.peer.settled, 500, 'peer').catch(() => undefined);
@@ -419,7 +424,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const mismatches = check(scenario, observed, platform) ?? [];
     return { name: scenario.name, family, platform, claimed, observed, mismatches, passed: mismatches.length === 0, durationMs: performance.now() - start };
   } catch (err) {
-    const message = (err as Error).message;
-    return { name: scenario.name, family, platform, claimed, observed: null, mismatches: [message], passed: false, error: message, durationMs: performance.now() - start };
+    const { message, code } = err as NodeJS.ErrnoException;
+    return {
+      name: scenario.name, family, platform, claimed, observed: null, mismatches: [message], passed: false,
+      error: message, ...(typeof code === 'string' ? { errorCode: code } : {}), durationMs: performance.now() - start,
+    };
   }
 }

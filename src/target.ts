@@ -9,6 +9,14 @@ interface HandleLike {
   fd?: unknown;
 }
 
+/** The JavaScript runtime, for messages that depend on it. */
+export function runtimeName(): string {
+  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
+  if (g.Deno) return `Deno ${g.Deno.version.deno}`;
+  if (g.Bun) return `Bun ${g.Bun.version}`;
+  return `Node.js ${process.version}`;
+}
+
 /** True when the target is a Node socket rather than a raw handle. */
 export function isNodeSocket(target: unknown): target is net.Socket {
   return target instanceof net.Socket;
@@ -39,6 +47,12 @@ export function resolveHandle(target: unknown, name = 'target'): number | bigint
     throw new NetLingerError(
       'ERR_SOCKET_NO_HANDLE',
       target.destroyed ? 'The socket is destroyed: it has no OS handle any more' : 'The socket is not connected yet: it has no OS handle',
+    );
+  }
+  if (typeof fd !== 'number') {
+    throw new NetLingerError(
+      'ERR_NET_LINGER_UNSUPPORTED',
+      `${runtimeName()} does not expose the OS descriptor of a net.Socket; pass the descriptor as a number`,
     );
   }
   if (process.platform === 'win32') {

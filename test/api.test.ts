@@ -161,6 +161,17 @@ describe('bad input: a typed error, never a crash, never a no-op', () => {
     expect(new NetLingerError('X', 'y')).toBeInstanceOf(Error);
   });
 
+  it('a runtime whose sockets hide their descriptor gets a typed refusal (as Deno does)', () => {
+    const socket = conn.client as unknown as { _handle: unknown };
+    const real = socket._handle;
+    socket._handle = { constructor: { name: 'TCPWrap' } };
+    try {
+      expect(code(() => getLinger(conn.client))).toEqual({ code: 'ERR_NET_LINGER_UNSUPPORTED', type: 'NetLingerError' });
+    } finally {
+      socket._handle = real;
+    }
+  });
+
   it('onoff and seconds', () => {
     for (const bad of ['1', null, {}, 1n]) {
       expect(code(() => setLinger(conn.client, bad as never, 0)), String(bad)).toEqual({ code: 'ERR_INVALID_ARG_TYPE', type: 'TypeError' });

@@ -1,0 +1,67 @@
+// Makes the Node-API prebuilds the package ships, into prebuilds/<platform>-<arch>/:
+// linux-arm64 (cross-compiled), win32-x64 (mingw-w64) where their toolchains are installed, and
+// linux-x64 last, so that build/ keeps a binary this machine can load.
+// Run it through `npm run prebuild`: npm passes its nodedir setting on, so node-gyp builds against
+// this machine's Node headers instead of downloading them.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const prebuildify = createRequire(import.meta.url).resolve('prebuildify/bin.js');
+const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+const only = process.argv.slice(2);
+const wanted = (target) => only.length === 0 || only.includes(target);
+
+function prebuildify_(arch, env = {}) {
+  execFileSync(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--arch', arch], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
+}
+
+const made = [];
+const missing = [];
+
+if (wanted('linux-arm64') && process.platform === 'linux' && process.arch === 'x64') {
+  if (has('aarch64-linux-gnu-g++')) {
+    prebuildify_('arm64', {
+      CC: 'aarch64-linux-gnu-gcc',
+      CXX: 'aarch64-linux-gnu-g++',
+      LINK: 'aarch64-linux-gnu-g++',
+      AR: 'aarch64-linux-gnu-ar',
+      PREBUILD_STRIP_BIN: 'aarch64-linux-gnu-strip',
+    });
+    made.push('linux-arm64');
+  } else {
+    missing.push('linux-arm64 (needs g++-aarch64-linux-gnu)');
+  }
+}
+
+const windowsBuild = path.join(root, 'scripts', 'windows', 'build.sh');
+if (wanted('win32-x64') && process.platform === 'linux') {
+  if (fs.existsSync(windowsBuild) && has('x86_64-w64-mingw32-g++-posix')) {
+    execFileSync('bash', [windowsBuild], { cwd: root, stdio: 'inherit' });
+    made.push('win32-x64');
+  } else {
+    missing.push('win32-x64 (needs g++-mingw-w64-x86-64 and scripts/windows/build.sh)');
+  }
+}
+
+if (wanted(`${process.platform}-${process.arch}`)) {
+  prebuildify_(process.arch);
+  made.push(`${process.platform}-${process.arch}`);
+}
+
+for (const dir of fs.readdirSync(path.join(root, 'prebuilds'))) {
+  for (const file of fs.readdirSync(path.join(root, 'prebuilds', dir))) {
+    const size = fs.statSync(path.join(root, 'prebuilds', dir, file)).size;
+    console.log(`prebuilds/${dir}/${file}\t${(size / 1024).toFixed(1)} KiB`);
+  }
+}
+if (missing.length) {
+  console.error(`not built: ${missing.join('; ')}`);
+  process.exitCode = 1;
+}
