@@ -1,0 +1,84 @@
+// Packs the package and installs the tarball into a scratch project the way a consumer on a
+// machine without a compiler would: --ignore-scripts, no cc/g++/make/python3 on PATH. Then proves
+// the prebuild (not build/) is what loads, that ESM, CommonJS and an esbuild bundle all work, and
+// that the scenario table passes from the installed copy.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const target = `${process.platform}-${process.arch}`;
+if (!fs.existsSync(path.join(root, 'prebuilds', target))) {
+  console.error(`prebuilds/${target} is missing: run "npm run prebuild" first`);
+  process.exit(1);
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'net-linger-pack-'));
+const step = (what) => console.log(`pack-smoke: ${what}`);
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...opts });
+
+step('npm pack');
+const tarball = path.join(work, JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root }))[0].filename);
+const sizeKiB = (fs.statSync(tarball).size / 1024).toFixed(1);
+step(`${path.basename(tarball)}: ${sizeKiB} KiB`);
+
+const app = path.join(work, 'app');
+fs.mkdirSync(app);
+fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'scratch', private: true, version: '1.0.0' }));
+step('npm install --ignore-scripts <tarball>');
+run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball], { cwd: app });
+
+// A PATH with node, npm and a shell, and nothing that could compile.
+const bin = path.join(work, 'bin');
+fs.mkdirSync(bin);
+for (const tool of ['node', 'npm', 'npx', 'sh']) {
+  const real = tool === 'node' ? process.execPath : execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+  fs.symlinkSync(real, path.join(bin, tool));
+}
+const env = { PATH: bin, HOME: os.homedir(), PREBUILDS_ONLY: '1' };
+for (const tool of ['cc', 'gcc', 'g++', 'make', 'python3']) {
+  if (execFileSync('/bin/sh', ['-c', `command -v ${tool} || true`], { encoding: 'utf8', env }).trim()) throw new Error(`${tool} is on PATH`);
+}
+const node = (args) => run(path.join(bin, 'node'), args, { cwd: app, env });
+
+step('the prebuild is what loads (PREBUILDS_ONLY=1)');
+const loaded = node(['-e', "console.log(require('node-gyp-build').resolve(require('path').dirname(require.resolve('net-linger/package.json'))))"]).trim();
+if (!loaded.includes(`${path.sep}prebuilds${path.sep}${target}${path.sep}`)) throw new Error(`loaded ${loaded}`);
+step(`loaded ${path.relative(app, loaded)}`);
+if (fs.existsSync(path.join(app, 'node_modules', 'net-linger', 'build'))) throw new Error('the tarball carries build/');
+
+step('CommonJS and ESM share one module instance');
+fs.writeFileSync(path.join(app, 'both.mjs'), `
+import { createRequire } from 'node:module';
+import * as esm from 'net-linger';
+const cjs = createRequire(import.meta.url)('net-linger');
+if (esm.SocketError !== cjs.SocketError) throw new Error('two instances');
+if (!esm.isConnectionReset(10054) || esm.normalizeErrorCode(-4077) !== 'ECONNRESET') throw new Error('wrong');
+console.log('ok', esm.maxLingerSeconds());
+`);
+node(['both.mjs']);
+
+step('an esbuild bundle (--bundle --platform=node --external:net-linger)');
+fs.writeFileSync(path.join(app, 'server.js'), `
+const net = require('node:net');
+const { setLinger, isConnectionReset } = require('net-linger');
+const server = net.createServer((s) => { setLinger(s, true, 0); s.destroy(); });
+server.listen(0, '127.0.0.1', () => {
+  net.connect(server.address().port, '127.0.0.1').on('error', (e) => {
+    console.log('bundle saw reset:', isConnectionReset(e));
+    server.close();
+    if (!isConnectionReset(e)) process.exitCode = 1;
+  });
+});
+`);
+const esbuild = path.join(root, 'node_modules', '.bin', 'esbuild');
+run(esbuild, ['server.js', '--bundle', '--platform=node', '--external:net-linger', '--outfile=dist/server.js', '--log-level=warning'], { cwd: app });
+process.stdout.write(node(['dist/server.js']));
+
+step('the scenario table from the installed copy');
+const lab = run(path.join(bin, 'npx'), ['--no-install', 'net-linger', 'lab'], { cwd: app, env });
+process.stdout.write(lab);
+
+fs.rmSync(work, { recursive: true, force: true });
+step(`passed (${sizeKiB} KiB tarball)`);
