@@ -89,8 +89,8 @@ class Side {
   error: NodeJS.ErrnoException | undefined;
   closed = false;
 
-  constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => { this.received += chunk.length; });
+  constructor(readonly socket: net.Socket, countsOwnReads = false) {
+    if (!countsOwnReads) socket.on('data', (chunk: Buffer) => { this.received += chunk.length; });
     socket.on('end', () => { this.eof = true; });
     socket.on('error', (err: NodeJS.ErrnoException) => { this.error ??= err; });
     socket.on('close', () => { this.closed = true; });
@@ -128,8 +128,11 @@ interface Pair {
   closerPorts: { local: number; remote: number };
 }
 
-/** A loopback connection: the closer is the accepted side, paused so it reads nothing unasked. */
-async function connectPair(family: Family): Promise<Pair> {
+/**
+ * A loopback connection: the closer is the accepted side, paused so it reads nothing unasked.
+ * With `peerReadBuffer` the peer reads into one fixed buffer of that size.
+ */
+async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pair> {
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -137,8 +140,13 @@ async function connectPair(family: Family): Promise<Pair> {
   });
   const { port } = server.address() as net.AddressInfo;
   const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
-  const client = net.connect({ host: host(family), port, allowHalfOpen: true });
-  const peer = new Side(client);
+  let peer: Side | undefined;
+  const onread = peerReadBuffer === undefined ? undefined : {
+    buffer: Buffer.alloc(peerReadBuffer),
+    callback: (bytes: number) => { peer!.received += bytes; return true; },
+  };
+  const client = net.connect({ host: host(family), port, allowHalfOpen: true, ...(onread ? { onread } : {}) });
+  peer = new Side(client, onread !== undefined);
   await new Promise<void>((resolve, reject) => {
     client.once('connect', resolve);
     client.once('error', reject);
@@ -263,7 +271,7 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
 }
 
 async function runConnection(scenario: ConnectionScenario, family: Family, timeoutMs: number): Promise<ConnectionObservation> {
-  const pair = await connectPair(family);
+  const pair = await connectPair(family, scenario.peerReadBuffer);
   const state: { blockedMs: number | null } = { blockedMs: null };
   try {
     // A runtime that cannot give the closer's descriptor refuses here, before any step.

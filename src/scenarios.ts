@@ -53,6 +53,12 @@ export interface ConnectionScenario {
   steps: readonly Step[];
   /** Run in a child process: close() blocks its thread on purpose. */
   isolate?: boolean;
+  /**
+   * The peer reads into one fixed buffer of this many bytes (Node's `onread`) instead of Node's
+   * default stream reads. libuv reports EOF without reading again when a read comes back short and
+   * the kernel flags the socket hung up (uv__stream_io), so it matters whether a read can be short.
+   */
+  peerReadBuffer?: number;
   expect: Partial<Record<Platform, ConnectionExpectation>>;
   /** Platforms documented elsewhere but not verified here, with the source. */
   unverified?: Partial<Record<Platform, string>>;
@@ -120,10 +126,22 @@ export const SCENARIOS: readonly Scenario[] = [
     kind: 'connection',
     name: 'linger-zero',
     title: 'SO_LINGER {1,0} + close',
-    why: 'The deterministic abortive close: RST at once, unsent data thrown away, no TIME_WAIT.',
+    why: 'The deterministic abortive close: RST at once, unsent data thrown away, no TIME_WAIT. The peer reads one byte at a time, as a recv() loop would, so every read is full and the reset is seen.',
+    peerReadBuffer: 1,
     steps: [peer.pause(), closer.fillSendQueue(), closer.setLinger(1, 0), closer.close(), peer.resume()],
     expect: {
       linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'reset-reported-as-eof',
+    title: 'A reset Node reports as EOF',
+    why: 'When the RST arrives while data is still queued and the last read comes back short, libuv reports EOF and never reads the pending ECONNRESET: the peer sees a clean end of a truncated stream.',
+    peerReadBuffer: 1 << 20,
+    steps: [peer.pause(), closer.fillSendQueue(), closer.setLinger(1, 0), closer.close(), peer.resume()],
+    expect: {
+      linux: { peer: { outcome: 'eof', received: 'partial' }, closer: { timeWait: false } },
     },
   },
   {
