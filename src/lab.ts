@@ -68,6 +68,12 @@ export interface RunOptions {
   platform?: string;
   /** Upper bound for every wait inside a scenario. */
   stepTimeoutMs?: number;
+  /**
+   * Run rows that block their thread in this process too, instead of a child (for hosts that cannot
+   * start a child of the same runtime, e.g. a foreign-architecture binary under qemu-user). This
+   * process is then frozen while such a row runs.
+   */
+  inProcess?: boolean;
 }
 
 const host = (family: Family): string => (family === 6 ? '::1' : '127.0.0.1');
@@ -205,6 +211,21 @@ async function settledState(ports: { local: number; remote: number }): Promise<s
   }
 }
 
+async function settlePeer(peer: Side, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let lastReceived = peer.received;
+  let quietSince = performance.now();
+  while (!peer.settled && performance.now() < deadline) {
+    if (peer.received !== lastReceived) {
+      lastReceived = peer.received;
+      quietSince = performance.now();
+    } else if (performance.now() - quietSince > 500) {
+      return;
+    }
+    await sleep(5);
+  }
+}
+
 async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { blockedMs: number | null }): Promise<void> {
   const { closer, peer } = pair;
   const side = step.actor === 'peer' ? peer : closer;
@@ -218,8 +239,12 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       side.socket.resume();
       return;
     case 'end':
-      if (!side.socket.destroyed) side.socket.end();
-      return;
+      // libuv sends the FIN asynchronously: wait until it has gone out ('finish').
+      if (side.socket.destroyed || side.socket.writableFinished) return;
+      return new Promise((resolve) => {
+        side.socket.once('close', resolve);
+        side.socket.end(resolve);
+      });
     case 'wait-eof':
       return waitFor(() => side.settled, timeoutMs, `${step.actor} EOF`);
     case 'write-until-error':
@@ -277,8 +302,9 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
     // A runtime that cannot give the closer's descriptor refuses here, before any step.
     resolveHandle(pair.closer.socket);
     for (const step of scenario.steps) await runStep(step, pair, timeoutMs, state);
-    // Let the peer see what is coming (EOF or RST); a peer that stays open is an outcome too.
-    await waitFor(() => pair.peer.settled, 500, 'peer').catch(() => undefined);
+    // Let the peer see what is coming (EOF or RST) while it still makes progress; a peer that
+    // stays open and receives nothing more for 500 ms is an outcome too.
+    await settlePeer(pair.peer, timeoutMs);
     const closerState = await settledState(pair.closerPorts);
     return {
       kind: 'connection',
@@ -426,7 +452,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const start = performance.now();
   const claimed = scenario.expect[platform as Platform] !== undefined;
   try {
-    const observed = scenario.kind === 'connection' && scenario.isolate
+    const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess
       ? await runIsolated(scenario.name, family)
       : await observe(scenario, family, options.stepTimeoutMs);
     const mismatches = check(scenario, observed, platform) ?? [];
