@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from './binding';
-import { normalizeErrorCode } from './errors';
+import { NetLingerError, normalizeErrorCode } from './errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from './options';
-import { resolveHandle } from './target';
+import { resolveHandle, runtimeName } from './target';
 import type {
   CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
 } from './scenarios';
@@ -271,7 +271,7 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
     case 'wait-unread':
       return waitFor(() => pendingBytes(side.socket).unread >= step.bytes, timeoutMs, `${step.bytes} unread bytes`);
     case 'set-linger':
-      setLinger(side.socket.destroyed ? -1 : side.socket, step.onoff, step.seconds);
+      setLinger(side.socket, step.onoff, step.seconds);
       return;
     case 'shutdown':
       shutdown(side.socket, step.how);
@@ -326,7 +326,9 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
 function dgramFd(socket: dgram.Socket): number {
   const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
   const fd = symbol ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[symbol]?.handle?.fd : undefined;
-  if (typeof fd !== 'number' || fd < 0) throw new Error('this runtime does not expose a UDP socket descriptor');
+  if (typeof fd !== 'number' || fd < 0) {
+    throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `${runtimeName()} does not expose the OS descriptor of a UDP socket`);
+  }
   return fd;
 }
 
@@ -424,18 +426,24 @@ function runIsolated(name: string, family: Family): Promise<Observation> {
   const entry = path.join(packageRoot(), 'dist', 'cjs', 'lab-child.js');
   if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build:ts"`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry, name, String(family)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Deno runs a script through its 'run' subcommand; Node and Bun take the script directly.
+    const runtimeArgs = 'Deno' in globalThis ? ['run', '-A'] : [];
+    const child = spawn(process.execPath, [...runtimeArgs, entry, name, String(family)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (status) => {
+      let reply: { observation?: Observation; error?: string; code?: string } = {};
       try {
-        resolve(JSON.parse(out) as Observation);
+        reply = JSON.parse(out);
       } catch {
-        reject(new Error(`the isolated run of ${name} failed (exit ${code}): ${err.trim() || out.trim()}`));
+        // no reply: reported below with whatever the child printed
       }
+      if (reply.observation) return resolve(reply.observation);
+      const message = reply.error ?? `the isolated run of ${name} failed (exit ${status}): ${err.trim() || out.trim()}`;
+      reject(Object.assign(new Error(message), reply.code ? { code: reply.code } : {}));
     });
   });
 }
