@@ -2,6 +2,8 @@
 // net-linger: `lab` shows on this machine what each way of closing does to the peer;
 // `explain` turns any spelling of a socket error into the one code and what to do about it.
 import path from 'node:path';
+import { binding } from './binding';
+import { NetLingerError } from './errors';
 import { explainError, formatExplanation } from './explain';
 import type { Family } from './lab';
 import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from './lab-report';
@@ -209,6 +211,14 @@ async function lab(argv: readonly string[]): Promise<number> {
   if (args.list) {
     listRows(scenarios, args.platform, args.json);
     return EXIT_OK;
+  }
+  // Without the addon no row can run: say so once, not once per row.
+  try {
+    binding();
+  } catch (err) {
+    if (!(err instanceof NetLingerError)) throw err;
+    process.stderr.write(`net-linger lab: ${err.message}\n`);
+    return EXIT_MISMATCH;
   }
   const families: Family[] = args.families.size ? [...args.families].sort() : [4];
   const progress = progressLine();

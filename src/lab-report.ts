@@ -26,6 +26,8 @@ export interface LabRow {
   claimed: boolean;
   /** The claim in words; null when not claimed. */
   expected: string | null;
+  /** Why the claim accepts more than one outcome, with its source; null when it needs no note. */
+  note: string | null;
   /** 'fail' also covers a claimed row that could not be run (see error). */
   status: RowStatus;
   mismatches: string[];
@@ -70,7 +72,8 @@ function toRow(scenario: Scenario, result: ScenarioResult, platform: string): La
     closerDid: describeCloser(scenario),
     peerDid: scenario.kind === 'call' ? null : describePeer(scenario),
     claimed: result.claimed,
-    expected: describeExpectation(scenario, platform as Platform) ?? null,
+    expected: describeExpectation(scenario, platform as Platform, false) ?? null,
+    note: (scenario.kind === 'connection' ? scenario.expect[platform as Platform]?.note : undefined) ?? null,
     status,
     mismatches: result.error ? [] : result.mismatches,
     error: result.error ?? null,
@@ -211,21 +214,35 @@ function wrap(cell: string, width: number): string[] {
 const longestWord = (text: string) => Math.max(...text.replace(KEEP_TOGETHER, '$1$3_$2$4').split(/\s+/).map((w) => w.length));
 const longestLine = (text: string) => Math.max(...text.split('\n').map((l) => l.length));
 
-/** Lays cells out in columns no wider than `width`, wrapping the widest text columns first. */
-function layout(header: string[], body: string[][], width: number, wrappable: boolean[]): number[] {
+/**
+ * Column widths for a table no wider than `width`: fixed columns never wrap, short ones keep
+ * their longest word, and each spare column of width goes to the text column where it saves
+ * the most lines.
+ */
+type ColumnKind = 'fixed' | 'short' | 'text';
+
+function layout(header: string[], body: string[][], width: number, kinds: ColumnKind[]): number[] {
   const all = [header, ...body];
-  const natural = header.map((_, i) => Math.max(...all.map((r) => longestLine(r[i]))));
-  const minimum = header.map((_, i) => (wrappable[i] ? Math.max(12, ...all.map((r) => longestWord(r[i]))) : natural[i]));
-  const widths = [...natural];
   const gap = 2;
-  const used = () => widths.reduce((a, b) => a + b, 0) + gap * (widths.length - 1);
-  while (used() > width) {
-    let widest = -1;
+  const natural = header.map((_, i) => Math.max(...all.map((r) => longestLine(r[i]))));
+  const widths = header.map((_, i) => (kinds[i] === 'fixed' ? natural[i] : Math.max(...all.map((r) => longestWord(r[i])))));
+  const height = (w: number[]) => all.reduce((sum, r) => sum + Math.max(...r.map((cell, i) => wrap(cell, w[i]).length)), 0);
+  let spare = width - widths.reduce((a, b) => a + b, 0) - gap * (widths.length - 1);
+  for (; spare > 0; spare--) {
+    let best = -1;
+    let bestHeight = Infinity;
     for (let i = 0; i < widths.length; i++) {
-      if (widths[i] > minimum[i] && (widest < 0 || widths[i] > widths[widest])) widest = i;
+      if (kinds[i] !== 'text' || widths[i] >= natural[i]) continue;
+      widths[i]++;
+      const h = height(widths);
+      widths[i]--;
+      if (h < bestHeight || (h === bestHeight && widths[i] < widths[best])) {
+        best = i;
+        bestHeight = h;
+      }
     }
-    if (widest < 0) break;
-    widths[widest]--;
+    if (best < 0) break;
+    widths[best]++;
   }
   return widths;
 }
@@ -233,15 +250,23 @@ function layout(header: string[], body: string[][], width: number, wrappable: bo
 /** One family's rows as a text table. */
 export function formatTable(rows: readonly LabRow[], style: Style, width: number): string {
   const header = ['scenario', 'what the closer did', 'what was observed', 'TIME_WAIT', 'expected', 'result'];
-  const body = rows.map((r) => [
-    r.scenario,
-    r.closerDid + (r.peerDid ? `\n(peer: ${r.peerDid})` : ''),
-    r.error ? `could not run: ${r.error}` : describeObserved(r.observed),
-    describeTimeWait(r.observed),
-    r.expected ?? 'nothing claimed here',
-    STATUS_TEXT[r.status],
-  ]);
-  const widths = layout(header, body, width, [false, true, true, true, true, true]);
+  const notes: string[] = [];
+  const body = rows.map((r) => {
+    let expected = r.expected ?? 'nothing claimed here';
+    if (r.note) {
+      notes.push(`${'*'.repeat(notes.length + 1)} ${r.scenario}: ${r.note}.`);
+      expected += ` ${'*'.repeat(notes.length)}`;
+    }
+    return [
+      r.scenario,
+      r.closerDid + (r.peerDid ? `\n(peer: ${r.peerDid})` : ''),
+      r.error ? `could not run: ${r.error}` : describeObserved(r.observed),
+      describeTimeWait(r.observed),
+      expected,
+      STATUS_TEXT[r.status],
+    ];
+  });
+  const widths = layout(header, body, width, ['fixed', 'text', 'text', 'short', 'text', 'fixed']);
   const out: string[] = [];
   const line = (cells: string[][], paint: (column: number, text: string) => string) => {
     const height = Math.max(...cells.map((c) => c.length));
@@ -262,6 +287,7 @@ export function formatTable(rows: readonly LabRow[], style: Style, width: number
       return status === 'pass' ? style.pass(text) : status === 'fail' ? style.fail(text) : style.dim(text);
     });
   });
+  if (notes.length) out.push('', ...notes.flatMap((n) => wrap(n, width)));
   return `${out.join('\n')}\n`;
 }
 
@@ -281,7 +307,11 @@ export function formatReport(report: LabReport, style: Style, width: number): st
   }
   const { total, pass, fail, notClaimed } = report.summary;
   const counts = [`${pass} pass`, `${fail} fail`, ...(notClaimed ? [`${notClaimed} not claimed`] : [])].join(', ');
-  const verdict = report.ok ? style.pass('everything observed matches the claims') : style.fail('some observations do not match the claims');
+  const verdict = !report.ok
+    ? style.fail('some observations do not match the claims')
+    : pass === 0
+      ? style.dim(`nothing here is claimed for ${report.platform}: shown, not judged`)
+      : style.pass('everything observed matches the claims');
   const host = `${report.host.platform} ${report.host.release} ${report.host.arch}, Node ${report.host.node}`;
   sections.push(`${total} ${total === 1 ? 'row' : 'rows'}: ${counts} (${(report.durationMs / 1000).toFixed(1)} s on ${host}): ${verdict}.\n`);
   return sections.join('\n');

@@ -345,7 +345,8 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
 function checkConnection(expect: ConnectionExpectation, obs: ConnectionObservation): string[] {
   const problems: string[] = [];
   const p = expect.peer;
-  if (obs.peer.outcome !== p.outcome) problems.push(`peer outcome: expected ${p.outcome}, observed ${obs.peer.outcome}`);
+  const outcomes: readonly string[] = typeof p.outcome === 'string' ? [p.outcome] : p.outcome;
+  if (!outcomes.includes(obs.peer.outcome)) problems.push(`peer outcome: expected ${outcomes.join(' or ')}, observed ${obs.peer.outcome}`);
   if (p.syscall && obs.peer.syscall !== p.syscall) problems.push(`peer error from ${obs.peer.syscall ?? 'nothing'}, expected ${p.syscall}`);
   if (p.received) {
     const got = obs.peer.received;

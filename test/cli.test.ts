@@ -129,7 +129,7 @@ describe.skipIf(!isMainThread)('net-linger CLI', () => {
       const { ok: _ok, ...missing } = good;
       expect(validate(missing, schema)).not.toEqual([]);
       const row = {
-        scenario: 'x', title: 'x', kind: 'call', family: 4, closerDid: '', peerDid: null, claimed: true, expected: null,
+        scenario: 'x', title: 'x', kind: 'call', family: 4, closerDid: '', peerDid: null, claimed: true, expected: null, note: null,
         status: 'pass', mismatches: [], error: null, observed: { kind: 'call', outcome: 'ok' }, durationMs: 0,
       };
       expect(validate({ ...good, rows: [row] }, schema)).toEqual([]);
@@ -161,10 +161,22 @@ describe.skipIf(!isMainThread)('net-linger CLI', () => {
       expect(stdout).toContain('net-linger lab · IPv6 (::1) · judged against freebsd');
       expect(stdout).toMatch(/^plain-close .*nothing claimed here\s+not claimed$/m);
       expect(stdout).toContain('2 rows: 0 pass, 0 fail, 2 not claimed');
+      expect(stdout).toContain('nothing here is claimed for freebsd: shown, not judged.');
       const json = JSON.parse((await run(['lab', '--json', '--platform', 'freebsd', '--scenario', 'error-fd-not-open'])).stdout);
       expect(validate(json, schema)).toEqual([]);
       expect(json.rows[0]).toMatchObject({ status: 'not-claimed', claimed: false, expected: null });
       expect(json.ok).toBe(true);
+    });
+
+    // PREBUILDS_ONLY makes node-gyp-build ignore build/, so this stands for an install without a binary.
+    it.skipIf(fs.existsSync(path.join(root, 'prebuilds')))('without the addon: one clear message, exit 1; explain still works', async () => {
+      const lab = await run(['lab'], { PREBUILDS_ONLY: '1' });
+      expect(lab.code).toBe(1);
+      expect(lab.stdout).toBe('');
+      expect(lab.stderr).toMatch(/^net-linger lab: net-linger has no native binary for .* "npm rebuild net-linger"/);
+      const explain = await run(['explain', 'ECONNRESET'], { PREBUILDS_ONLY: '1' });
+      expect(explain.code).toBe(0);
+      expect(explain.stdout).toMatch(/^ECONNRESET: the peer reset the connection/);
     });
 
     it('--scenario runs only the named rows, in table order, once each', async () => {
@@ -232,6 +244,22 @@ describe.skipIf(!isMainThread)('net-linger CLI', () => {
       const plain = onTerminal({ NO_COLOR: '1' });
       expect(plain).toContain('net-linger lab [2/2] IPv4 error-fd-not-open');
       expect(plain).not.toMatch(/\x1b\[\d+m/);
+    });
+  });
+
+  describe('the README shows real runs', () => {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+
+    it('its lab output has every row of the table, each passing', () => {
+      const block = /<!-- lab-output:start -->\n```\n([\s\S]*?)```\n<!-- lab-output:end -->/.exec(readme)?.[1];
+      expect(block).toBeDefined();
+      for (const s of SCENARIOS) expect(block).toMatch(new RegExp(`^${s.name} .*pass$`, 'm'));
+      expect(block).toContain(`${SCENARIOS.length} rows: ${SCENARIOS.length} pass, 0 fail`);
+    });
+
+    it('its explain example is what explain prints', async () => {
+      const block = /```\n\$ net-linger explain 10054\n([\s\S]*?)```\n/.exec(readme)?.[1];
+      expect(block).toBe((await run(['explain', '10054'])).stdout);
     });
   });
 
