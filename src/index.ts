@@ -11,3 +11,7 @@ export {
   SCENARIOS, describeCloser, describeExpectation, describePeer, describeStep, type Platform, type Scenario,
 } from './scenarios';
 export { runScenario, type Family, type Observation, type ScenarioResult } from './lab';
+export {
+  LAB_SCHEMA_VERSION, runLab, type LabOptions, type LabReport, type LabRow, type RowStatus,
+} from './lab-report';
+export { explainError, type ErrorExplanation } from './explain';

@@ -42,6 +42,8 @@ export interface ConnectionExpectation {
     /** close() blocked the calling thread (and so Node's event loop) for at least this long. */
     blockedAtLeastMs?: number;
   };
+  /** A remark on the claim, with its source. */
+  note?: string;
 }
 
 export interface ConnectionScenario {
@@ -141,7 +143,11 @@ export const SCENARIOS: readonly Scenario[] = [
     peerReadBuffer: 1 << 20,
     steps: [peer.pause(), closer.fillSendQueue(), closer.setLinger(1, 0), closer.close(), peer.resume()],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'partial' }, closer: { timeWait: false } },
+      linux: {
+        peer: { outcome: 'eof', received: 'partial' },
+        closer: { timeWait: false },
+        note: 'libuv src/unix/stream.c, uv__stream_io: POLLHUP after a short read is reported as EOF without another read',
+      },
     },
   },
   {
@@ -320,8 +326,11 @@ export function describePeer(scenario: Scenario): string {
   return scenario.steps.filter((s) => s.actor === 'peer').map(describeStep).join(' → ');
 }
 
-/** What the table expects on a platform, as one line; undefined where it claims nothing. */
-export function describeExpectation(scenario: Scenario, platform: Platform): string | undefined {
+/**
+ * What the table expects on a platform, as one line; undefined where it claims nothing.
+ * The claim's note, if any, ends the line in parentheses unless `withNote` is false.
+ */
+export function describeExpectation(scenario: Scenario, platform: Platform, withNote = true): string | undefined {
   if (scenario.kind === 'call') {
     const expected = scenario.expect[platform];
     return expected && `fails ${expected.code}`;
@@ -338,5 +347,5 @@ export function describeExpectation(scenario: Scenario, platform: Platform): str
   if (c?.outcome && c.outcome !== 'open') parts.push(c.outcome === 'eof' ? 'closer reads EOF' : `closer's send fails ${c.outcome}`);
   if (c?.timeWait !== undefined) parts.push(c.timeWait ? 'closer keeps TIME_WAIT' : 'no TIME_WAIT');
   if (c?.blockedAtLeastMs !== undefined) parts.push(`close() blocks the thread ≥ ${c.blockedAtLeastMs / 1000} s`);
-  return parts.join('; ');
+  return parts.join('; ') + (withNote && expected.note ? ` (${expected.note})` : '');
 }

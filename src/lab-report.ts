@@ -1,0 +1,323 @@
+// The linger lab as a report: runs rows of the scenario table on loopback, one at a time, and
+// renders the result as a table for people or as versioned JSON (docs/lab-output.schema.json).
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { packageRoot } from './binding';
+import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './lab';
+import {
+  SCENARIOS, describeCloser, describeExpectation, describePeer, type Platform, type Scenario,
+} from './scenarios';
+
+/** Bumped only when a consumer of the JSON would have to change: fields are never renamed or removed within a version. */
+export const LAB_SCHEMA_VERSION = 1;
+
+export type RowStatus = 'pass' | 'fail' | 'not-claimed';
+
+export interface LabRow {
+  scenario: string;
+  title: string;
+  kind: Scenario['kind'];
+  family: Family;
+  /** What the closer did, as one line (for a call row: the call and what it was made on). */
+  closerDid: string;
+  /** What the peer did, as one line; null for call rows, which have no peer. */
+  peerDid: string | null;
+  /** Whether the table claims anything for the judged platform. */
+  claimed: boolean;
+  /** The claim in words; null when not claimed. */
+  expected: string | null;
+  /** A remark on the claim, with its source; null when it has none. */
+  note: string | null;
+  /** 'fail' also covers a claimed row that could not be run (see error). */
+  status: RowStatus;
+  mismatches: string[];
+  /** Why the row could not be run at all; null when it ran. */
+  error: string | null;
+  /** The code of that error (ERR_NET_LINGER_UNSUPPORTED: this runtime refuses); null when none. */
+  errorCode: string | null;
+  observed: Observation | null;
+  durationMs: number;
+}
+
+export interface LabReport {
+  schemaVersion: typeof LAB_SCHEMA_VERSION;
+  tool: { name: 'net-linger'; version: string };
+  /** The platform whose claims the rows were judged against (normally the running one). */
+  platform: string;
+  host: { platform: string; arch: string; release: string; node: string };
+  families: Family[];
+  startedAt: string;
+  durationMs: number;
+  summary: { total: number; pass: number; fail: number; notClaimed: number };
+  /** True when no claimed row failed: the CLI exits 0 exactly then. */
+  ok: boolean;
+  rows: LabRow[];
+}
+
+export interface LabOptions {
+  /** Which rows; default every row of the table. */
+  scenarios?: readonly Scenario[];
+  families?: readonly Family[];
+  /** Judge against this platform's claims; default the running platform. */
+  platform?: string;
+  /** Run rows that block their thread in this process instead of a child (see RunOptions.inProcess). */
+  inProcess?: boolean;
+  /** Called before each row starts. */
+  onProgress?: (event: { index: number; total: number; scenario: Scenario; family: Family }) => void;
+}
+
+function toRow(scenario: Scenario, result: ScenarioResult, platform: string): LabRow {
+  const status: RowStatus = !result.claimed ? 'not-claimed' : result.passed ? 'pass' : 'fail';
+  return {
+    scenario: scenario.name,
+    title: scenario.title,
+    kind: scenario.kind,
+    family: result.family,
+    closerDid: describeCloser(scenario),
+    peerDid: scenario.kind === 'call' ? null : describePeer(scenario),
+    claimed: result.claimed,
+    expected: describeExpectation(scenario, platform as Platform, false) ?? null,
+    note: (scenario.kind === 'connection' ? scenario.expect[platform as Platform]?.note : undefined) ?? null,
+    status,
+    mismatches: result.error ? [] : result.mismatches,
+    error: result.error ?? null,
+    errorCode: result.errorCode ?? null,
+    observed: result.observed,
+    durationMs: Math.round(result.durationMs * 10) / 10,
+  };
+}
+
+export function packageVersion(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require(`${packageRoot()}/package.json`) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Runs the rows one after another, never overlapping: a row that measures how long close()
+ * blocks must not share the machine's attention with another row.
+ */
+export async function runLab(options: LabOptions = {}): Promise<LabReport> {
+  const scenarios = options.scenarios ?? SCENARIOS;
+  const families = [...(options.families ?? [4])];
+  const platform = options.platform ?? process.platform;
+  const startedAt = new Date().toISOString();
+  const start = performance.now();
+  const rows: LabRow[] = [];
+  const total = scenarios.length * families.length;
+  for (const family of families) {
+    for (const scenario of scenarios) {
+      options.onProgress?.({ index: rows.length, total, scenario, family });
+      rows.push(toRow(scenario, await runScenario(scenario, { family, platform, inProcess: options.inProcess }), platform));
+    }
+  }
+  const count = (status: RowStatus) => rows.filter((r) => r.status === status).length;
+  const summary = { total: rows.length, pass: count('pass'), fail: count('fail'), notClaimed: count('not-claimed') };
+  return {
+    schemaVersion: LAB_SCHEMA_VERSION,
+    tool: { name: 'net-linger', version: packageVersion() },
+    platform,
+    host: { platform: process.platform, arch: process.arch, release: os.release(), node: process.version },
+    families,
+    startedAt,
+    durationMs: Math.round(performance.now() - start),
+    summary,
+    ok: summary.fail === 0,
+    rows,
+  };
+}
+
+// ---- the table for people ------------------------------------------------------------------
+
+export interface Style {
+  pass(text: string): string;
+  fail(text: string): string;
+  dim(text: string): string;
+  bold(text: string): string;
+}
+
+const sgr = (open: number, close: number) => (text: string) => `\x1b[${open}m${text}\x1b[${close}m`;
+export const COLOUR: Style = { pass: sgr(32, 39), fail: sgr(31, 39), dim: sgr(2, 22), bold: sgr(1, 22) };
+export const PLAIN: Style = { pass: (t) => t, fail: (t) => t, dim: (t) => t, bold: (t) => t };
+
+function formatBytes(n: number): string {
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return n >= 10_000 ? `${n.toLocaleString('en-US')} B` : `${n} B`;
+}
+
+function describeEnd(side: { received: number; sent: number; outcome: string; errno?: number; syscall?: string }, withSent: boolean): string {
+  const done = [`read ${formatBytes(side.received)}`];
+  if (withSent && side.sent > 0) done.push(`sent ${formatBytes(side.sent)}`);
+  const did = done.join(', ');
+  if (side.outcome === 'eof') return `${did}, then EOF`;
+  if (side.outcome === 'open') return `${did}; still open (no FIN, no RST)`;
+  const errno = side.errno === undefined ? '' : ` (errno ${side.errno})`;
+  return `${did}, then ${side.outcome}${errno}${side.syscall ? ` on ${side.syscall}` : ''}`;
+}
+
+/** What was observed, in words: the peer's end (or the call's result), plus the closer's where it says something. */
+export function describeObserved(observed: Observation | null): string {
+  if (!observed) return 'nothing: the row could not run';
+  if (observed.kind === 'call') {
+    if (observed.outcome === 'ok') return 'the call succeeded';
+    const errno = observed.errno === undefined ? '' : ` (errno ${observed.errno}${observed.syscall ? `, ${observed.syscall}` : ''})`;
+    return `the call failed ${observed.outcome}${errno}`;
+  }
+  const parts = [`peer: ${describeEnd(observed.peer, true)}`];
+  const closerSaid = describeCloserEnd(observed);
+  if (closerSaid) parts.push(`closer: ${closerSaid}`);
+  return parts.join('\n');
+}
+
+function describeCloserEnd(observed: ConnectionObservation): string | undefined {
+  const c = observed.closer;
+  const notes: string[] = [];
+  if (c.received > 0 || c.outcome !== 'open') notes.push(describeEnd({ ...c, sent: 0 }, false));
+  // Only a close that held the thread noticeably is worth a word; a normal close takes microseconds.
+  if (c.closeBlockedMs !== null && c.closeBlockedMs >= 100) notes.push(`close() blocked ${Math.round(c.closeBlockedMs)} ms`);
+  return notes.length ? notes.join('; ') : undefined;
+}
+
+/** The TIME_WAIT cell: yes / no (with the state left when it is not simply gone) / n/a. */
+export function describeTimeWait(observed: Observation | null): string {
+  if (!observed || observed.kind === 'call') return '–';
+  const { state, timeWait } = observed.closer;
+  if (timeWait === null) return 'n/a';
+  if (timeWait) return 'yes';
+  return state && state !== 'gone' ? `no, ${state}` : 'no';
+}
+
+const STATUS_TEXT: Readonly<Record<RowStatus, string>> = { pass: 'pass', fail: 'FAIL', 'not-claimed': 'not claimed' };
+
+// Numbers stay with their units ("10 B", "errno -104") when a cell wraps.
+const KEEP_TOGETHER = /(\d) (B|KiB|ms|s)\b|\b(errno) (-?\d)/g;
+const NBSP = '\u00a0';
+
+function wrap(cell: string, width: number): string[] {
+  const text = cell.replace(KEEP_TOGETHER, (_, n, unit, word, m) => (n ? `${n}${NBSP}${unit}` : `${word}${NBSP}${m}`));
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    for (let word of paragraph.split(' ')) {
+      while (word.length > width) {
+        if (line) { lines.push(line); line = ''; }
+        lines.push(word.slice(0, width));
+        word = word.slice(width);
+      }
+      if (!line) line = word;
+      else if (line.length + 1 + word.length <= width) line += ` ${word}`;
+      else { lines.push(line); line = word; }
+    }
+    lines.push(line);
+  }
+  return lines.map((l) => l.replaceAll(NBSP, ' '));
+}
+
+const longestWord = (text: string) => Math.max(...text.replace(KEEP_TOGETHER, '$1$3_$2$4').split(/\s+/).map((w) => w.length));
+const longestLine = (text: string) => Math.max(...text.split('\n').map((l) => l.length));
+
+/**
+ * Column widths for a table no wider than `width`: fixed columns never wrap, short ones keep
+ * their longest word, and each spare column of width goes to the text column where it saves
+ * the most lines.
+ */
+type ColumnKind = 'fixed' | 'short' | 'text';
+
+function layout(header: string[], body: string[][], width: number, kinds: ColumnKind[]): number[] {
+  const all = [header, ...body];
+  const gap = 2;
+  const natural = header.map((_, i) => Math.max(...all.map((r) => longestLine(r[i]))));
+  const widths = header.map((_, i) => (kinds[i] === 'fixed' ? natural[i] : Math.max(...all.map((r) => longestWord(r[i])))));
+  const height = (w: number[]) => all.reduce((sum, r) => sum + Math.max(...r.map((cell, i) => wrap(cell, w[i]).length)), 0);
+  let spare = width - widths.reduce((a, b) => a + b, 0) - gap * (widths.length - 1);
+  for (; spare > 0; spare--) {
+    let best = -1;
+    let bestHeight = Infinity;
+    for (let i = 0; i < widths.length; i++) {
+      if (kinds[i] !== 'text' || widths[i] >= natural[i]) continue;
+      widths[i]++;
+      const h = height(widths);
+      widths[i]--;
+      if (h < bestHeight || (h === bestHeight && widths[i] < widths[best])) {
+        best = i;
+        bestHeight = h;
+      }
+    }
+    if (best < 0) break;
+    widths[best]++;
+  }
+  return widths;
+}
+
+/** One family's rows as a text table. */
+export function formatTable(rows: readonly LabRow[], style: Style, width: number): string {
+  const header = ['scenario', 'what the closer did', 'what was observed', 'TIME_WAIT', 'expected', 'result'];
+  const notes: string[] = [];
+  const body = rows.map((r) => {
+    let expected = r.expected ?? 'nothing claimed here';
+    if (r.note) {
+      notes.push(`${'*'.repeat(notes.length + 1)} ${r.scenario}: ${r.note}.`);
+      expected += ` ${'*'.repeat(notes.length)}`;
+    }
+    return [
+      r.scenario,
+      r.closerDid + (r.peerDid ? `\n(peer: ${r.peerDid})` : ''),
+      r.error ? `could not run: ${r.error}` : describeObserved(r.observed),
+      describeTimeWait(r.observed),
+      expected,
+      STATUS_TEXT[r.status],
+    ];
+  });
+  const widths = layout(header, body, width, ['fixed', 'text', 'text', 'short', 'text', 'fixed']);
+  const out: string[] = [];
+  const line = (cells: string[][], paint: (column: number, text: string) => string) => {
+    const height = Math.max(...cells.map((c) => c.length));
+    for (let i = 0; i < height; i++) {
+      out.push(cells.map((c, column) => {
+        const text = (c[i] ?? '').padEnd(widths[column]);
+        return paint(column, text);
+      }).join('  ').trimEnd());
+    }
+  };
+  line(header.map((h, i) => wrap(h, widths[i])), (_, t) => style.bold(t));
+  out.push(widths.map((w) => '─'.repeat(w)).join('  '));
+  body.forEach((cells, index) => {
+    if (index > 0) out.push('');
+    const status = rows[index].status;
+    line(cells.map((c, i) => wrap(c, widths[i])), (column, text) => {
+      if (column !== 5 || !text.trim()) return text;
+      return status === 'pass' ? style.pass(text) : status === 'fail' ? style.fail(text) : style.dim(text);
+    });
+  });
+  if (notes.length) out.push('', ...notes.flatMap((n) => wrap(n, width)));
+  return `${out.join('\n')}\n`;
+}
+
+const FAMILY_TEXT: Readonly<Record<Family, string>> = { 4: 'IPv4 (127.0.0.1)', 6: 'IPv6 (::1)' };
+
+/** The whole report for people: a table per family, what went wrong, and a one-line verdict. */
+export function formatReport(report: LabReport, style: Style, width: number): string {
+  const sections: string[] = [];
+  for (const family of report.families) {
+    const rows = report.rows.filter((r) => r.family === family);
+    sections.push(`${style.bold(`net-linger lab · ${FAMILY_TEXT[family]} · judged against ${report.platform}`)}\n\n${formatTable(rows, style, width)}`);
+  }
+  const failed = report.rows.filter((r) => r.status === 'fail');
+  if (failed.length) {
+    const lines = failed.map((r) => `  ${style.fail('✗')} ${r.scenario} over IPv${r.family}: ${r.error ?? r.mismatches.join('; ')}`);
+    sections.push(`${style.fail('What did not match:')}\n${lines.join('\n')}\n`);
+  }
+  const { total, pass, fail, notClaimed } = report.summary;
+  const counts = [`${pass} pass`, `${fail} fail`, ...(notClaimed ? [`${notClaimed} not claimed`] : [])].join(', ');
+  const verdict = !report.ok
+    ? style.fail('some observations do not match the claims')
+    : pass === 0
+      ? style.dim(`nothing here is claimed for ${report.platform}: shown, not judged`)
+      : style.pass('everything observed matches the claims');
+  const host = `${report.host.platform} ${report.host.release} ${report.host.arch}, Node ${report.host.node}`;
+  sections.push(`${total} ${total === 1 ? 'row' : 'rows'}: ${counts} (${(report.durationMs / 1000).toFixed(1)} s on ${host}): ${verdict}.\n`);
+  return sections.join('\n');
+}
