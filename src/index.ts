@@ -8,7 +8,8 @@ export {
 } from './options';
 export type { SocketTarget } from './target';
 export {
-  SCENARIOS, describeCloser, describeExpectation, describePeer, describeStep, type Platform, type Scenario,
+  SCENARIOS, claimFor, currentRuntime, describeClaim, describeCloser, describeExpectation, describePeer, describeStep,
+  type Expectation, type Platform, type RuntimeCondition, type RuntimeInfo, type Scenario, type Variant,
 } from './scenarios';
 export { runScenario, type Family, type Observation, type ScenarioResult } from './lab';
 export {

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { packageRoot } from './binding';
 import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './lab';
 import {
-  SCENARIOS, describeCloser, describeExpectation, describePeer, type Platform, type Scenario,
+  SCENARIOS, claimFor, describeClaim, describeCloser, describePeer, type Platform, type Scenario,
 } from './scenarios';
 
 /** Bumped only when a consumer of the JSON would have to change: fields are never renamed or removed within a version. */
@@ -68,6 +68,7 @@ export interface LabOptions {
 
 function toRow(scenario: Scenario, result: ScenarioResult, platform: string): LabRow {
   const status: RowStatus = !result.claimed ? 'not-claimed' : result.passed ? 'pass' : 'fail';
+  const claim = claimFor(scenario, platform as Platform);
   return {
     scenario: scenario.name,
     title: scenario.title,
@@ -76,8 +77,8 @@ function toRow(scenario: Scenario, result: ScenarioResult, platform: string): La
     closerDid: describeCloser(scenario),
     peerDid: scenario.kind === 'call' ? null : describePeer(scenario),
     claimed: result.claimed,
-    expected: describeExpectation(scenario, platform as Platform, false) ?? null,
-    note: (scenario.kind === 'connection' ? scenario.expect[platform as Platform]?.note : undefined) ?? null,
+    expected: claim ? describeClaim(claim.expect) : null,
+    note: claim?.source ?? (claim && 'note' in claim.expect ? claim.expect.note : undefined) ?? null,
     status,
     mismatches: result.error ? [] : result.mismatches,
     error: result.error ?? null,

@@ -1,5 +1,8 @@
 // The README's semantics table, generated from the scenario table so the two cannot drift.
-import { SCENARIOS, describeCloser, describeExpectation, describePeer, type Platform } from './scenarios';
+import {
+  SCENARIOS, describeClaim, describeCloser, describeCondition, describeExpectation, describePeer,
+  type Expectation, type Platform, type Variant,
+} from './scenarios';
 
 const PLATFORMS: readonly [Platform, string][] = [['linux', 'Linux'], ['win32', 'Windows'], ['darwin', 'macOS']];
 
@@ -11,7 +14,9 @@ export function semanticsTable(): string {
     const what = `closer: ${describeCloser(s)}${peerSteps ? `<br>peer: ${peerSteps}` : ''}`;
     const cells = PLATFORMS.map(([platform]) => {
       const expected = describeExpectation(s, platform);
-      if (expected) return `✅ ${expected}`;
+      const variants = ((s.variants?.[platform] ?? []) as readonly Variant<Expectation>[])
+        .map((v) => `<br>${describeCondition(v.when)}: ${describeClaim(v.expect)} (${v.source})`);
+      if (expected) return `✅ ${expected}${variants.join('')}`;
       const source = s.unverified?.[platform];
       return source ? `not verified here (${source})` : 'not verified here';
     });
