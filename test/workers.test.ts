@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -34,5 +37,37 @@ describe('worker threads', () => {
     }));
     const results = await Promise.all(runs);
     expect(results).toEqual(Array.from({ length: 8 }, () => ({ ok: true, error: 'EBADF', again: true })));
+  });
+
+  it('loading twice is harmless: a fresh module instance over the same addon', () => {
+    const entry = path.resolve(__dirname, '..', 'dist', 'cjs', 'index.js');
+    const first = require(entry);
+    for (const key of Object.keys(require.cache)) if (key.includes(`${path.sep}dist${path.sep}cjs${path.sep}`)) delete require.cache[key];
+    const second = require(entry);
+    expect(second).not.toBe(first);
+    expect(second.maxLingerSeconds()).toBe(first.maxLingerSeconds());
+    expect(() => second.shutdown(0x7fffffff, 'write')).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+
+  it('without a binary: one typed error naming platform, arch and libc, and how to build', () => {
+    const root = path.resolve(__dirname, '..');
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'net-linger-nobin-'));
+    try {
+      fs.cpSync(path.join(root, 'dist'), path.join(copy, 'dist'), { recursive: true });
+      for (const file of ['package.json', 'binding.gyp']) fs.copyFileSync(path.join(root, file), path.join(copy, file));
+      fs.symlinkSync(path.join(root, 'node_modules'), path.join(copy, 'node_modules'));
+      const out = execFileSync(process.execPath, ['-e', `
+        const lib = require('./dist/cjs/index.js');
+        console.log(lib.normalizeErrorCode(10054));
+        try { lib.getLinger(0); } catch (e) { console.log(e.name, e.code); console.log(e.message); }
+      `], { cwd: copy, encoding: 'utf8' });
+      const libc = process.platform === 'linux' ? ' glibc' : '';
+      expect(out).toContain('ECONNRESET'); // the pure parts work without the addon
+      expect(out).toContain('NetLingerError ERR_NET_LINGER_NO_BINARY');
+      expect(out).toContain(`for ${process.platform}-${process.arch}${libc}`);
+      expect(out).toContain('npm rebuild net-linger');
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
   });
 });
