@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { packageRoot } from './binding';
 import { normalizeErrorCode } from './errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from './options';
+import { findWindowsSocket } from './target';
 import type {
   CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
 } from './scenarios';
@@ -284,14 +285,19 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
 }
 
 /** The raw descriptor of a dgram socket (Node keeps it behind an internal symbol). */
-function dgramFd(socket: dgram.Socket): number {
+function dgramFd(socket: dgram.Socket): number | bigint {
+  if (process.platform === 'win32') {
+    // Node reports no descriptor for UDP on Windows either: find the SOCKET by its address.
+    const { address, port } = socket.address();
+    return findWindowsSocket(true, address, port, null, 0, 'dgram.Socket');
+  }
   const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
   const fd = symbol ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[symbol]?.handle?.fd : undefined;
   if (typeof fd !== 'number' || fd < 0) throw new Error('this runtime does not expose a UDP socket descriptor');
   return fd;
 }
 
-function callOn(call: CallScenario['call'], target: number | net.Socket): CallObservation {
+function callOn(call: CallScenario['call'], target: number | bigint | net.Socket): CallObservation {
   try {
     if (call === 'shutdown-write') shutdown(target, 'write');
     else if (call === 'set-linger') setLinger(target, true, 0);

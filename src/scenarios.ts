@@ -104,6 +104,7 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [closer.send(1000), closer.close(), peer.waitEof(), peer.end()],
     expect: {
       linux: { peer: { outcome: 'eof', received: 'all' }, closer: { timeWait: true } },
+      win32: { peer: { outcome: 'eof', received: 'all' } },
     },
   },
   {
@@ -114,6 +115,7 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [peer.send(1000), closer.waitUnread(1000), closer.close()],
     expect: {
       linux: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { timeWait: false } },
+      win32: { peer: { outcome: 'ECONNRESET', syscall: 'read' } },
     },
   },
   {
@@ -124,6 +126,8 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [peer.pause(), closer.fillSendQueue(), closer.setLinger(1, 0), closer.close(), peer.resume()],
     expect: {
       linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+      // Winsock reports WSAECONNRESET (10054); Node's own error says errno -4077.
+      win32: { peer: { outcome: 'ECONNRESET', received: 'partial' } },
     },
   },
   {
@@ -134,6 +138,8 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [closer.shutdown('write'), peer.waitEof(), peer.send(100), closer.read(100), closer.send(10)],
     expect: {
       linux: { peer: { outcome: 'eof' }, closer: { received: 100, outcome: 'EPIPE' } },
+      // The closer's send fails WSAESHUTDOWN (10058), which libuv reports as EPIPE (-4047).
+      win32: { peer: { outcome: 'eof' }, closer: { received: 100, outcome: 'EPIPE' } },
     },
   },
   {
@@ -153,6 +159,7 @@ export const SCENARIOS: readonly Scenario[] = [
     ],
     expect: {
       linux: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof', timeWait: true } },
+      win32: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof' } },
     },
   },
   {
@@ -170,9 +177,8 @@ export const SCENARIOS: readonly Scenario[] = [
     ],
     expect: {
       linux: { peer: { outcome: 'open' }, closer: { outcome: 'eof', received: 200 } },
-    },
-    unverified: {
-      win32: 'Microsoft shutdown() docs: SD_RECEIVE with data queued or arriving later resets the connection',
+      // Data after SD_RECEIVE resets the connection; libuv then fails the closer's read with EPIPE.
+      win32: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { outcome: 'EPIPE', received: 0 } },
     },
   },
   {
@@ -184,6 +190,9 @@ export const SCENARIOS: readonly Scenario[] = [
     expect: {
       linux: { peer: { outcome: 'EPIPE', syscall: 'write' } },
     },
+    unverified: {
+      win32: 'Microsoft shutdown() docs: data arriving after SD_BOTH resets the connection; Wine sends no RST while the closer does not read',
+    },
   },
   {
     kind: 'connection',
@@ -193,6 +202,7 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [peer.pause(), closer.setLinger(1, 0), closer.close(), peer.writeUntilError()],
     expect: {
       linux: { peer: { outcome: 'ECONNRESET', syscall: 'write' }, closer: { timeWait: false } },
+      win32: { peer: { outcome: 'ECONNRESET', syscall: 'write' } },
     },
   },
   {
@@ -207,6 +217,7 @@ export const SCENARIOS: readonly Scenario[] = [
     },
     unverified: {
       darwin: 'XNU bsd/kern/uipc_socket.c soclose_locked: a non-blocking socket does not wait for the linger time',
+      win32: 'Microsoft closesocket() docs: a non-blocking socket with a nonzero linger time fails WSAEWOULDBLOCK; refused for Node sockets (ERR_NET_LINGER_UNSUPPORTED)',
     },
   },
   {
@@ -216,7 +227,8 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'A handle that is not open fails loudly instead of acting on whatever reuses the number.',
     subject: 'fd-not-open',
     call: 'shutdown-write',
-    expect: { linux: { code: 'EBADF' } },
+    // A number that is no open SOCKET is WSAENOTSOCK (10038) on Windows: there is no EBADF for sockets.
+    expect: { linux: { code: 'EBADF' }, win32: { code: 'ENOTSOCK' } },
   },
   {
     kind: 'call',
@@ -225,7 +237,8 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'A file descriptor that is not a socket.',
     subject: 'not-a-socket',
     call: 'set-linger',
-    expect: { linux: { code: 'ENOTSOCK' } },
+    // Windows: a C runtime file descriptor of the NUL device, passed as a SOCKET: WSAENOTSOCK (10038).
+    expect: { linux: { code: 'ENOTSOCK' }, win32: { code: 'ENOTSOCK' } },
   },
   {
     kind: 'call',
@@ -235,6 +248,9 @@ export const SCENARIOS: readonly Scenario[] = [
     subject: 'tcp-after-reset',
     call: 'shutdown-write',
     expect: { linux: { code: 'ENOTCONN' } },
+    unverified: {
+      win32: 'Microsoft shutdown() docs: WSAENOTCONN (10057); Wine returns success while the reset is unread',
+    },
   },
   {
     kind: 'call',
@@ -244,6 +260,9 @@ export const SCENARIOS: readonly Scenario[] = [
     subject: 'udp-unconnected',
     call: 'shutdown-write',
     expect: { linux: { code: 'ENOTCONN' } },
+    unverified: {
+      win32: 'Microsoft shutdown() docs list WSAENOTCONN (10057) for connection-oriented sockets only; Wine returns success',
+    },
   },
 ];
 
