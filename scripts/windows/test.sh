@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Windows leg: sets up (cached), builds the TypeScript and the win32-x64 addon, and runs the
-# Windows tests (test/windows, generated from the scenario table) under Windows node.exe in Wine 10.
+# same vitest suite as `npm test` (both pools; the scenario table's win32 rows, test/windows.test.ts)
+# under Windows node.exe in Wine 10.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -13,4 +14,4 @@ flock 9
 (cd "$root" && npm run --silent build:ts)
 "$here/build.sh"
 cd "$root"
-"$here/run-node.sh" --test --test-reporter=spec test/windows/scenarios.test.cjs test/windows/api.test.cjs
+"$here/run-node.sh" node_modules/vitest/vitest.mjs run "$@"
