@@ -297,6 +297,17 @@ function dgramFd(socket: dgram.Socket): number | bigint {
   return fd;
 }
 
+/** The raw handle of a listening server (on Windows, the one socket with its address and no peer). */
+function serverHandle(server: net.Server): number | bigint {
+  if (process.platform === 'win32') {
+    const { address, port } = server.address() as net.AddressInfo;
+    return findWindowsSocket(false, address, port, null, 0, 'net.Server');
+  }
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('this runtime does not expose a listening socket descriptor');
+  return fd;
+}
+
 function callOn(call: CallScenario['call'], target: number | bigint | net.Socket): CallObservation {
   try {
     if (call === 'shutdown-write') shutdown(target, 'write');
@@ -334,6 +345,18 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
         return callOn(scenario.call, pair.closer.socket);
       } finally {
         pair.closer.socket.destroy();
+      }
+    }
+    case 'tcp-listening': {
+      const server = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, host(family), () => resolve());
+      });
+      try {
+        return callOn(scenario.call, serverHandle(server));
+      } finally {
+        server.close();
       }
     }
     case 'udp-unconnected': {

@@ -59,7 +59,7 @@ export interface ConnectionScenario {
 }
 
 /** A call on something that is not a connected TCP socket. */
-export type CallSubject = 'fd-not-open' | 'not-a-socket' | 'tcp-after-reset' | 'udp-unconnected';
+export type CallSubject = 'fd-not-open' | 'not-a-socket' | 'tcp-after-reset' | 'udp-unconnected' | 'tcp-listening';
 
 export interface CallScenario {
   kind: 'call';
@@ -68,7 +68,7 @@ export interface CallScenario {
   why: string;
   subject: CallSubject;
   call: 'shutdown-write' | 'set-linger' | 'get-linger' | 'pending-bytes';
-  /** The normalised code the call must fail with. */
+  /** The normalised code the call must fail with, or 'ok' where it must succeed. */
   expect: Partial<Record<Platform, { code: string }>>;
   unverified?: Partial<Record<Platform, string>>;
 }
@@ -264,6 +264,16 @@ export const SCENARIOS: readonly Scenario[] = [
       win32: 'Microsoft shutdown() docs list WSAENOTCONN (10057) for connection-oriented sockets only; Wine returns success',
     },
   },
+  {
+    kind: 'call',
+    name: 'shutdown-listening',
+    title: 'shutdown(write) on a listening socket',
+    why: 'A listener has no connection to shut: Linux accepts the call and changes nothing, Winsock refuses it.',
+    subject: 'tcp-listening',
+    call: 'shutdown-write',
+    // Winsock: WSAENOTCONN (10057).
+    expect: { linux: { code: 'ok' }, win32: { code: 'ENOTCONN' } },
+  },
 ];
 
 /** One line saying what a step does, for the lab and the README. */
@@ -307,6 +317,7 @@ const SUBJECT_TEXT: Readonly<Record<CallSubject, string>> = {
   'not-a-socket': `a descriptor that is not a socket (the null device)`,
   'tcp-after-reset': 'a TCP socket the peer has reset',
   'udp-unconnected': 'an unconnected UDP socket',
+  'tcp-listening': 'a listening TCP socket',
 };
 
 /** What the closer does, as one line. */
@@ -325,7 +336,7 @@ export function describePeer(scenario: Scenario): string {
 export function describeExpectation(scenario: Scenario, platform: Platform): string | undefined {
   if (scenario.kind === 'call') {
     const expected = scenario.expect[platform];
-    return expected && `fails ${expected.code}`;
+    return expected && (expected.code === 'ok' ? 'succeeds' : `fails ${expected.code}`);
   }
   const expected = scenario.expect[platform];
   if (!expected) return undefined;
