@@ -86,6 +86,35 @@ describe.runIf(process.platform === 'win32')('net.Socket targets on Windows', ()
     expect(thrown(() => shutdown(new net.Socket(), 'write'))).toMatchObject({ name: 'NetLingerError', code: 'ERR_SOCKET_NO_HANDLE' });
   });
 
+  it('several candidates or none: a typed error, never a guess', async () => {
+    const conn = await connection();
+    const listener = net.createServer();
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const { port } = listener.address() as net.AddressInfo;
+    const other = net.connect(port, '127.0.0.1');
+    other.on('error', () => undefined);
+    const accepted = await new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
+    accepted.on('error', () => undefined);
+    try {
+      // Without the peer's address, the listener and the connection it accepted share one address.
+      expect(thrown(() => findWindowsSocket(false, '127.0.0.1', port, null, 0, 'net.Socket'))).toMatchObject({
+        name: 'NetLingerError', code: 'ERR_NET_LINGER_AMBIGUOUS_SOCKET', message: expect.stringMatching(/^2 sockets/),
+      });
+      expect(thrown(() => findWindowsSocket(false, '127.0.0.1', conn.client.localPort!, '127.0.0.1', 1, 'net.Socket'))).toMatchObject({
+        name: 'NetLingerError', code: 'ERR_SOCKET_NO_HANDLE',
+      });
+      // The same address and port as a TCP socket, asked for as UDP: no match.
+      expect(thrown(() => findWindowsSocket(true, '127.0.0.1', port, null, 0, 'dgram.Socket'))).toMatchObject({
+        name: 'NetLingerError', code: 'ERR_SOCKET_NO_HANDLE',
+      });
+    } finally {
+      other.destroy();
+      accepted.destroy();
+      listener.close();
+      conn.close();
+    }
+  });
+
   it('refuses setLinger(on, n > 0) on a Node socket: closesocket() would fail WSAEWOULDBLOCK unseen', async () => {
     const conn = await connection();
     try {
