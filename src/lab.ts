@@ -386,6 +386,7 @@ function checkConnection(expect: ConnectionExpectation, obs: ConnectionObservati
   if (c?.outcome !== undefined && obs.closer.outcome !== c.outcome) {
     problems.push(`closer outcome: expected ${c.outcome}, observed ${obs.closer.outcome}`);
   }
+  if (c?.syscall && obs.closer.syscall !== c.syscall) problems.push(`closer error from ${obs.closer.syscall ?? 'nothing'}, expected ${c.syscall}`);
   if (c?.received !== undefined && obs.closer.received !== c.received) {
     problems.push(`closer received ${obs.closer.received} bytes, expected ${c.received}`);
   }

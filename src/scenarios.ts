@@ -36,6 +36,8 @@ export interface ConnectionExpectation {
   };
   closer?: {
     outcome?: Outcome;
+    /** The call that reported the closer's error: 'read' or 'write' (default: not checked). */
+    syscall?: 'read' | 'write';
     received?: number;
     /** A TIME_WAIT entry left for this connection on the closer's side (Linux: /proc/net/tcp*). */
     timeWait?: boolean;
@@ -178,7 +180,7 @@ export const SCENARIOS: readonly Scenario[] = [
     expect: {
       linux: { peer: { outcome: 'open' }, closer: { outcome: 'eof', received: 200 } },
       // Data after SD_RECEIVE resets the connection; libuv then fails the closer's read with EPIPE.
-      win32: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { outcome: 'EPIPE', received: 0 } },
+      win32: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { outcome: 'EPIPE', syscall: 'read', received: 0 } },
     },
   },
   {
@@ -347,7 +349,9 @@ export function describeExpectation(scenario: Scenario, platform: Platform): str
   else if (p.outcome === 'open') parts.push('peer sees nothing (no FIN, no RST)');
   else parts.push(`peer ${received ? `reads ${received}, then ` : ''}gets ${p.outcome}${p.syscall ? ` on ${p.syscall}` : ''}`);
   if (c?.received !== undefined) parts.push(`closer reads ${c.received} B`);
-  if (c?.outcome && c.outcome !== 'open') parts.push(c.outcome === 'eof' ? 'closer reads EOF' : `closer's send fails ${c.outcome}`);
+  if (c?.outcome && c.outcome !== 'open') {
+    parts.push(c.outcome === 'eof' ? 'closer reads EOF' : `closer's ${c.syscall ?? 'send'} fails ${c.outcome}`);
+  }
   if (c?.timeWait !== undefined) parts.push(c.timeWait ? 'closer keeps TIME_WAIT' : 'no TIME_WAIT');
   if (c?.blockedAtLeastMs !== undefined) parts.push(`close() blocks the thread ≥ ${c.blockedAtLeastMs / 1000} s`);
   return parts.join('; ');
