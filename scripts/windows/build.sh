@@ -13,7 +13,7 @@ build="$NET_LINGER_WIN_CACHE/build"
 mkdir -p "$build" "$root/prebuilds/win32-x64"
 x86_64-w64-mingw32-dlltool -d "$WIN_HEADERS_DIR/def/node_api.def" -l "$build/libnode_api.a" -D node.exe
 x86_64-w64-mingw32-g++-posix -std=c++17 -O2 -Wall -Wextra -shared -static -static-libgcc -static-libstdc++ \
-  -DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -D_WIN32_WINNT=0x0A00 \
+  -DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -D_WIN32_WINNT=0x0A00 -DNTDDI_VERSION=0x0A000003 \
   -I "$WIN_HEADERS_DIR/include" -I "$(node -p "require('node-addon-api').include_dir")" \
   "$root/native/addon.cc" "$root/native/win32.cc" \
   -o "$build/net-linger.node" "$build/libnode_api.a" -lws2_32
