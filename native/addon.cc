@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <string>
 
 #include "socket_ops.h"
 
@@ -117,11 +118,49 @@ Napi::Value PendingBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), err);
 }
 
+// findSocket(datagram, localAddress, localPort, remoteAddress | null, remotePort,
+//            out: BigUint64Array(2)) -> status (FindStatus); out = [handle, matches]
+// Used where Node does not expose a socket's handle (Windows): the handle is valid only until
+// the event loop runs again, so callers use it in the same synchronous call and never keep it.
+Napi::Value FindSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int local_port;
+  int remote_port;
+  if (!info[1].IsString()) return Fail(env, "ERR_INVALID_ARG_TYPE", "The local address must be a string", false);
+  if (!info[3].IsString() && !info[3].IsNull()) {
+    return Fail(env, "ERR_INVALID_ARG_TYPE", "The remote address must be a string or null", false);
+  }
+  if (!ReadInt(info, 2, 0, 65535, &local_port)) return env.Undefined();
+  if (!ReadInt(info, 4, 0, 65535, &remote_port)) return env.Undefined();
+  if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
+      info[5].As<Napi::TypedArray>().ElementLength() < 2) {
+    return Fail(env, "ERR_INVALID_ARG_TYPE", "Expected a BigUint64Array of length 2", false);
+  }
+  std::string local = info[1].As<Napi::String>().Utf8Value();
+  std::string remote = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string();
+  net_linger::SocketQuery query;
+  query.datagram = info[0].ToBoolean().Value() ? 1 : 0;
+  query.local_address = local.c_str();
+  query.local_port = local_port;
+  query.remote_address = info[3].IsString() ? remote.c_str() : nullptr;
+  query.remote_port = remote_port;
+  uv_loop_s* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) loop = nullptr;
+  SocketHandle handle = 0;
+  int matches = 0;
+  int status = net_linger::find_socket(loop, query, &handle, &matches);
+  Napi::BigUint64Array out = info[5].As<Napi::BigUint64Array>();
+  out[0] = handle;
+  out[1] = static_cast<uint64_t>(matches);
+  return Napi::Number::New(env, status);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setLinger", Napi::Function::New(env, SetLinger, "setLinger"));
   exports.Set("getLinger", Napi::Function::New(env, GetLinger, "getLinger"));
   exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
   exports.Set("pendingBytes", Napi::Function::New(env, PendingBytes, "pendingBytes"));
+  exports.Set("findSocket", Napi::Function::New(env, FindSocket, "findSocket"));
   exports.Set("maxLingerSeconds", Napi::Number::New(env, net_linger::kMaxLingerSeconds));
   Napi::Object syscalls = Napi::Object::New(env);
   syscalls.Set("setLinger", net_linger::kSyscallNames.set_linger);

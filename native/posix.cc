@@ -93,4 +93,10 @@ int pending_bytes(SocketHandle s, Pending* out, int* failed_step) {
   return 0;
 }
 
+// Node exposes a socket's descriptor on POSIX (`_handle.fd`), so there is nothing to look up.
+int find_socket(void*, const SocketQuery&, SocketHandle*, int* matches) {
+  *matches = 0;
+  return kFindUnsupported;
+}
+
 }  // namespace net_linger

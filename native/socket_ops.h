@@ -51,6 +51,29 @@ int shutdown_socket(SocketHandle s, int how);
 // Unread and unacknowledged byte counts. On failure *failed_step says which query failed.
 int pending_bytes(SocketHandle s, Pending* out, int* failed_step);
 
+// Which Node handle to look for when Node does not expose the OS handle (Windows).
+struct SocketQuery {
+  int datagram;                // 0: TCP (SOCK_STREAM), 1: UDP (SOCK_DGRAM)
+  const char* local_address;   // numeric IPv4 or IPv6, as Node reports it
+  int local_port;
+  const char* remote_address;  // nullptr: match whatever the peer is (or none)
+  int remote_port;
+};
+
+enum FindStatus {
+  kFindFound = 0,
+  kFindNoMatch = 1,
+  kFindSeveral = 2,
+  kFindNoLibuv = 3,       // the host process does not export the libuv functions needed
+  kFindUnsupported = 4,   // this OS needs no lookup: Node exposes the descriptor
+  kFindBadAddress = 5,
+};
+
+// Finds the one socket on this thread's libuv loop (`uv_loop`, from napi_get_uv_event_loop) whose
+// type, local and remote address match the query. Never caches: the result is valid only until
+// the event loop runs again. *matches receives the number of matching sockets.
+int find_socket(void* uv_loop, const SocketQuery& query, SocketHandle* out, int* matches);
+
 }  // namespace net_linger
 
 #endif  // NET_LINGER_SOCKET_OPS_H_

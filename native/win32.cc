@@ -4,6 +4,9 @@
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <mstcpip.h>
+#include <windows.h>
+
+#include <cstring>
 
 namespace net_linger {
 
@@ -12,14 +15,19 @@ const SyscallNames kSyscallNames = {"setsockopt", "getsockopt", "shutdown", "ioc
 const int kMaxLingerSeconds = 65535;
 
 namespace {
+
+// SOCKET is pointer-sized (UINT_PTR): on x64 every 64-bit handle converts without loss.
+static_assert(sizeof(SOCKET) <= sizeof(SocketHandle), "SOCKET must fit a SocketHandle");
 SOCKET to_socket(SocketHandle s) { return static_cast<SOCKET>(s); }
 int last_error() { return WSAGetLastError(); }
+
 }  // namespace
 
-// {1,0}: closesocket() resets the connection. {1,N>0} on a non-blocking socket (every
-// libuv socket) makes closesocket() fail WSAEWOULDBLOCK, which libuv ignores.
+// {1,0}: closesocket() resets the connection and discards unsent data. {1,N>0} on a
+// non-blocking socket (every libuv socket) makes closesocket() fail WSAEWOULDBLOCK, which
+// libuv ignores. LINGER holds u_short fields: the caller checked 0..65535, and so do we.
 int set_linger(SocketHandle s, int onoff, int seconds) {
-  if (seconds < 0 || seconds > kMaxLingerSeconds) return WSAEINVAL;  // never wrap a u_short
+  if (seconds < 0 || seconds > kMaxLingerSeconds) return WSAEINVAL;
   LINGER value;
   value.l_onoff = static_cast<u_short>(onoff ? 1 : 0);
   value.l_linger = static_cast<u_short>(seconds);
@@ -39,13 +47,14 @@ int get_linger(SocketHandle s, Linger* out) {
   return 0;
 }
 
-// SD_SEND sends FIN; SD_RECEIVE with data queued or arriving later resets the connection.
+// SD_SEND sends FIN after queued data; the socket still receives. SD_RECEIVE with data
+// queued or arriving later resets the connection (Microsoft's shutdown() documentation).
 int shutdown_socket(SocketHandle s, int how) {
   return ::shutdown(to_socket(s), how) == 0 ? 0 : last_error();
 }
 
-// unread: FIONREAD. unsent: SIO_TCP_INFO's BytesInFlight where the system has it;
-// negative (unknown) where it does not.
+// unread: ioctlsocket(FIONREAD). unsent: SIO_TCP_INFO's BytesInFlight (sent, not yet
+// acknowledged) where the system supports it (Windows 10 1703+); negative (unknown) elsewhere.
 int pending_bytes(SocketHandle s, Pending* out, int* failed_step) {
   *failed_step = kPendingUnread;
   u_long unread = 0;
@@ -62,10 +71,153 @@ int pending_bytes(SocketHandle s, Pending* out, int* failed_step) {
     out->unsent = static_cast<double>(info.BytesInFlight);
   } else {
     int err = last_error();
-    if (err != WSAEOPNOTSUPP && err != WSAEINVAL) return err;
+    // Not a TCP socket, or a system without TCP_INFO: the count is unknown, not an error.
+    if (err != WSAEOPNOTSUPP && err != WSAEINVAL && err != WSAENOPROTOOPT) return err;
   }
 #endif
   return 0;
+}
+
+// --- Finding the SOCKET behind a Node handle ---------------------------------------------------
+// Node reports _handle.fd === -1 for sockets on Windows. libuv's public API still knows every
+// handle of a loop: uv_walk visits them and uv_fileno gives a handle's SOCKET. node.exe exports
+// these functions; they are looked up at run time so that a host without them is detected and
+// reported instead of failing to load. The declarations below are libuv's stable 1.x ABI.
+namespace {
+
+struct uv_handle_opaque;
+using uv_walk_cb = void (*)(uv_handle_opaque*, void*);
+using uv_walk_fn = void (*)(void*, uv_walk_cb, void*);
+using uv_fileno_fn = int (*)(const uv_handle_opaque*, HANDLE*);
+using uv_handle_get_type_fn = int (*)(const uv_handle_opaque*);
+using uv_is_closing_fn = int (*)(const uv_handle_opaque*);
+constexpr int kUvTcp = 12;  // UV_TCP in uv_handle_type
+constexpr int kUvUdp = 15;  // UV_UDP
+
+struct Libuv {
+  uv_walk_fn walk;
+  uv_fileno_fn fileno;
+  uv_handle_get_type_fn get_type;
+  uv_is_closing_fn is_closing;
+};
+
+bool load_libuv(Libuv* uv) {
+  HMODULE host = GetModuleHandleW(nullptr);
+  if (host == nullptr) return false;
+  uv->walk = reinterpret_cast<uv_walk_fn>(reinterpret_cast<void*>(GetProcAddress(host, "uv_walk")));
+  uv->fileno = reinterpret_cast<uv_fileno_fn>(reinterpret_cast<void*>(GetProcAddress(host, "uv_fileno")));
+  uv->get_type = reinterpret_cast<uv_handle_get_type_fn>(
+      reinterpret_cast<void*>(GetProcAddress(host, "uv_handle_get_type")));
+  uv->is_closing = reinterpret_cast<uv_is_closing_fn>(
+      reinterpret_cast<void*>(GetProcAddress(host, "uv_is_closing")));
+  return uv->walk && uv->fileno && uv->get_type && uv->is_closing;
+}
+
+struct Address {
+  int family;  // AF_INET or AF_INET6; 0 when the text was not a numeric address
+  unsigned char bytes[16];
+  int port;
+};
+
+bool parse_address(const char* text, int port, Address* out) {
+  std::memset(out, 0, sizeof *out);
+  out->port = port;
+  if (InetPtonA(AF_INET, text, out->bytes) == 1) {
+    out->family = AF_INET;
+    return true;
+  }
+  // Strip an IPv6 zone ("fe80::1%4"): Node reports it, inet_pton does not accept it.
+  char plain[INET6_ADDRSTRLEN];
+  size_t n = 0;
+  while (text[n] != '\0' && text[n] != '%' && n + 1 < sizeof plain) {
+    plain[n] = text[n];
+    n++;
+  }
+  plain[n] = '\0';
+  if (InetPtonA(AF_INET6, plain, out->bytes) == 1) {
+    out->family = AF_INET6;
+    return true;
+  }
+  return false;
+}
+
+bool same_address(const sockaddr_storage& sa, const Address& want) {
+  if (sa.ss_family != want.family) return false;
+  if (sa.ss_family == AF_INET) {
+    const sockaddr_in& in = reinterpret_cast<const sockaddr_in&>(sa);
+    return ntohs(in.sin_port) == want.port && std::memcmp(&in.sin_addr, want.bytes, 4) == 0;
+  }
+  const sockaddr_in6& in6 = reinterpret_cast<const sockaddr_in6&>(sa);
+  return ntohs(in6.sin6_port) == want.port && std::memcmp(&in6.sin6_addr, want.bytes, 16) == 0;
+}
+
+struct Search {
+  const Libuv* uv;
+  int uv_type;
+  int sock_type;
+  Address local;
+  bool has_remote;
+  Address remote;
+  SOCKET found;
+  int matches;
+};
+
+void visit(uv_handle_opaque* handle, void* arg) {
+  Search* search = static_cast<Search*>(arg);
+  if (search->uv->get_type(handle) != search->uv_type || search->uv->is_closing(handle)) return;
+  HANDLE os_handle = INVALID_HANDLE_VALUE;
+  if (search->uv->fileno(handle, &os_handle) != 0) return;  // not open yet, or closed
+  SOCKET s = reinterpret_cast<SOCKET>(os_handle);
+  int type = 0;
+  int size = static_cast<int>(sizeof type);
+  if (getsockopt(s, SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &size) != 0 ||
+      type != search->sock_type) {
+    return;
+  }
+  sockaddr_storage name;
+  int name_size = static_cast<int>(sizeof name);
+  if (getsockname(s, reinterpret_cast<sockaddr*>(&name), &name_size) != 0 ||
+      !same_address(name, search->local)) {
+    return;
+  }
+  if (search->has_remote) {
+    sockaddr_storage peer;
+    int peer_size = static_cast<int>(sizeof peer);
+    // A listening socket shares the local address of the sockets it accepted but has no peer.
+    if (getpeername(s, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0 ||
+        !same_address(peer, search->remote)) {
+      return;
+    }
+  }
+  search->found = s;
+  search->matches++;
+}
+
+}  // namespace
+
+int find_socket(void* uv_loop, const SocketQuery& query, SocketHandle* out, int* matches) {
+  *matches = 0;
+  static Libuv uv;
+  static const bool has_libuv = load_libuv(&uv);
+  if (!has_libuv || uv_loop == nullptr) return kFindNoLibuv;
+  Search search;
+  search.uv = &uv;
+  search.uv_type = query.datagram ? kUvUdp : kUvTcp;
+  search.sock_type = query.datagram ? SOCK_DGRAM : SOCK_STREAM;
+  search.has_remote = query.remote_address != nullptr;
+  if (!parse_address(query.local_address, query.local_port, &search.local)) return kFindBadAddress;
+  if (search.has_remote && !parse_address(query.remote_address, query.remote_port, &search.remote)) {
+    return kFindBadAddress;
+  }
+  search.found = INVALID_SOCKET;
+  search.matches = 0;
+  // uv_walk only reads the loop's handle queue and calls back synchronously on this thread.
+  uv.walk(uv_loop, visit, &search);
+  *matches = search.matches;
+  if (search.matches == 0) return kFindNoMatch;
+  if (search.matches > 1) return kFindSeveral;
+  *out = static_cast<SocketHandle>(search.found);
+  return kFindFound;
 }
 
 }  // namespace net_linger

@@ -10,6 +10,14 @@ export interface NativeBinding {
   shutdown(handle: number | bigint, how: number): number;
   /** out = [unread, unsent (negative: unknown), step that failed] */
   pendingBytes(handle: number | bigint, out: Float64Array): number;
+  /**
+   * Windows: the SOCKET of the one libuv TCP/UDP handle on this thread's loop with these addresses.
+   * out = [handle, matches]; returns a FindStatus.
+   */
+  findSocket(
+    datagram: boolean, localAddress: string, localPort: number, remoteAddress: string | null, remotePort: number,
+    out: BigUint64Array,
+  ): number;
   readonly maxLingerSeconds: number;
   readonly syscalls: {
     readonly setLinger: string;
@@ -30,6 +38,9 @@ export function packageRoot(): string {
     dir = parent;
   }
 }
+
+/** native/socket_ops.h FindStatus. */
+export const FindStatus = { found: 0, noMatch: 1, several: 2, noLibuv: 3, unsupported: 4, badAddress: 5 } as const;
 
 let loaded: NativeBinding | undefined;
 

@@ -8,8 +8,8 @@ import { performance } from 'node:perf_hooks';
 import { packageRoot } from './binding';
 import { NetLingerError, normalizeErrorCode } from './errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from './options';
-import { resolveHandle, runtimeName } from './target';
 import { claimFor } from './scenarios';
+import { findWindowsSocket, resolveHandle, runtimeName } from './target';
 import type {
   CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
 } from './scenarios';
@@ -150,7 +150,10 @@ async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pai
   const { port } = server.address() as net.AddressInfo;
   const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
   let peer: Side | undefined;
-  const onread = peerReadBuffer === undefined ? undefined : {
+  // The shortcut a fixed read size avoids is in libuv's Unix stream code; Windows reads through
+  // IOCP, where reading one byte at a time only makes the peer slow.
+  const fixedReads = peerReadBuffer !== undefined && process.platform !== 'win32';
+  const onread = !fixedReads ? undefined : {
     buffer: Buffer.alloc(peerReadBuffer),
     callback: (bytes: number) => { peer!.received += bytes; return true; },
   };
@@ -330,7 +333,12 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
 }
 
 /** The raw descriptor of a dgram socket (Node keeps it behind an internal symbol). */
-function dgramFd(socket: dgram.Socket): number {
+function dgramFd(socket: dgram.Socket): number | bigint {
+  if (process.platform === 'win32') {
+    // Node reports no descriptor for UDP on Windows either: find the SOCKET by its address.
+    const { address, port } = socket.address();
+    return findWindowsSocket(true, address, port, null, 0, 'dgram.Socket');
+  }
   const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
   const fd = symbol ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[symbol]?.handle?.fd : undefined;
   if (typeof fd !== 'number' || fd < 0) {
@@ -339,7 +347,18 @@ function dgramFd(socket: dgram.Socket): number {
   return fd;
 }
 
-function callOn(call: CallScenario['call'], target: number | net.Socket): CallObservation {
+/** The raw handle of a listening server (on Windows, the one socket with its address and no peer). */
+function serverHandle(server: net.Server): number | bigint {
+  if (process.platform === 'win32') {
+    const { address, port } = server.address() as net.AddressInfo;
+    return findWindowsSocket(false, address, port, null, 0, 'net.Server');
+  }
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('this runtime does not expose a listening socket descriptor');
+  return fd;
+}
+
+function callOn(call: CallScenario['call'], target: number | bigint | net.Socket): CallObservation {
   try {
     if (call === 'shutdown-write') shutdown(target, 'write');
     else if (call === 'set-linger') setLinger(target, true, 0);
@@ -378,6 +397,18 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
         pair.closer.socket.destroy();
       }
     }
+    case 'tcp-listening': {
+      const server = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, host(family), () => resolve());
+      });
+      try {
+        return callOn(scenario.call, serverHandle(server));
+      } finally {
+        server.close();
+      }
+    }
     case 'udp-unconnected': {
       const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
       await new Promise<void>((resolve) => socket.bind(0, host(family), resolve));
@@ -405,6 +436,7 @@ function checkConnection(expect: ConnectionExpectation, obs: ConnectionObservati
   if (c?.outcome !== undefined && obs.closer.outcome !== c.outcome) {
     problems.push(`closer outcome: expected ${c.outcome}, observed ${obs.closer.outcome}`);
   }
+  if (c?.syscall && obs.closer.syscall !== c.syscall) problems.push(`closer error from ${obs.closer.syscall ?? 'nothing'}, expected ${c.syscall}`);
   if (c?.received !== undefined && obs.closer.received !== c.received) {
     problems.push(`closer received ${obs.closer.received} bytes, expected ${c.received}`);
   }

@@ -36,6 +36,8 @@ export interface ConnectionExpectation {
   };
   closer?: {
     outcome?: Outcome;
+    /** The call that reported the closer's error: 'read' or 'write' (default: not checked). */
+    syscall?: 'read' | 'write';
     received?: number;
     /** A TIME_WAIT entry left for this connection on the closer's side (Linux: /proc/net/tcp*). */
     timeWait?: boolean;
@@ -77,9 +79,10 @@ export interface ConnectionScenario {
   /** Run in a child process: close() blocks its thread on purpose. */
   isolate?: boolean;
   /**
-   * The peer reads into one fixed buffer of this many bytes (Node's `onread`) instead of Node's
-   * default stream reads. libuv reports EOF without reading again when a read comes back short and
-   * the kernel flags the socket hung up (uv__stream_io), so it matters whether a read can be short.
+   * On POSIX the peer reads into one fixed buffer of this many bytes (Node's `onread`) instead of
+   * Node's default stream reads. libuv's Unix stream code (before 1.52) reports EOF without reading
+   * again when a read comes back short and the kernel flags the socket hung up (uv__stream_io), so
+   * it matters whether a read can be short. Windows reads through IOCP and has no such shortcut.
    */
   peerReadBuffer?: number;
   expect: Partial<Record<Platform, ConnectionExpectation>>;
@@ -89,7 +92,7 @@ export interface ConnectionScenario {
 }
 
 /** A call on something that is not a connected TCP socket. */
-export type CallSubject = 'fd-not-open' | 'not-a-socket' | 'tcp-after-reset' | 'udp-unconnected';
+export type CallSubject = 'fd-not-open' | 'not-a-socket' | 'tcp-after-reset' | 'udp-unconnected' | 'tcp-listening';
 
 export interface CallScenario {
   kind: 'call';
@@ -98,7 +101,7 @@ export interface CallScenario {
   why: string;
   subject: CallSubject;
   call: 'shutdown-write' | 'set-linger' | 'get-linger' | 'pending-bytes';
-  /** The normalised code the call must fail with. */
+  /** The normalised code the call must fail with, or 'ok' where it must succeed. */
   expect: Partial<Record<Platform, CallExpectation>>;
   variants?: Partial<Record<Platform, readonly Variant<CallExpectation>[]>>;
   unverified?: Partial<Record<Platform, string>>;
@@ -135,6 +138,7 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [closer.send(1000), closer.close(), peer.waitEof(), peer.end()],
     expect: {
       linux: { peer: { outcome: 'eof', received: 'all' }, closer: { timeWait: true } },
+      win32: { peer: { outcome: 'eof', received: 'all' } },
     },
   },
   {
@@ -145,6 +149,7 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [peer.send(1000), closer.waitUnread(1000), closer.close()],
     expect: {
       linux: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { timeWait: false } },
+      win32: { peer: { outcome: 'ECONNRESET', syscall: 'read' } },
     },
   },
   {
@@ -156,6 +161,11 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [peer.pause(), closer.fillSendQueue(), closer.setLinger(1, 0), closer.close(), peer.resume()],
     expect: {
       linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+      // Winsock reports WSAECONNRESET (10054); Node's own error says errno -4077.
+      win32: {
+        peer: { outcome: 'ECONNRESET' },
+        note: 'lost data is not claimed: under Wine the peer\'s posted reads can take every byte before the reset arrives',
+      },
     },
   },
   {
@@ -184,6 +194,8 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [closer.shutdown('write'), peer.waitEof(), peer.send(100), closer.read(100), closer.send(10)],
     expect: {
       linux: { peer: { outcome: 'eof' }, closer: { received: 100, outcome: 'EPIPE' } },
+      // The closer's send fails WSAESHUTDOWN (10058), which libuv reports as EPIPE (-4047).
+      win32: { peer: { outcome: 'eof' }, closer: { received: 100, outcome: 'EPIPE' } },
     },
   },
   {
@@ -203,6 +215,7 @@ export const SCENARIOS: readonly Scenario[] = [
     ],
     expect: {
       linux: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof', timeWait: true } },
+      win32: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof' } },
     },
   },
   {
@@ -220,9 +233,8 @@ export const SCENARIOS: readonly Scenario[] = [
     ],
     expect: {
       linux: { peer: { outcome: 'open' }, closer: { outcome: 'eof', received: 200 } },
-    },
-    unverified: {
-      win32: 'Microsoft shutdown() docs: SD_RECEIVE with data queued or arriving later resets the connection',
+      // Data after SD_RECEIVE resets the connection; libuv then fails the closer's read with EPIPE.
+      win32: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { outcome: 'EPIPE', syscall: 'read', received: 0 } },
     },
   },
   {
@@ -241,6 +253,9 @@ export const SCENARIOS: readonly Scenario[] = [
         source: 'Bun keeps reading after EOF, so its read meets the reset before the next write does',
       }],
     },
+    unverified: {
+      win32: 'Microsoft shutdown() docs: data arriving after SD_BOTH resets the connection; Wine sends no RST while the closer does not read',
+    },
   },
   {
     kind: 'connection',
@@ -250,6 +265,7 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [peer.pause(), closer.setLinger(1, 0), closer.close(), peer.writeUntilError()],
     expect: {
       linux: { peer: { outcome: 'ECONNRESET', syscall: 'write' }, closer: { timeWait: false } },
+      win32: { peer: { outcome: 'ECONNRESET', syscall: 'write' } },
     },
   },
   {
@@ -271,6 +287,7 @@ export const SCENARIOS: readonly Scenario[] = [
     },
     unverified: {
       darwin: 'XNU bsd/kern/uipc_socket.c soclose_locked: a non-blocking socket does not wait for the linger time',
+      win32: 'Microsoft closesocket() docs: a non-blocking socket with a nonzero linger time fails WSAEWOULDBLOCK; refused for Node sockets (ERR_NET_LINGER_UNSUPPORTED)',
     },
   },
   {
@@ -280,7 +297,8 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'A handle that is not open fails loudly instead of acting on whatever reuses the number.',
     subject: 'fd-not-open',
     call: 'shutdown-write',
-    expect: { linux: { code: 'EBADF' } },
+    // A number that is no open SOCKET is WSAENOTSOCK (10038) on Windows: there is no EBADF for sockets.
+    expect: { linux: { code: 'EBADF' }, win32: { code: 'ENOTSOCK' } },
   },
   {
     kind: 'call',
@@ -289,7 +307,8 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'A file descriptor that is not a socket.',
     subject: 'not-a-socket',
     call: 'set-linger',
-    expect: { linux: { code: 'ENOTSOCK' } },
+    // Windows: a C runtime file descriptor of the NUL device, passed as a SOCKET: WSAENOTSOCK (10038).
+    expect: { linux: { code: 'ENOTSOCK' }, win32: { code: 'ENOTSOCK' } },
   },
   {
     kind: 'call',
@@ -306,6 +325,9 @@ export const SCENARIOS: readonly Scenario[] = [
         source: 'Bun destroys a socket as soon as an RST arrives, even while it is paused; the package then refuses with its typed error',
       }],
     },
+    unverified: {
+      win32: 'Microsoft shutdown() docs: WSAENOTCONN (10057); Wine returns success while the reset is unread',
+    },
   },
   {
     kind: 'call',
@@ -315,6 +337,19 @@ export const SCENARIOS: readonly Scenario[] = [
     subject: 'udp-unconnected',
     call: 'shutdown-write',
     expect: { linux: { code: 'ENOTCONN' } },
+    unverified: {
+      win32: 'Microsoft shutdown() docs list WSAENOTCONN (10057) for connection-oriented sockets only; Wine returns success',
+    },
+  },
+  {
+    kind: 'call',
+    name: 'shutdown-listening',
+    title: 'shutdown(write) on a listening socket',
+    why: 'A listener has no connection to shut: Linux accepts the call and changes nothing, Winsock refuses it.',
+    subject: 'tcp-listening',
+    call: 'shutdown-write',
+    // Winsock: WSAENOTCONN (10057).
+    expect: { linux: { code: 'ok' }, win32: { code: 'ENOTCONN' } },
   },
 ];
 
@@ -359,6 +394,7 @@ const SUBJECT_TEXT: Readonly<Record<CallSubject, string>> = {
   'not-a-socket': `a descriptor that is not a socket (the null device)`,
   'tcp-after-reset': 'a TCP socket the peer has reset',
   'udp-unconnected': 'an unconnected UDP socket',
+  'tcp-listening': 'a listening TCP socket',
 };
 
 /** What the closer does, as one line. */
@@ -419,7 +455,7 @@ export function describeCondition(when: RuntimeCondition): string {
 
 /** A claim as one line. */
 export function describeClaim(expected: Expectation): string {
-  if ('code' in expected) return `fails ${expected.code}`;
+  if ('code' in expected) return expected.code === 'ok' ? 'succeeds' : `fails ${expected.code}`;
   const { peer: p, closer: c } = expected;
   const parts: string[] = [];
   const received = p.received === 'all' ? 'all data' : p.received === 'partial' ? 'part of the data' : p.received === 'none' ? 'no data' : '';
@@ -427,7 +463,9 @@ export function describeClaim(expected: Expectation): string {
   else if (p.outcome === 'open') parts.push('peer sees nothing (no FIN, no RST)');
   else parts.push(`peer ${received ? `reads ${received}, then ` : ''}gets ${p.outcome}${p.syscall ? ` on ${p.syscall}` : ''}`);
   if (c?.received !== undefined) parts.push(`closer reads ${c.received} B`);
-  if (c?.outcome && c.outcome !== 'open') parts.push(c.outcome === 'eof' ? 'closer reads EOF' : `closer's send fails ${c.outcome}`);
+  if (c?.outcome && c.outcome !== 'open') {
+    parts.push(c.outcome === 'eof' ? 'closer reads EOF' : `closer's ${c.syscall ?? 'send'} fails ${c.outcome}`);
+  }
   if (c?.timeWait !== undefined) parts.push(c.timeWait ? 'closer keeps TIME_WAIT' : 'no TIME_WAIT');
   if (c?.blockedAtLeastMs !== undefined) parts.push(`close() blocks the thread ≥ ${c.blockedAtLeastMs / 1000} s`);
   return parts.join('; ');

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { binding, FindStatus } from './binding';
 import { NetLingerError } from './errors';
 import { invalidArgType, outOfRange } from './validate';
 
@@ -49,17 +50,60 @@ export function resolveHandle(target: unknown, name = 'target'): number | bigint
       target.destroyed ? 'The socket is destroyed: it has no OS handle any more' : 'The socket is not connected yet: it has no OS handle',
     );
   }
+  if (process.platform === 'win32') return windowsSocket(target);
   if (typeof fd !== 'number') {
     throw new NetLingerError(
       'ERR_NET_LINGER_UNSUPPORTED',
       `${runtimeName()} does not expose the OS descriptor of a net.Socket; pass the descriptor as a number`,
     );
   }
-  if (process.platform === 'win32') {
-    throw new NetLingerError(
-      'ERR_NET_LINGER_UNSUPPORTED',
-      'Node does not expose the SOCKET of a net.Socket on Windows; pass the SOCKET as a number',
-    );
-  }
   throw new NetLingerError('ERR_SOCKET_NO_HANDLE', `The socket's handle has no usable descriptor (fd ${String(fd)})`);
+}
+
+const findOut = new BigUint64Array(2);
+
+/** The handle from a find result: a number where it is exact, else a bigint. */
+function handleValue(raw: bigint): number | bigint {
+  return raw <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(raw) : raw;
+}
+
+/**
+ * The SOCKET behind a Windows Node socket, where Node reports `_handle.fd === -1`: the one TCP
+ * handle on this thread's libuv loop whose local and remote address and port are the socket's
+ * (both ends of a loopback connection may live in this process; a listener shares the local
+ * address but has no peer). Zero or several matches are an error, never a guess. The SOCKET is
+ * valid only until the event loop runs again: callers use it at once and never keep it.
+ */
+function windowsSocket(socket: net.Socket): number | bigint {
+  const localAddress = socket.localAddress;
+  const localPort = socket.localPort;
+  if (!localAddress || localPort === undefined) {
+    throw new NetLingerError('ERR_SOCKET_NO_HANDLE', 'The socket has no local address: it has no OS handle to act on');
+  }
+  const remoteAddress = socket.remoteAddress ?? null;
+  const remotePort = remoteAddress === null ? 0 : socket.remotePort ?? 0;
+  return findWindowsSocket(false, localAddress, localPort, remoteAddress, remotePort, 'net.Socket');
+}
+
+/** Looks up a TCP or UDP SOCKET by its addresses on this thread's libuv loop (Windows only). */
+export function findWindowsSocket(
+  datagram: boolean, localAddress: string, localPort: number, remoteAddress: string | null, remotePort: number,
+  what: string,
+): number | bigint {
+  const status = binding().findSocket(datagram, localAddress, localPort, remoteAddress, remotePort, findOut);
+  const where = `${localAddress}:${localPort}${remoteAddress === null ? '' : ` <-> ${remoteAddress}:${remotePort}`}`;
+  switch (status) {
+    case FindStatus.found:
+      return handleValue(findOut[0]);
+    case FindStatus.noMatch:
+      throw new NetLingerError('ERR_SOCKET_NO_HANDLE', `No open ${datagram ? 'UDP' : 'TCP'} socket on this thread's event loop is ${where}: the ${what} has no OS handle to act on`);
+    case FindStatus.several:
+      throw new NetLingerError('ERR_NET_LINGER_AMBIGUOUS_SOCKET', `${String(findOut[1])} sockets on this thread's event loop are ${where}; refusing to guess which one is the ${what}`);
+    case FindStatus.noLibuv:
+      throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `This host process does not export libuv (uv_walk, uv_fileno, uv_handle_get_type, uv_is_closing), so the SOCKET of a ${what} cannot be found on Windows; pass the SOCKET as a number`);
+    case FindStatus.badAddress:
+      throw new NetLingerError('ERR_SOCKET_NO_HANDLE', `The ${what} reports an address that is not numeric (${where})`);
+    default:
+      throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `Looking up a ${what}'s SOCKET is only needed and supported on Windows`);
+  }
 }

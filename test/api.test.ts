@@ -7,13 +7,16 @@ import {
   NetLingerError, SHUT_RD, SHUT_RDWR, SHUT_WR, SocketError, getLinger, maxLingerSeconds, pendingBytes, setLinger, shutdown,
 } from '../src/index';
 import { binding } from '../src/binding';
+import { resolveHandle } from '../src/target';
 import { connection, until, type Connection } from './helpers';
 
 let conn: Connection;
 beforeEach(async () => { conn = await connection(); });
 afterEach(() => conn.close());
 
-const fdOf = (s: net.Socket) => (s as unknown as { _handle: { fd: number } })._handle.fd;
+// The raw OS handle: Node's fd on POSIX; on Windows (where Node says -1) the SOCKET found for it.
+const fdOf = (s: net.Socket) =>
+  process.platform === 'win32' ? Number(resolveHandle(s)) : (s as unknown as { _handle: { fd: number } })._handle.fd;
 
 describe('setLinger / getLinger on a real socket', () => {
   it('reads back what was set, by socket and by descriptor', () => {
@@ -76,7 +79,10 @@ describe('pendingBytes on a real socket', () => {
   it('counts unread bytes', async () => {
     conn.client.write(Buffer.alloc(3000));
     await until(() => pendingBytes(conn.server).unread === 3000);
-    expect(pendingBytes(conn.server)).toEqual({ unread: 3000, unsent: 0 });
+    const pending = pendingBytes(conn.server);
+    expect(pending.unread).toBe(3000);
+    // Windows: SIO_TCP_INFO's BytesInFlight; Wine does not implement it and the count is null.
+    expect(process.platform === 'win32' ? [0, null] : [0]).toContain(pending.unsent);
   });
 
   it('counts bytes the peer has not acknowledged while it is not reading (Linux, macOS)', async () => {
@@ -161,7 +167,8 @@ describe('bad input: a typed error, never a crash, never a no-op', () => {
     expect(new NetLingerError('X', 'y')).toBeInstanceOf(Error);
   });
 
-  it('a runtime whose sockets hide their descriptor gets a typed refusal (as Deno does)', () => {
+  // On Windows the SOCKET is found by address (Node's handle never has it), so this is POSIX's case.
+  it.skipIf(process.platform === 'win32')('a runtime whose sockets hide their descriptor gets a typed refusal (as Deno does)', () => {
     const socket = conn.client as unknown as { _handle: unknown };
     const real = socket._handle;
     socket._handle = { constructor: { name: 'TCPWrap' } };
