@@ -18,10 +18,16 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'net-linger-pack-'));
 const step = (what) => console.log(`pack-smoke: ${what}`);
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...opts });
 
+step('publint and @arethetypeswrong/cli: exports, types and files resolve for every consumer style');
+const devTool = (tool) => path.join(root, 'node_modules', '.bin', tool);
+run(devTool('publint'), ['--strict'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+run(devTool('attw'), ['--pack', '.', '--format', 'table-flipped'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+
 step('npm pack');
 const tarball = path.join(work, JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root }))[0].filename);
 const sizeKiB = (fs.statSync(tarball).size / 1024).toFixed(1);
 step(`${path.basename(tarball)}: ${sizeKiB} KiB`);
+process.stdout.write(run('tar', ['-tzvf', tarball]).replace(/^\S+\s+\S+\s+/gm, '  '));
 
 const app = path.join(work, 'app');
 fs.mkdirSync(app);
@@ -72,8 +78,7 @@ server.listen(0, '127.0.0.1', () => {
   });
 });
 `);
-const esbuild = path.join(root, 'node_modules', '.bin', 'esbuild');
-run(esbuild, ['server.js', '--bundle', '--platform=node', '--external:net-linger', '--outfile=dist/server.js', '--log-level=warning'], { cwd: app });
+run(devTool('esbuild'), ['server.js', '--bundle', '--platform=node', '--external:net-linger', '--outfile=dist/server.js', '--log-level=warning'], { cwd: app });
 process.stdout.write(node(['dist/server.js']));
 
 step('the scenario table from the installed copy');
