@@ -354,7 +354,9 @@ function serverHandle(server: net.Server): number | bigint {
     return findWindowsSocket(false, address, port, null, 0, 'net.Server');
   }
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new Error('this runtime does not expose a listening socket descriptor');
+  if (typeof fd !== 'number' || fd < 0) {
+    throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `${runtimeName()} does not expose the OS descriptor of a listening socket`);
+  }
   return fd;
 }
 
