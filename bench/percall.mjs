@@ -116,10 +116,11 @@ export async function runPerCall({ iterations = 1_000_000, trials = 5, log = () 
   }
   pair.client.destroy();
   pair.peer.destroy();
-  const rows = variants.map((v) => ({ op: v.op, name: v.name, ns: median(samples.get(v)), samples: samples.get(v) }));
+  const rows = variants.map((v) => ({ op: v.op, name: v.name, ns: median(samples.get(v)), best: Math.min(...samples.get(v)), samples: samples.get(v) }));
   for (const row of rows) {
     const base = rows.find((r) => r.op === row.op && r.name.startsWith('C loop'));
     row.ratio = base ? row.ns / base.ns : null;
+    row.bestRatio = base ? row.best / base.best : null;
   }
   return { iterations, trials, rows, sink };
 }

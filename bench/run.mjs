@@ -26,7 +26,7 @@ const largest = Math.min(50_000, Number.isFinite(limit) ? Math.floor((limit - 20
 const sizes = quick ? [200, 1000] : [1000, 10_000, largest].filter((n, i, all) => all.indexOf(n) === i && n <= largest);
 
 log('per-call...');
-const perCall = await runPerCall(quick ? { iterations: 100_000, trials: 2, log } : { iterations: 1_000_000, trials: 5, log });
+const perCall = await runPerCall(quick ? { iterations: 100_000, trials: 3, log } : { iterations: 200_000, trials: 25, log });
 log('close table...');
 const closeTable = await runCloseTable(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
 log('scaling...');
@@ -44,10 +44,10 @@ lines.push(`Runtime: Node.js ${process.version} (V8 ${process.versions.v8}, Node
 lines.push('The machine is shared with other work, so every figure is the median of interleaved trials (the order is reshuffled each round).', '');
 
 lines.push('## 1. Per call', '');
-lines.push(`${perCall.iterations.toLocaleString('en-US')} calls per trial, ${perCall.trials} trials, on one connected loopback TCP socket. The C loop is the same syscalls in a plain loop on the same kind of socket (\`bench/native/syscall_loop.c\`, gcc -O2): the physical limit. Ratios are to the C loop in the same run.`, '');
-lines.push('| call | how | ns/call (median) | × C loop | trials (ns) |', '|---|---|---:|---:|---|');
+lines.push(`${perCall.trials} interleaved trials of ${perCall.iterations.toLocaleString('en-US')} calls each (${(perCall.trials * perCall.iterations).toLocaleString('en-US')} calls per row), on one connected loopback TCP socket. The C loop is the same syscalls in a plain loop on the same kind of socket (\`bench/native/syscall_loop.c\`, gcc -O2): the physical limit. Ratios are to the C loop of the same run. On a busy shared machine noise only ever adds time, so the *best* trial is the cleaner view of the cost itself; the median shows what contention does.`, '');
+lines.push('| call | how | ns/call best | × C loop (best) | ns/call median | × C loop (median) |', '|---|---|---:|---:|---:|---:|');
 for (const r of perCall.rows) {
-  lines.push(`| ${r.op} | ${r.name} | ${fmt(r.ns)} | ${r.ratio == null ? '' : `${fmt(r.ratio, 2)}×`} | ${r.samples.map((s) => fmt(s, 0)).join(', ')} |`);
+  lines.push(`| ${r.op} | ${r.name} | ${fmt(r.best)} | ${r.bestRatio == null ? '' : `${fmt(r.bestRatio, 2)}×`} | ${fmt(r.ns)} | ${r.ratio == null ? '' : `${fmt(r.ratio, 2)}×`} |`);
 }
 lines.push('');
 lines.push('Rows: *package* is the public API (`setLinger(fd, true, 0)`, `getLinger(fd)`, `pendingBytes(fd)`, and the same with a `net.Socket`); *addon (node-addon-api)* calls the package\'s native function directly, without the TypeScript layer; *raw node_api.h copy* is `bench/native/raw_addon.cc`, the same calls and checks written against plain Node-API and linked with the package\'s own `native/posix.cc`; *same TS policy over raw copy* puts the package\'s validation and error objects (from `dist/`) over that copy; *koffi* calls libc directly from JavaScript, the way a user could without this package. *empty call* is a function that does nothing, through each binding layer.', '');
