@@ -30,10 +30,34 @@ async function connectedPair() {
   return { client, peer, fd: client._handle.fd };
 }
 
+/**
+ * The package's own dist/cjs/options.js (the real public functions), loaded a second time over
+ * another addon with the same raw interface, so a proposed addon.cc is measured under the
+ * unchanged TypeScript policy.
+ */
+function packageOver(addon) {
+  const bindingPath = require.resolve(path.join(root, 'dist', 'cjs', 'binding.js'));
+  const optionsPath = require.resolve(path.join(root, 'dist', 'cjs', 'options.js'));
+  const real = require(bindingPath).binding();
+  const saved = { binding: require.cache[bindingPath], options: require.cache[optionsPath] };
+  const native = {
+    setLinger: addon.setLinger, getLinger: addon.getLinger, shutdown: addon.shutdown, pendingBytes: addon.pendingBytes,
+    maxLingerSeconds: real.maxLingerSeconds, syscalls: real.syscalls,
+  };
+  require.cache[bindingPath] = { id: bindingPath, filename: bindingPath, loaded: true, exports: { binding: () => native } };
+  delete require.cache[optionsPath];
+  try {
+    return require(optionsPath);
+  } finally {
+    require.cache[bindingPath] = saved.binding;
+    require.cache[optionsPath] = saved.options;
+  }
+}
+
 let sink = 0;
 
 /** Each variant's loop is its own function literal, so V8 sees one monomorphic call site per variant. */
-function jsVariants({ fd, socket, lib, native, raw, noop, libc, lean }) {
+function jsVariants({ fd, socket, lib, native, raw, noop, libc, lean, proposed, proposedLib, proposedLean }) {
   const lingerBuf = new Int32Array([1, 0]);
   const lingerOut = new Int32Array(2);
   const lenBuf = new Uint32Array(1);
@@ -49,6 +73,8 @@ function jsVariants({ fd, socket, lib, native, raw, noop, libc, lean }) {
     { op: 'setLinger', name: 'raw node_api.h copy, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += raw.setLinger(fd, true, 0); }) },
     { op: 'setLinger', name: 'raw node_api.h, 2 args', run: timed((n) => { for (let i = 0; i < n; i++) sink += raw.setLingerPacked(fd, 0); }) },
     { op: 'setLinger', name: 'same TS policy over raw copy, fd', run: timed((n) => { for (let i = 0; i < n; i++) lean.setLinger(fd, true, 0); }) },
+    { op: 'setLinger', name: 'proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposed.setLinger(fd, true, 0); }) },
+    { op: 'setLinger', name: 'package over proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) proposedLib.setLinger(fd, true, 0); }) },
     { op: 'setLinger', name: 'koffi -> libc setsockopt', run: timed((n) => {
       for (let i = 0; i < n; i++) if (libc.setsockopt(fd, SOL_SOCKET, SO_LINGER, lingerBuf, 8) !== 0) sink += libc.errno();
     }) },
@@ -60,6 +86,9 @@ function jsVariants({ fd, socket, lib, native, raw, noop, libc, lean }) {
     { op: 'getLinger', name: 'raw node_api.h, packed return', run: timed((n) => { for (let i = 0; i < n; i++) sink += raw.getLingerPacked(fd); }) },
     { op: 'getLinger', name: 'same TS policy over raw copy, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += lean.getLinger(fd).seconds; }) },
     { op: 'getLinger', name: 'same TS policy, packed return, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += lean.getLingerPacked(fd).seconds; }) },
+    { op: 'getLinger', name: 'proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposed.getLinger(fd, lingerOut); }) },
+    { op: 'getLinger', name: 'package over proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposedLib.getLinger(fd).seconds; }) },
+    { op: 'getLinger', name: 'package policy over proposed addon.cc, packed return, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposedLean.getLingerPacked(fd).seconds; }) },
     { op: 'getLinger', name: 'koffi -> libc getsockopt', run: timed((n) => {
       for (let i = 0; i < n; i++) {
         lenBuf[0] = 8;
@@ -73,6 +102,8 @@ function jsVariants({ fd, socket, lib, native, raw, noop, libc, lean }) {
     { op: 'pendingBytes', name: 'addon (node-addon-api), fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += native.pendingBytes(fd, pendingOut); }) },
     { op: 'pendingBytes', name: 'raw node_api.h copy, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += raw.pendingBytes(fd, pendingOut); }) },
     { op: 'pendingBytes', name: 'same TS policy over raw copy, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += lean.pendingBytes(fd).unread; }) },
+    { op: 'pendingBytes', name: 'proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposed.pendingBytes(fd, pendingOut); }) },
+    { op: 'pendingBytes', name: 'package over proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposedLib.pendingBytes(fd).unread; }) },
     { op: 'pendingBytes', name: 'koffi -> libc ioctl x2', run: timed((n) => {
       for (let i = 0; i < n; i++) {
         if (libc.ioctl(fd, FIONREAD, intOut) !== 0 || libc.ioctl(fd, SIOCOUTQ, intOut2) !== 0) sink += libc.errno();
@@ -100,12 +131,16 @@ export async function runPerCall({ iterations = 1_000_000, trials = 5, log = () 
   const native = require(path.join(root, 'dist', 'cjs', 'binding.js')).binding();
   const raw = require(built.rawAddon);
   const noop = require(built.addonApiNoop);
+  const proposed = require(built.proposedAddon);
   const pair = await connectedPair();
   const variants = [
     ...['setLinger', 'getLinger', 'pendingBytes'].map((op) => ({
       op, name: 'C loop (the limit)', run: (n) => Number(execFileSync(built.syscallLoop, [op, String(n)], { encoding: 'utf8' })),
     })),
-    ...jsVariants({ fd: pair.fd, socket: pair.client, lib, native, raw, noop, libc, lean: leanApi(raw) }),
+    ...jsVariants({
+      fd: pair.fd, socket: pair.client, lib, native, raw, noop, libc, lean: leanApi(raw),
+      proposed, proposedLib: packageOver(proposed), proposedLean: leanApi(proposed),
+    }),
   ];
   // Warm up every JS loop so the trials measure optimised code.
   for (const v of variants) v.run(Math.min(iterations, 100_000));

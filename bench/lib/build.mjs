@@ -35,7 +35,7 @@ function compile(compiler, output, sources, flags) {
   return output;
 }
 
-/** { syscallLoop, rawAddon, addonApiNoop }: paths of the built pieces. */
+/** { syscallLoop, rawAddon, addonApiNoop, proposedAddon }: paths of the built pieces. */
 export function buildBenchNatives() {
   fs.mkdirSync(buildDir, { recursive: true });
   const include = nodeIncludeDir();
@@ -46,6 +46,8 @@ export function buildBenchNatives() {
       ['-O2', '-Wall', '-Wextra']),
     rawAddon: compile('g++', path.join(buildDir, 'raw_addon.node'), [path.join(nativeDir, 'raw_addon.cc'), posix],
       [...ADDON_FLAGS, `-I${include}`]),
+    proposedAddon: compile('g++', path.join(buildDir, 'addon_proposed.node'),
+      [path.join(nativeDir, 'addon_proposed.cc'), posix], [...ADDON_FLAGS, `-I${include}`, `-I${addonApi}`]),
     addonApiNoop: compile('g++', path.join(buildDir, 'addon_api_noop.node'), [path.join(nativeDir, 'addon_api_noop.cc')],
       [...ADDON_FLAGS, `-I${include}`, `-I${addonApi}`]),
   };
