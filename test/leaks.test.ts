@@ -14,7 +14,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { NetLingerError, SocketError, getLinger, pendingBytes, setLinger, shutdown } from '../src/index';
 
 const TOTAL = Number(process.env.NET_LINGER_LEAK_CONNECTIONS ?? 2000);
-const PER_ROUND = Math.min(1000, TOTAL);
+const PER_ROUND = Math.min(TOTAL <= 2000 ? 500 : 1000, TOTAL);
 const ROUNDS = Math.max(2, Math.ceil(TOTAL / PER_ROUND));
 
 v8.setFlagsFromString('--expose-gc');
@@ -159,6 +159,8 @@ describe.skipIf(!isMainThread || process.platform !== 'linux')('leaks under load
       await settle(() => JSON.stringify(resources()) === JSON.stringify(before));
       expect(resources()).toEqual(before);
       // Flat: after the first round, RSS grows by no more than a generous margin (allocator noise).
+      // Under AddressSanitizer freed memory sits in its quarantine, so RSS says nothing there.
+      if (process.env.ASAN_OPTIONS) return;
       const growthMiB = (Math.max(...rss.slice(1)) - rss[0]) / 2 ** 20;
       expect(growthMiB, `RSS per round (MiB): ${rss.map((b) => (b / 2 ** 20).toFixed(1)).join(', ')}`).toBeLessThan(32);
     } finally {
