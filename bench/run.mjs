@@ -9,6 +9,7 @@ import { runPerCall } from './percall.mjs';
 import { runCloseTable, runScaling } from './close.mjs';
 import { CLOSE_ROWS } from './close-rows.mjs';
 import { closeChartSvg } from './lib/chart.mjs';
+import { overheadSection } from './lib/overhead.mjs';
 import { root } from './lib/build.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -52,6 +53,7 @@ for (const r of perCall.rows) {
 lines.push('');
 lines.push('Rows: *package* is the public API (`setLinger(fd, true, 0)`, `getLinger(fd)`, `pendingBytes(fd)`, and the same with a `net.Socket`); *addon (node-addon-api)* calls the package\'s native function directly, without the TypeScript layer; *raw node_api.h copy* is `bench/native/raw_addon.cc`, the same calls and checks written against plain Node-API and linked with the package\'s own `native/posix.cc`; *same TS policy over raw copy* puts the package\'s validation and error objects (from `dist/`) over that copy; *koffi* calls libc directly from JavaScript, the way a user could without this package. *empty call* is a function that does nothing, through each binding layer.', '');
 
+lines.push(...overheadSection(perCall.rows));
 lines.push('## 2. Closing many connections', '');
 lines.push(`Each row: a fresh closer process opens N loopback connections to a fresh peer process (which reads and answers EOF with EOF), then closes all N, 10 close calls per event-loop turn, and waits for every \`'close'\` event. Throughput is N / (first close call → last \`'close'\`). Event-loop delay from \`monitorEventLoopDelay({ resolution: 1 })\` during the closing, so its values include the 1 ms sampling interval. *Longest block* is the longest synchronous run of one turn's close calls. Peak RSS is the closer process's \`maxRSS\`. TIME_WAIT is counted from /proc/net/tcp for the row's port once no connection is in FIN_WAIT/CLOSE_WAIT/LAST_ACK. Medians of ${closeTable[0]?.trials ?? 0} trials.`, '');
 lines.push('| close | connections | closes/s | µs/close | loop delay p50 / p99 / max (ms) | longest block (ms) | peak RSS (MiB) | TIME_WAIT left |', '|---|---:|---:|---:|---|---:|---:|---:|');
@@ -76,6 +78,6 @@ for (const row of scalingRows) {
 lines.push('');
 
 fs.writeFileSync(path.join(root, 'bench', 'RESULTS.md'), `${lines.join('\n')}\n`);
-fs.writeFileSync(path.join(root, 'bench', 'close-chart.svg'), `${closeChartSvg(closeTable, `Closing ${closeTable[0]?.connections ?? ''} loopback connections, Node.js ${process.version}, ${os.type()} ${os.release()}`)}\n`);
+fs.writeFileSync(path.join(root, 'bench', 'close-chart.svg'), `${closeChartSvg(closeTable, `Closing ${(closeTable[0]?.connections ?? 0).toLocaleString('en-US')} loopback connections, Node.js ${process.version}, ${os.type()} ${os.release()}`)}\n`);
 fs.writeFileSync(path.join(root, 'bench', '.build', 'results.json'), JSON.stringify({ perCall, closeTable, scaling }, null, 1));
 log(`wrote bench/RESULTS.md and bench/close-chart.svg in ${fmt(elapsed, 0)} s`);

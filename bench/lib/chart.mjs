@@ -25,12 +25,12 @@ export function closeChartSvg(rows, title) {
   }
   rows.forEach((r, i) => {
     const y = top + i * rowH;
-    const w1 = (r.closesPerSecond / maxRate) * barW;
+    const w1 = (r.closesPerSecond / maxRate) * (barW - 70); // room for the label
     const block = blockMs(r);
     const color = block > 100 ? '#c0392b' : '#2e86c1';
-    parts.push(`<text x="${labelW - 8}" y="${y + 16}" text-anchor="end">${esc(r.row)} (${r.connections})</text>`);
+    parts.push(`<text x="${labelW - 8}" y="${y + 16}" text-anchor="end">${esc(r.row)} (${r.connections.toLocaleString('en-US')})</text>`);
     parts.push(`<rect x="${labelW}" y="${y + 4}" width="${Math.max(w1, 1).toFixed(1)}" height="${rowH - 8}" fill="#2e86c1"/>`);
-    parts.push(`<text x="${labelW + Math.max(w1, 1) + 4}" y="${y + 16}" fill="#222">${Math.round(r.closesPerSecond).toLocaleString('en-US')}</text>`);
+    parts.push(`<text x="${labelW + Math.max(w1, 1) + 4}" y="${y + 16}" fill="#222">${r.closesPerSecond < 10 ? r.closesPerSecond.toFixed(2) : Math.round(r.closesPerSecond).toLocaleString('en-US')}</text>`);
     parts.push(`<rect x="${x2}" y="${y + 4}" width="${Math.max(logX(block), 1).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`);
     parts.push(`<text x="${x2 + Math.max(logX(block), 1) + 4}" y="${y + 16}" fill="#222">${block.toFixed(1)}</text>`);
   });
