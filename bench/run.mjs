@@ -1,6 +1,6 @@
 // npm run bench: per-call cost against the physical limit, closing many connections, and how
 // the cost grows; one run, written to bench/RESULTS.md and bench/close-chart.svg.
-// BENCH_QUICK=1 runs a smaller version (for a smoke check, not for the numbers).
+// BENCH_QUICK=1 runs a smaller version (a smoke check, written to bench/.build/, not for the numbers).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -77,7 +77,9 @@ for (const row of scalingRows) {
 }
 lines.push('');
 
-fs.writeFileSync(path.join(root, 'bench', 'RESULTS.md'), `${lines.join('\n')}\n`);
-fs.writeFileSync(path.join(root, 'bench', 'close-chart.svg'), `${closeChartSvg(closeTable, `Closing ${(closeTable[0]?.connections ?? 0).toLocaleString('en-US')} loopback connections, Node.js ${process.version}, ${os.type()} ${os.release()}`)}\n`);
+// A quick smoke run never overwrites the real results.
+const outDir = quick ? path.join(root, 'bench', '.build') : path.join(root, 'bench');
+fs.writeFileSync(path.join(outDir, 'RESULTS.md'), `${lines.join('\n')}\n`);
+fs.writeFileSync(path.join(outDir, 'close-chart.svg'), `${closeChartSvg(closeTable, `Closing ${(closeTable[0]?.connections ?? 0).toLocaleString('en-US')} loopback connections, Node.js ${process.version}, ${os.type()} ${os.release()}`)}\n`);
 fs.writeFileSync(path.join(root, 'bench', '.build', 'results.json'), JSON.stringify({ perCall, closeTable, scaling }, null, 1));
-log(`wrote bench/RESULTS.md and bench/close-chart.svg in ${fmt(elapsed, 0)} s`);
+log(`wrote ${path.relative(root, outDir)}/RESULTS.md and close-chart.svg in ${fmt(elapsed, 0)} s`);
