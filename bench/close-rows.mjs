@@ -1,0 +1,27 @@
+// The close benchmark's rows: one line per way of closing a live net.Socket. Each close(socket, lib)
+// starts the close and resolves when Node emits 'close'. maxConnections caps a row that stalls
+// the event loop by design, so the run stays within minutes.
+// peer: 'silent' makes the far end never read; fill writes 4 MiB first, so the kernel send queue
+// holds unacknowledged data when the close starts.
+// The package's own helpers join as one line each, e.g.
+//   { name: 'resetClose()', close: (s, lib) => lib.resetClose(s).then(() => closed(s)) },
+export const closed = (socket) => new Promise((resolve) => (socket.closed ? resolve() : socket.once('close', resolve)));
+
+export const CLOSE_ROWS = [
+  { name: "Node end()", close: (s) => { s.end(); return closed(s); } },
+  { name: "Node destroy()", close: (s) => { s.destroy(); return closed(s); } },
+  { name: "Node resetAndDestroy()", close: (s) => { s.resetAndDestroy(); return closed(s); } },
+  { name: 'setLinger(on, 0) + destroy()', close: (s, lib) => { lib.setLinger(s, true, 0); s.destroy(); return closed(s); } },
+  {
+    name: 'setLinger(on, 2) + destroy()',
+    maxConnections: 200,
+    close: (s, lib) => { lib.setLinger(s, true, 2); s.destroy(); return closed(s); },
+  },
+  {
+    name: 'setLinger(on, 2) + destroy(), unacked data',
+    peer: 'silent',
+    fill: true,
+    maxConnections: 3,
+    close: (s, lib) => { lib.setLinger(s, true, 2); s.destroy(); return closed(s); },
+  },
+];
