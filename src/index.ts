@@ -11,3 +11,8 @@ export {
   SCENARIOS, describeCloser, describeExpectation, describePeer, describeStep, type Platform, type Scenario,
 } from './scenarios';
 export { runScenario, type Family, type Observation, type ScenarioResult } from './lab';
+export {
+  gracefulClose, lingerClose, resetClose,
+  type GracefulCloseOptions, type GracefulCloseOutcome, type GracefulCloseReport,
+  type LingerCloseOptions, type LingerCloseOutcome, type LingerCloseReport, type ResetCloseReport,
+} from './close';
