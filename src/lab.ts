@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from './binding';
+import { gracefulClose, lingerClose, resetClose } from './close';
 import { normalizeErrorCode } from './errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from './options';
 import type {
@@ -194,6 +195,9 @@ async function settledState(ports: { local: number; remote: number }): Promise<s
   }
 }
 
+// The close helpers run while the peer's later steps play; 'await-close' joins them.
+const closesUnderWay = new WeakMap<net.Socket, Promise<unknown>>();
+
 async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { blockedMs: number | null }): Promise<void> {
   const { closer, peer } = pair;
   const side = step.actor === 'peer' ? peer : closer;
@@ -255,6 +259,25 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       side.socket.destroy();
       state.blockedMs = performance.now() - start;
       return;
+    }
+    case 'reset-close':
+      await resetClose(side.socket);
+      return;
+    case 'graceful-close':
+      closesUnderWay.set(side.socket, gracefulClose(side.socket, {
+        ...(step.lingeringTimeout === undefined ? {} : { lingeringTimeout: step.lingeringTimeout }),
+        ...(step.onTimeout ? { onTimeout: step.onTimeout } : {}),
+      }));
+      return;
+    case 'linger-close':
+      closesUnderWay.set(side.socket, lingerClose(side.socket, step.seconds, step.onTimeout ? { onTimeout: step.onTimeout } : {}));
+      return;
+    case 'await-close': {
+      const closing = closesUnderWay.get(side.socket);
+      if (!closing) throw new Error('no close helper was started');
+      let finished = false;
+      void closing.then(() => { finished = true; });
+      return waitFor(() => finished, timeoutMs, 'the close helper');
     }
   }
 }
