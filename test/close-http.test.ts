@@ -87,7 +87,8 @@ function upload(port: number): Promise<ClientView> {
   });
 }
 
-describe('answering 413 while a Node HTTP client is still uploading', () => {
+// Observed on Linux; elsewhere not verified here.
+describe.skipIf(process.platform !== 'linux')('answering 413 while a Node HTTP client is still uploading', () => {
   it('destroy(): the unread upload makes the kernel reset the connection; the request fails with ECONNRESET', async () => {
     const server = await tooLargeServer((socket) => socket.destroy());
     try {

@@ -115,9 +115,10 @@ export async function tlsPair(): Promise<Pair> {
   const server = tls.createServer({ key, cert, allowHalfOpen: true });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const accepted = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
+  // tls.connect passes allowHalfOpen on to the socket; @types/node does not list it.
   const client = tls.connect({
     port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', rejectUnauthorized: false, allowHalfOpen: true,
-  });
+  } as tls.ConnectionOptions);
   const peer = new Peer(client);
   await new Promise((resolve) => client.once('secureConnect', resolve));
   const closer = await accepted;

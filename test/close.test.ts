@@ -39,7 +39,10 @@ async function closerState(p: { local: number; remote: number }): Promise<string
   return tcpState(p.local, p.remote);
 }
 
-describe('resetClose', () => {
+// Semantics measured on Linux; elsewhere not verified here (see the README).
+const onLinux = describe.skipIf(!linux);
+
+onLinux('resetClose', () => {
   it('resets a net.Socket through Node: the peer loses the unsent data and gets ECONNRESET; no TIME_WAIT', async () => {
     const { closer, peer } = await tcpPair({ peerReads: false });
     const p = ports(closer);
@@ -101,13 +104,9 @@ describe('resetClose', () => {
     }
   });
 
-  it('rejects what is not a socket, synchronously', () => {
-    expect(() => resetClose(3 as unknown as net.Socket)).toThrow(code('ERR_INVALID_ARG_TYPE'));
-    expect(() => resetClose(undefined as unknown as net.Socket)).toThrow(TypeError);
-  });
 });
 
-describe('gracefulClose', () => {
+onLinux('gracefulClose', () => {
   it('drains what the peer sent unread, sends everything, and the peer reads EOF, not a reset', async () => {
     const { closer, peer } = await tcpPair();
     peer.socket.write(Buffer.alloc(64 * 1024));
@@ -173,11 +172,14 @@ describe('gracefulClose', () => {
     expect(peer.received).toBe('last words'.length);
   });
 
-  it('the peer resets mid-drain: outcome peer-reset with the one code, not a rejection', async () => {
+  it('the peer resets while we drain: outcome peer-reset with the one code, not a rejection', async () => {
     const { closer, peer } = await tcpPair();
     const closing = gracefulClose(closer);
     peer.socket.write(Buffer.alloc(256 * 1024));
     await until(() => peer.eof, 10_000, 'EOF');
+    // Reset once the closer has read it all: an RST that finds bytes still queued may reach
+    // Node as EOF (libuv's POLLHUP after a short read), which would make this a 'fin'.
+    await until(() => closer.bytesRead === 256 * 1024, 10_000, 'the drain');
     setLinger(peer.socket, true, 0);
     peer.socket.destroy();
     const report = await closing;
@@ -298,32 +300,9 @@ describe('gracefulClose', () => {
     peer.socket.destroy();
   });
 
-  it('bad arguments throw synchronously, before the socket is touched', async () => {
-    const { closer, peer } = await tcpPair();
-    const bad: [unknown, string][] = [
-      [5, 'ERR_INVALID_ARG_TYPE'],
-      [null, 'ERR_INVALID_ARG_TYPE'],
-      [{ lingeringTime: -1 }, 'ERR_OUT_OF_RANGE'],
-      [{ lingeringTime: 1.5 }, 'ERR_OUT_OF_RANGE'],
-      [{ lingeringTime: 2 ** 31 }, 'ERR_OUT_OF_RANGE'],
-      [{ lingeringTimeout: '5' }, 'ERR_INVALID_ARG_TYPE'],
-      [{ lingeringTimeout: Number.NaN }, 'ERR_OUT_OF_RANGE'],
-      [{ signal: {} }, 'ERR_INVALID_ARG_TYPE'],
-      [{ onTimeout: 'close' }, 'ERR_INVALID_ARG_VALUE'],
-      [{ onTimeout: 1 }, 'ERR_INVALID_ARG_TYPE'],
-    ];
-    for (const [options, expected] of bad) {
-      expect(() => gracefulClose(closer, options as never), JSON.stringify(options)).toThrow(code(expected));
-    }
-    expect(() => gracefulClose({} as net.Socket)).toThrow(code('ERR_INVALID_ARG_TYPE'));
-    expect(closer.writableEnded).toBe(false);
-    expect(closer.destroyed).toBe(false);
-    closer.destroy();
-    peer.socket.destroy();
-  });
 });
 
-describe('lingerClose', () => {
+onLinux('lingerClose', () => {
   it('waits, without blocking, until the peer has acknowledged every byte, then closes', async () => {
     const { closer, peer } = await tcpPair({ peerReads: false });
     const sent = await fillSendQueue(closer);
@@ -423,8 +402,39 @@ describe('lingerClose', () => {
     expect(await lingerClose(d.closer, 1)).toMatchObject({ outcome: 'error', code: 'ERR_SOCKET_CLOSED' });
     d.peer.socket.destroy();
   });
+});
 
-  it('bad arguments throw synchronously', async () => {
+describe('refusals are synchronous and touch nothing', () => {
+  it('rejects what is not a socket, synchronously', () => {
+    expect(() => resetClose(3 as unknown as net.Socket)).toThrow(code('ERR_INVALID_ARG_TYPE'));
+    expect(() => resetClose(undefined as unknown as net.Socket)).toThrow(TypeError);
+  });
+
+  it('gracefulClose: bad arguments', async () => {
+    const { closer, peer } = await tcpPair();
+    const bad: [unknown, string][] = [
+      [5, 'ERR_INVALID_ARG_TYPE'],
+      [null, 'ERR_INVALID_ARG_TYPE'],
+      [{ lingeringTime: -1 }, 'ERR_OUT_OF_RANGE'],
+      [{ lingeringTime: 1.5 }, 'ERR_OUT_OF_RANGE'],
+      [{ lingeringTime: 2 ** 31 }, 'ERR_OUT_OF_RANGE'],
+      [{ lingeringTimeout: '5' }, 'ERR_INVALID_ARG_TYPE'],
+      [{ lingeringTimeout: Number.NaN }, 'ERR_OUT_OF_RANGE'],
+      [{ signal: {} }, 'ERR_INVALID_ARG_TYPE'],
+      [{ onTimeout: 'close' }, 'ERR_INVALID_ARG_VALUE'],
+      [{ onTimeout: 1 }, 'ERR_INVALID_ARG_TYPE'],
+    ];
+    for (const [options, expected] of bad) {
+      expect(() => gracefulClose(closer, options as never), JSON.stringify(options)).toThrow(code(expected));
+    }
+    expect(() => gracefulClose({} as net.Socket)).toThrow(code('ERR_INVALID_ARG_TYPE'));
+    expect(closer.writableEnded).toBe(false);
+    expect(closer.destroyed).toBe(false);
+    closer.destroy();
+    peer.socket.destroy();
+  });
+
+  it('lingerClose: bad arguments', async () => {
     const { closer, peer } = await tcpPair();
     const bad: [unknown, unknown, string][] = [
       ['1', undefined, 'ERR_INVALID_ARG_TYPE'],
