@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -61,6 +62,24 @@ onLinux('resetClose', () => {
     const report = await resetClose(closer);
     expect(report).toMatchObject({ outcome: 'reset', via: 'linger-zero' });
     await expectResetSeenBy(peer, sent);
+  });
+
+  it("why: Node's resetAndDestroy() after end() fails EINVAL and never closes the handle (in a child: it leaks)", async () => {
+    const script = `
+      const net = require('node:net');
+      const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+        const seen = [];
+        socket.on('error', (err) => seen.push(err.code + ' ' + err.syscall));
+        socket.on('close', () => seen.push('close'));
+        socket.end();
+        socket.resetAndDestroy();
+        setTimeout(() => { process.stdout.write(JSON.stringify(seen)); process.exit(0); }, 300);
+      }).listen(0, '127.0.0.1', () => net.connect(server.address().port, '127.0.0.1').on('error', () => {}));
+    `;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    expect(JSON.parse(out)).toEqual(['EINVAL reset']);
   });
 
   it('resets a tls.TLSSocket (Node throws ERR_INVALID_HANDLE_TYPE there)', async () => {
@@ -405,6 +424,23 @@ onLinux('lingerClose', () => {
 });
 
 describe('refusals are synchronous and touch nothing', () => {
+  it('lingerClose: where unacknowledged bytes cannot be counted, ERR_NET_LINGER_UNSUPPORTED rather than a guess', async () => {
+    const { closer, peer } = await tcpPair();
+    let countable: boolean;
+    try {
+      countable = pendingBytes(closer).unsent !== null;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_NET_LINGER_UNSUPPORTED') throw err;
+      countable = false;
+    }
+    // Linux counts them (SIOCOUTQ); elsewhere this is the refusal the README promises.
+    if (linux) expect(countable).toBe(true);
+    if (!countable) expect(() => lingerClose(closer, 1)).toThrow(code('ERR_NET_LINGER_UNSUPPORTED'));
+    expect(closer.writableEnded).toBe(false);
+    closer.destroy();
+    peer.socket.destroy();
+  });
+
   it('rejects what is not a socket, synchronously', () => {
     expect(() => resetClose(3 as unknown as net.Socket)).toThrow(code('ERR_INVALID_ARG_TYPE'));
     expect(() => resetClose(undefined as unknown as net.Socket)).toThrow(TypeError);
