@@ -212,6 +212,11 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       return;
     case 'end':
       if (!side.socket.destroyed) side.socket.end();
+      // libuv sends the FIN on a later turn of the loop: wait for it, or the closer's state may be
+      // read before it arrives (seen under load as FIN_WAIT2 instead of TIME_WAIT).
+      if (step.actor === 'peer') {
+        await waitFor(() => side.socket.writableFinished || side.socket.destroyed, timeoutMs, 'the FIN').catch(() => undefined);
+      }
       return;
     case 'wait-eof':
       return waitFor(() => side.settled, timeoutMs, `${step.actor} EOF`);
