@@ -16,3 +16,8 @@ export {
   LAB_SCHEMA_VERSION, runLab, type LabOptions, type LabReport, type LabRow, type RowStatus,
 } from './lab-report';
 export { explainError, type ErrorExplanation } from './explain';
+export {
+  gracefulClose, lingerClose, resetClose,
+  type GracefulCloseOptions, type GracefulCloseOutcome, type GracefulCloseReport,
+  type LingerCloseOptions, type LingerCloseOutcome, type LingerCloseReport, type ResetCloseReport,
+} from './close';

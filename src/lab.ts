@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from './binding';
+import { gracefulClose, lingerClose, resetClose } from './close';
 import { NetLingerError, normalizeErrorCode } from './errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from './options';
 import { claimFor } from './scenarios';
@@ -232,6 +233,9 @@ async function settlePeer(peer: Side, timeoutMs: number): Promise<void> {
   }
 }
 
+// The close helpers run while the peer's later steps play; 'await-close' joins them.
+const closesUnderWay = new WeakMap<net.Socket, Promise<unknown>>();
+
 async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { blockedMs: number | null }): Promise<void> {
   const { closer, peer } = pair;
   const side = step.actor === 'peer' ? peer : closer;
@@ -245,12 +249,13 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       side.socket.resume();
       return;
     case 'end':
-      // libuv sends the FIN asynchronously: wait until it has gone out ('finish').
-      if (side.socket.destroyed || side.socket.writableFinished) return;
-      return new Promise((resolve) => {
-        side.socket.once('close', resolve);
-        side.socket.end(resolve);
-      });
+      if (!side.socket.destroyed) side.socket.end();
+      // libuv sends the FIN on a later turn of the loop: wait for it, or the closer's state may be
+      // read before it arrives (seen under load as FIN_WAIT2 instead of TIME_WAIT).
+      if (step.actor === 'peer') {
+        await waitFor(() => side.socket.writableFinished || side.socket.destroyed, timeoutMs, 'the FIN').catch(() => undefined);
+      }
+      return;
     case 'wait-eof':
       return waitFor(() => side.settled, timeoutMs, `${step.actor} EOF`);
     case 'write-until-error':
@@ -301,6 +306,25 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       side.socket.destroy();
       state.blockedMs = performance.now() - start;
       return;
+    }
+    case 'reset-close':
+      await resetClose(side.socket);
+      return;
+    case 'graceful-close':
+      closesUnderWay.set(side.socket, gracefulClose(side.socket, {
+        ...(step.lingeringTimeout === undefined ? {} : { lingeringTimeout: step.lingeringTimeout }),
+        ...(step.onTimeout ? { onTimeout: step.onTimeout } : {}),
+      }));
+      return;
+    case 'linger-close':
+      closesUnderWay.set(side.socket, lingerClose(side.socket, step.seconds, step.onTimeout ? { onTimeout: step.onTimeout } : {}));
+      return;
+    case 'await-close': {
+      const closing = closesUnderWay.get(side.socket);
+      if (!closing) throw new Error('no close helper was started');
+      let finished = false;
+      void closing.then(() => { finished = true; });
+      return waitFor(() => finished, timeoutMs, 'the close helper');
     }
   }
 }

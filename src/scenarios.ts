@@ -21,7 +21,12 @@ export type Step =
   | { actor: 'closer'; do: 'shutdown'; how: 'read' | 'write' | 'both' }
   | { actor: 'closer'; do: 'read'; bytes: number }
   | { actor: 'closer'; do: 'read-until-fin' }
-  | { actor: 'closer'; do: 'close' };
+  | { actor: 'closer'; do: 'close' }
+  | { actor: 'closer'; do: 'end' }
+  | { actor: 'closer'; do: 'reset-close' }
+  | { actor: 'closer'; do: 'graceful-close'; lingeringTimeout?: number; onTimeout?: 'reset' | 'destroy' }
+  | { actor: 'closer'; do: 'linger-close'; seconds: number; onTimeout?: 'reset' | 'close' }
+  | { actor: 'closer'; do: 'await-close' };
 
 /** How a side's connection ended up: 'eof' (read returned 0), 'open', or an error code. */
 export type Outcome = 'eof' | 'open' | string;
@@ -127,6 +132,15 @@ export const closer = {
   read: (bytes: number): Step => ({ actor: 'closer', do: 'read', bytes }),
   readUntilFin: (): Step => ({ actor: 'closer', do: 'read-until-fin' }),
   close: (): Step => ({ actor: 'closer', do: 'close' }),
+  end: (): Step => ({ actor: 'closer', do: 'end' }),
+  resetClose: (): Step => ({ actor: 'closer', do: 'reset-close' }),
+  /** Starts gracefulClose(); awaitClose() waits for it. */
+  gracefulClose: (options: { lingeringTimeout?: number; onTimeout?: 'reset' | 'destroy' } = {}): Step =>
+    ({ actor: 'closer', do: 'graceful-close', ...options }),
+  /** Starts lingerClose(); awaitClose() waits for it. */
+  lingerClose: (seconds: number, onTimeout?: 'reset' | 'close'): Step =>
+    ({ actor: 'closer', do: 'linger-close', seconds, ...(onTimeout ? { onTimeout } : {}) }),
+  awaitClose: (): Step => ({ actor: 'closer', do: 'await-close' }),
 };
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -351,6 +365,87 @@ export const SCENARIOS: readonly Scenario[] = [
     // Winsock: WSAENOTCONN (10057).
     expect: { linux: { code: 'ok' }, win32: { code: 'ENOTCONN' } },
   },
+  {
+    kind: 'connection',
+    name: 'reset-close',
+    title: 'resetClose(): abortive close of a live Node socket',
+    why: "Node's own resetAndDestroy(): RST at once, unsent data thrown away, no TIME_WAIT. (A Node peer that was not reading may read EOF first: libuv takes POLLHUP after a short read for EOF; its next write fails.)",
+    steps: [peer.pause(), closer.fillSendQueue(), closer.resetClose(), peer.resume(), peer.waitEof(), peer.writeUntilError()],
+    expect: {
+      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'reset-close-after-end',
+    title: 'resetClose() after end(), where resetAndDestroy() is refused',
+    why: 'After end() libuv refuses a reset (EINVAL) and Node never closes the handle; SO_LINGER {1,0} + destroy() still resets.',
+    steps: [peer.pause(), closer.fillSendQueue(), closer.end(), closer.resetClose(), peer.resume(), peer.waitEof(), peer.writeUntilError()],
+    expect: {
+      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'graceful-close',
+    title: 'gracefulClose() with unread data from the peer',
+    why: 'The same unread data that makes a plain close reset the peer: drained until its FIN, the peer reads everything and EOF.',
+    steps: [
+      peer.send(64 * 1024),
+      closer.waitUnread(64 * 1024),
+      closer.send(1000),
+      closer.gracefulClose(),
+      peer.waitEof(),
+      peer.end(),
+      closer.awaitClose(),
+    ],
+    expect: {
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof', received: 64 * 1024, timeWait: true } },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'graceful-close-timeout',
+    title: 'gracefulClose() when the peer never sends FIN',
+    why: 'lingeringTimeout ends the wait; onTimeout reset frees the connection at once. The peer, already past our FIN, sees the reset as EPIPE on Linux.',
+    steps: [
+      closer.gracefulClose({ lingeringTimeout: 200, onTimeout: 'reset' }),
+      peer.waitEof(),
+      closer.awaitClose(),
+      peer.writeUntilError(),
+    ],
+    expect: {
+      linux: { peer: { outcome: 'EPIPE', syscall: 'write' }, closer: { timeWait: false } },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'linger-close',
+    title: 'lingerClose(): SO_LINGER {1,N} without blocking',
+    why: 'Waits on timers until the peer has acknowledged every byte, then closes: the promise of a lingering close, the event loop free.',
+    steps: [
+      peer.pause(),
+      closer.send(512 * 1024),
+      closer.lingerClose(10),
+      peer.resume(),
+      peer.waitEof(),
+      peer.end(),
+      closer.awaitClose(),
+    ],
+    expect: {
+      linux: { peer: { outcome: 'eof', received: 'all' } },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'linger-close-timeout',
+    title: 'lingerClose() when the time runs out',
+    why: "Like Linux's SO_LINGER timeout, without freezing the loop: closed after 1 s, and what the kernel holds is still delivered.",
+    steps: [peer.pause(), closer.fillSendQueue(), closer.lingerClose(1), closer.awaitClose(), peer.resume(), peer.waitEof()],
+    expect: {
+      linux: { peer: { outcome: 'eof', received: 'all' } },
+    },
+  },
 ];
 
 /** One line saying what a step does, for the lab and the README. */
@@ -374,6 +469,21 @@ export function describeStep(step: Step): string {
       return 'wait for EOF';
     case 'write-until-error':
       return 'write until an error';
+    case 'end':
+      return step.actor === 'closer' ? 'end()' : 'end';
+    case 'reset-close':
+      return 'resetClose()';
+    case 'graceful-close': {
+      const options = [
+        step.lingeringTimeout === undefined ? '' : `lingeringTimeout ${step.lingeringTimeout} ms`,
+        step.onTimeout ? `onTimeout ${step.onTimeout}` : '',
+      ].filter(Boolean);
+      return `gracefulClose(${options.join(', ')})`;
+    }
+    case 'linger-close':
+      return `lingerClose(${step.seconds} s${step.onTimeout ? `, onTimeout ${step.onTimeout}` : ''})`;
+    case 'await-close':
+      return 'wait for it to finish';
     default:
       return step.do;
   }

@@ -1,0 +1,470 @@
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { NetLingerError, isConnectionReset, normalizeErrorCode } from './errors';
+import { pendingBytes, setLinger } from './options';
+import { invalidArgType, invalidArgValue, outOfRange, validateInteger } from './validate';
+
+// Closing live Node sockets on purpose, without blocking the event loop.
+//
+// Contract shared by the three helpers: everything that can be refused is refused before the
+// socket is touched, by a synchronous throw (bad arguments: Node's TypeError/RangeError; a close
+// this platform or socket cannot do: NetLingerError). Once a helper has started acting, it
+// reports through its promise, which resolves after the socket's 'close' event and never
+// rejects for what the peer does.
+
+/** How a close ended up. */
+export type GracefulCloseOutcome = 'fin' | 'timeout' | 'aborted' | 'peer-reset' | 'error';
+export type LingerCloseOutcome = 'acked' | 'fin' | 'timeout' | 'aborted' | 'peer-reset' | 'error';
+
+export interface ResetCloseReport {
+  /** 'reset': this call sent the RST; 'closed': there was no connection left to reset (already destroyed, or never connected). */
+  outcome: 'reset' | 'closed';
+  /** How the RST was arranged: Node's own resetAndDestroy(), or SO_LINGER {1,0} then destroy(). */
+  via: 'resetAndDestroy' | 'linger-zero' | null;
+  elapsedMs: number;
+}
+
+export interface GracefulCloseOptions {
+  /** Upper bound for the whole close, in ms (nginx lingering_time). Default 30000. */
+  lingeringTime?: number;
+  /** Longest wait for the peer between two reads once the write side is done, in ms (nginx lingering_timeout). Default 5000. */
+  lingeringTimeout?: number;
+  /** Stops waiting; the close then ends as `onTimeout` says. */
+  signal?: AbortSignal;
+  /** How the close ends when a cap is hit or the signal aborts: 'destroy' (default, a plain close) or 'reset' (RST). */
+  onTimeout?: 'reset' | 'destroy';
+}
+
+export interface GracefulCloseReport {
+  outcome: GracefulCloseOutcome;
+  /** Bytes read and discarded after the call. */
+  drainedBytes: number;
+  elapsedMs: number;
+  /** The normalised error code, for 'peer-reset' (always ECONNRESET) and 'error'. */
+  code?: string;
+  /** This call ended the connection with an RST. */
+  reset: boolean;
+}
+
+export interface LingerCloseOptions {
+  /** How the close ends when the time runs out or the signal aborts: 'close' (default, the kernel keeps delivering in the background, as Linux's SO_LINGER does) or 'reset' (RST, unsent data discarded). */
+  onTimeout?: 'reset' | 'close';
+  signal?: AbortSignal;
+}
+
+export interface LingerCloseReport {
+  outcome: LingerCloseOutcome;
+  /** Bytes the peer had not acknowledged when the socket was closed (0 for 'acked'). */
+  unsentBytes: number | null;
+  drainedBytes: number;
+  elapsedMs: number;
+  code?: string;
+  reset: boolean;
+}
+
+const DEFAULT_LINGERING_TIME = 30_000;
+const DEFAULT_LINGERING_TIMEOUT = 5_000;
+// setTimeout's own ceiling: a longer delay would fire at once.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const FIRST_POLL_MS = 1;
+const LONGEST_POLL_MS = 50;
+
+interface NodeSocketInternals {
+  _handle?: { constructor?: { name?: string } } | null;
+  resetAndDestroy?: () => net.Socket;
+}
+
+// Sockets this module reset, so a concurrent gracefulClose/lingerClose can say 'aborted'.
+const resetHere = new WeakSet<net.Socket>();
+const gracefulInFlight = new WeakMap<net.Socket, Promise<GracefulCloseReport>>();
+const lingerInFlight = new WeakMap<net.Socket, Promise<LingerCloseReport>>();
+
+function validateSocket(socket: unknown): asserts socket is net.Socket {
+  if (!(socket instanceof net.Socket)) throw invalidArgType('socket', 'an instance of net.Socket or tls.TLSSocket', socket);
+}
+
+function validateOptionsObject(options: unknown): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalidArgType('options', 'of type object', options);
+  }
+  return options as Record<string, unknown>;
+}
+
+function validateSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  return signal;
+}
+
+function validateChoice<T extends string>(value: unknown, name: string, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') throw invalidArgType(name, `one of ${choices.map((c) => `'${c}'`).join(', ')}`, value);
+  if (!(choices as readonly string[]).includes(value)) {
+    throw invalidArgValue(name, value, `must be one of ${choices.map((c) => `'${c}'`).join(', ')}`);
+  }
+  return value as T;
+}
+
+/** A TCP connection (plain or under TLS), as opposed to a Unix-domain socket or a pipe. */
+function isTcp(socket: net.Socket): boolean {
+  return typeof socket.remotePort === 'number';
+}
+
+function waitClosed(socket: net.Socket): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+/**
+ * Arranges an RST and destroys the socket, or throws before touching it. Node's own
+ * resetAndDestroy() is used where Node can do it: a TCP handle whose write side was never ended.
+ * It throws ERR_INVALID_HANDLE_TYPE for TLS sockets, and after end() libuv refuses it (EINVAL,
+ * emitted as 'error') while the shutdown is pending and Node then never closes the handle; there
+ * SO_LINGER {1,0} + destroy() gives the same deterministic RST.
+ */
+function resetNow(socket: net.Socket): 'resetAndDestroy' | 'linger-zero' {
+  const internals = socket as unknown as NodeSocketInternals;
+  if (
+    typeof internals.resetAndDestroy === 'function' &&
+    internals._handle?.constructor?.name === 'TCP' &&
+    !socket.writableEnded
+  ) {
+    resetHere.add(socket);
+    internals.resetAndDestroy.call(socket);
+    return 'resetAndDestroy';
+  }
+  setLinger(socket, true, 0);
+  resetHere.add(socket);
+  socket.destroy();
+  return 'linger-zero';
+}
+
+/** A report's view of a socket that was already gone, or was closed by other code. */
+function closedElsewhere(socket: net.Socket): { outcome: 'aborted' | 'peer-reset' | 'error'; code?: string } {
+  if (resetHere.has(socket)) return { outcome: 'aborted' };
+  const errored = (socket as net.Socket & { errored?: unknown }).errored;
+  if (errored) {
+    const code = normalizeErrorCode(errored) ?? (errored as { code?: string }).code ?? 'UNKNOWN';
+    return { outcome: isConnectionReset(errored) ? 'peer-reset' : 'error', code };
+  }
+  return { outcome: 'error', code: 'ERR_SOCKET_CLOSED' };
+}
+
+/**
+ * Abortive close: RST now, unsent data discarded, no TIME_WAIT on this side. Works for
+ * `net.Socket` and `tls.TLSSocket` (through Node's `resetAndDestroy()` where Node allows it,
+ * else SO_LINGER {1,0} + `destroy()`). Idempotent: on a socket that is already destroyed it only
+ * waits for 'close'. Resolves once 'close' fired.
+ *
+ * Throws (synchronously, leaving the socket alone) for a socket that is not TCP (a Unix-domain
+ * socket has no RST) and where the platform gives no handle for SO_LINGER.
+ */
+export function resetClose(socket: net.Socket): Promise<ResetCloseReport> {
+  validateSocket(socket);
+  const start = performance.now();
+  const report = (outcome: ResetCloseReport['outcome'], via: ResetCloseReport['via']) =>
+    waitClosed(socket).then((): ResetCloseReport => ({ outcome, via, elapsedMs: performance.now() - start }));
+  if (socket.destroyed) return report('closed', null);
+  const internals = socket as unknown as NodeSocketInternals;
+  if (!internals._handle && !socket.connecting) {
+    socket.destroy();
+    return report('closed', null);
+  }
+  if (!isTcp(socket) && !socket.connecting) {
+    throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', 'Only a TCP connection can be reset; this socket is not TCP');
+  }
+  // Errors that race the reset (a write failing on the way down) must not go unhandled.
+  const swallow = () => undefined;
+  socket.on('error', swallow);
+  let via: 'resetAndDestroy' | 'linger-zero';
+  try {
+    via = resetNow(socket);
+  } catch (err) {
+    socket.off('error', swallow);
+    throw err;
+  }
+  return report('reset', via).finally(() => socket.off('error', swallow));
+}
+
+/**
+ * The orderly close that spares the peer an ECONNRESET: (a, b) `socket.end()` — Node sends the
+ * FIN only after every queued write has reached the kernel; (c) read and discard whatever the
+ * peer still sends, until its FIN; (d) destroy. Caps as in nginx's lingering close:
+ * `lingeringTime` bounds the whole close, `lingeringTimeout` the silence between two reads once
+ * the write side is done; `signal` stops it early. When a cap is hit or the signal aborts,
+ * `onTimeout` ends the connection: 'destroy' (a plain close) or 'reset' (RST).
+ *
+ * Resolves, after 'close', to `{ outcome, drainedBytes, elapsedMs, code?, reset }`; the peer's
+ * misbehaviour is an outcome, never a rejection. The socket is resumed: stop consuming it
+ * yourself before calling. Calling it again while it runs returns the same promise.
+ */
+export function gracefulClose(socket: net.Socket, options?: GracefulCloseOptions): Promise<GracefulCloseReport> {
+  validateSocket(socket);
+  const opts = validateOptionsObject(options);
+  const lingeringTime = opts.lingeringTime === undefined
+    ? DEFAULT_LINGERING_TIME
+    : validateInteger(opts.lingeringTime, 'options.lingeringTime', 0, MAX_TIMER_MS);
+  const lingeringTimeout = opts.lingeringTimeout === undefined
+    ? DEFAULT_LINGERING_TIMEOUT
+    : validateInteger(opts.lingeringTimeout, 'options.lingeringTimeout', 0, MAX_TIMER_MS);
+  const signal = validateSignal(opts.signal);
+  const onTimeout = validateChoice(opts.onTimeout, 'options.onTimeout', ['reset', 'destroy'] as const, 'destroy');
+
+  const running = gracefulInFlight.get(socket);
+  if (running) return running;
+  const promise = runGracefulClose(socket, lingeringTime, lingeringTimeout, signal, onTimeout);
+  gracefulInFlight.set(socket, promise);
+  return promise.finally(() => gracefulInFlight.delete(socket));
+}
+
+function runGracefulClose(
+  socket: net.Socket,
+  lingeringTime: number,
+  lingeringTimeout: number,
+  signal: AbortSignal | undefined,
+  onTimeout: 'reset' | 'destroy',
+): Promise<GracefulCloseReport> {
+  const start = performance.now();
+  const elapsed = () => performance.now() - start;
+  if (socket.destroyed) {
+    return waitClosed(socket).then(() => ({ ...closedElsewhere(socket), drainedBytes: 0, elapsedMs: elapsed(), reset: false }));
+  }
+  return new Promise((resolve) => {
+    let drainedBytes = 0;
+    let peerEnded = socket.readableEnded;
+    let writeDone = socket.writableFinished;
+    let outcome: GracefulCloseOutcome | undefined;
+    let code: string | undefined;
+    let reset = false;
+    let idleTimer: NodeJS.Timeout | undefined;
+    const totalTimer = setTimeout(() => stop('timeout'), lingeringTime).unref();
+
+    const onData = (chunk: Buffer | string) => {
+      drainedBytes += chunk.length;
+      idleTimer?.refresh();
+    };
+    const onEnd = () => {
+      peerEnded = true;
+      finishIfDone();
+    };
+    const onFinish = () => {
+      writeDone = true;
+      armIdle();
+      finishIfDone();
+    };
+    const onError = (err: NodeJS.ErrnoException) => {
+      if (outcome) return;
+      outcome = isConnectionReset(err) ? 'peer-reset' : 'error';
+      code = normalizeErrorCode(err) ?? err.code ?? 'UNKNOWN';
+    };
+    const onAbort = () => stop('aborted');
+    const onClose = () => {
+      clearTimeout(totalTimer);
+      if (idleTimer) clearTimeout(idleTimer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('finish', onFinish);
+      socket.off('error', onError);
+      if (!outcome) {
+        if (peerEnded && writeDone) outcome = 'fin';
+        else ({ outcome, code } = closedElsewhere(socket));
+      }
+      const report: GracefulCloseReport = { outcome, drainedBytes, elapsedMs: elapsed(), reset };
+      if (code !== undefined) report.code = code;
+      resolve(report);
+    };
+
+    function armIdle() {
+      if (!idleTimer && !outcome) idleTimer = setTimeout(() => stop('timeout'), lingeringTimeout).unref();
+    }
+    function finishIfDone() {
+      if (outcome || !peerEnded || !writeDone) return;
+      outcome = 'fin';
+      socket.destroy();
+    }
+    function stop(why: 'timeout' | 'aborted') {
+      if (outcome || socket.destroyed) return;
+      outcome = why;
+      if (onTimeout === 'reset') {
+        try {
+          resetNow(socket);
+          reset = true;
+          return;
+        } catch {
+          // No way to arrange an RST here (see resetClose): a plain close still ends it.
+        }
+      }
+      socket.destroy();
+    }
+
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('finish', onFinish);
+    socket.on('error', onError);
+    socket.once('close', onClose);
+    if (signal) {
+      if (signal.aborted) {
+        stop('aborted');
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    socket.resume();
+    if (!socket.writableEnded) socket.end();
+    if (writeDone) armIdle();
+    finishIfDone();
+  });
+}
+
+/**
+ * What SO_LINGER {1, N} promises, without freezing the event loop: `socket.end()`, then wait
+ * (polling `pendingBytes().unsent` with backoff on timers) until the peer has acknowledged every
+ * byte and the FIN, or `seconds` pass; then destroy — or, on timeout, as `onTimeout` says
+ * ('close' by default: the kernel keeps delivering, as Linux does after a lingering close
+ * times out; 'reset': RST). Whatever the peer sends meanwhile is read and discarded, so unread
+ * data cannot turn the close into a reset.
+ *
+ * Throws NetLingerError ERR_NET_LINGER_UNSUPPORTED where the platform cannot report
+ * unacknowledged bytes (it does not guess). Resolves, after 'close', to
+ * `{ outcome, unsentBytes, drainedBytes, elapsedMs, code?, reset }`. Outcome 'fin': the peer
+ * half-closed and Node closed the socket itself (both directions ended) before every byte was
+ * acknowledged; the kernel goes on delivering the rest.
+ */
+export function lingerClose(socket: net.Socket, seconds: number, options?: LingerCloseOptions): Promise<LingerCloseReport> {
+  validateSocket(socket);
+  if (typeof seconds !== 'number') throw invalidArgType('seconds', 'of type number', seconds);
+  const maxSeconds = Math.floor(MAX_TIMER_MS / 1000);
+  if (!(seconds >= 0 && seconds <= maxSeconds)) throw outOfRange('seconds', `>= 0 && <= ${maxSeconds}`, seconds);
+  const opts = validateOptionsObject(options);
+  const onTimeout = validateChoice(opts.onTimeout, 'options.onTimeout', ['reset', 'close'] as const, 'close');
+  const signal = validateSignal(opts.signal);
+
+  const running = lingerInFlight.get(socket);
+  if (running) return running;
+  const start = performance.now();
+  if (socket.destroyed) {
+    return waitClosed(socket).then(() => ({
+      ...closedElsewhere(socket), unsentBytes: null, drainedBytes: 0, elapsedMs: performance.now() - start, reset: false,
+    }));
+  }
+  if (pendingBytes(socket).unsent === null) {
+    throw new NetLingerError(
+      'ERR_NET_LINGER_UNSUPPORTED',
+      'This platform cannot report unacknowledged bytes, so lingerClose cannot know when the peer has them all',
+    );
+  }
+  const promise = runLingerClose(socket, seconds * 1000, signal, onTimeout, start);
+  lingerInFlight.set(socket, promise);
+  return promise.finally(() => lingerInFlight.delete(socket));
+}
+
+function runLingerClose(
+  socket: net.Socket,
+  limitMs: number,
+  signal: AbortSignal | undefined,
+  onTimeout: 'reset' | 'close',
+  start: number,
+): Promise<LingerCloseReport> {
+  return new Promise((resolve) => {
+    let drainedBytes = 0;
+    let unsentBytes: number | null = null;
+    let outcome: LingerCloseOutcome | undefined;
+    let code: string | undefined;
+    let reset = false;
+    let pollTimer: NodeJS.Timeout | undefined;
+    let pollDelay = FIRST_POLL_MS;
+    const deadline = setTimeout(() => stop('timeout'), limitMs).unref();
+
+    const onData = (chunk: Buffer | string) => { drainedBytes += chunk.length; };
+    // Node closes the socket by itself once both directions have ended: look one last time.
+    const onEnd = () => { if (socket.writableFinished) check(); };
+    const onFinish = () => {
+      check();
+      if (!outcome) schedulePoll();
+    };
+    const onError = (err: NodeJS.ErrnoException) => {
+      if (outcome) return;
+      outcome = isConnectionReset(err) ? 'peer-reset' : 'error';
+      code = normalizeErrorCode(err) ?? err.code ?? 'UNKNOWN';
+    };
+    const onAbort = () => stop('aborted');
+    const onClose = () => {
+      clearTimeout(deadline);
+      if (pollTimer) clearTimeout(pollTimer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('finish', onFinish);
+      socket.off('error', onError);
+      if (!outcome) {
+        if (socket.readableEnded && !resetHere.has(socket)) outcome = 'fin';
+        else ({ outcome, code } = closedElsewhere(socket));
+      }
+      const report: LingerCloseReport = { outcome, unsentBytes, drainedBytes, elapsedMs: performance.now() - start, reset };
+      if (code !== undefined) report.code = code;
+      resolve(report);
+    };
+
+    /** Reads the kernel's count of unacknowledged bytes; closes once it is zero. */
+    function check() {
+      if (outcome || socket.destroyed) return;
+      try {
+        unsentBytes = pendingBytes(socket).unsent;
+      } catch (err) {
+        outcome = 'error';
+        code = (err as { code?: string }).code ?? 'UNKNOWN';
+        socket.destroy();
+        return;
+      }
+      if (unsentBytes === 0) {
+        outcome = 'acked';
+        socket.destroy();
+      }
+    }
+    function schedulePoll() {
+      pollTimer = setTimeout(() => {
+        check();
+        if (outcome || socket.destroyed) return;
+        pollDelay = Math.min(pollDelay * 2, LONGEST_POLL_MS);
+        schedulePoll();
+      }, pollDelay).unref();
+    }
+    function stop(why: 'timeout' | 'aborted') {
+      if (outcome || socket.destroyed) return;
+      try {
+        unsentBytes = pendingBytes(socket).unsent;
+      } catch {
+        // The count is informative only.
+      }
+      outcome = why;
+      if (onTimeout === 'reset') {
+        try {
+          resetNow(socket);
+          reset = true;
+          return;
+        } catch {
+          // No way to arrange an RST here: a plain close still ends it.
+        }
+      }
+      socket.destroy();
+    }
+
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('finish', onFinish);
+    socket.on('error', onError);
+    socket.once('close', onClose);
+    if (signal) {
+      if (signal.aborted) {
+        stop('aborted');
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    socket.resume();
+    if (!socket.writableEnded) socket.end();
+    else if (socket.writableFinished) onFinish();
+  });
+}
