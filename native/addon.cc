@@ -1,6 +1,8 @@
 // The JavaScript surface: raw, fast calls that return 0 or the OS error number.
 // Policy (validation, error objects, Node socket resolution) lives in TypeScript;
 // the checks here only keep a bad call from reaching the OS with garbage.
+// The four per-call functions speak Node-API directly: node-addon-api's CallbackInfo and value
+// wrappers add several Node-API calls to every call, measured at 20-90 ns (bench/RESULTS.md).
 #include <napi.h>
 
 #include <cmath>
@@ -14,108 +16,146 @@ using net_linger::SocketHandle;
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
-Napi::Value Fail(const Napi::Env& env, const char* code, const char* message, bool range) {
-  Napi::Error error = range ? static_cast<Napi::Error>(Napi::RangeError::New(env, message))
-                            : static_cast<Napi::Error>(Napi::TypeError::New(env, message));
-  error.Set("code", Napi::String::New(env, code));
-  error.ThrowAsJavaScriptException();
-  return env.Undefined();
+// Throws a TypeError or RangeError carrying a Node-style `code`; returns nullptr to return on.
+napi_value Throw(napi_env env, const char* code, const char* message, bool range) {
+  napi_value code_value;
+  napi_value message_value;
+  napi_value error;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &message_value);
+  if (range) {
+    napi_create_range_error(env, code_value, message_value, &error);
+  } else {
+    napi_create_type_error(env, code_value, message_value, &error);
+  }
+  napi_throw(env, error);
+  return nullptr;
 }
 
 // A handle is a non-negative safe integer (a SOCKET can exceed 32 bits) or a BigInt.
-bool ReadHandle(const Napi::CallbackInfo& info, size_t index, SocketHandle* out) {
-  Napi::Value value = info[index];
-  if (value.IsNumber()) {
-    double d = value.As<Napi::Number>().DoubleValue();
+bool ReadHandle(napi_env env, napi_value value, SocketHandle* out) {
+  double d;
+  if (napi_get_value_double(env, value, &d) == napi_ok) {
     if (!(d >= 0 && d <= kMaxSafeInteger) || std::floor(d) != d) {
-      Fail(info.Env(), "ERR_OUT_OF_RANGE", "The socket handle must be a non-negative integer", true);
+      Throw(env, "ERR_OUT_OF_RANGE", "The socket handle must be a non-negative integer", true);
       return false;
     }
     *out = static_cast<SocketHandle>(d);
     return true;
   }
-  if (value.IsBigInt()) {
-    bool lossless = false;
-    uint64_t u = value.As<Napi::BigInt>().Uint64Value(&lossless);
+  uint64_t u;
+  bool lossless = false;
+  if (napi_get_value_bigint_uint64(env, value, &u, &lossless) == napi_ok) {
     if (!lossless) {
-      Fail(info.Env(), "ERR_OUT_OF_RANGE", "The socket handle must fit in 64 bits", true);
+      Throw(env, "ERR_OUT_OF_RANGE", "The socket handle must fit in 64 bits", true);
       return false;
     }
     *out = u;
     return true;
   }
-  Fail(info.Env(), "ERR_INVALID_ARG_TYPE", "The socket handle must be a number or a bigint", false);
+  Throw(env, "ERR_INVALID_ARG_TYPE", "The socket handle must be a number or a bigint", false);
   return false;
 }
 
-bool ReadInt(const Napi::CallbackInfo& info, size_t index, int min, int max, int* out) {
-  Napi::Value value = info[index];
-  if (!value.IsNumber()) {
-    Fail(info.Env(), "ERR_INVALID_ARG_TYPE", "Expected a number", false);
+bool ReadInt(napi_env env, napi_value value, int min, int max, int* out) {
+  double d;
+  if (napi_get_value_double(env, value, &d) != napi_ok) {
+    Throw(env, "ERR_INVALID_ARG_TYPE", "Expected a number", false);
     return false;
   }
-  double d = value.As<Napi::Number>().DoubleValue();
   if (!(d >= min && d <= max) || std::floor(d) != d) {
-    Fail(info.Env(), "ERR_OUT_OF_RANGE", "Number out of range", true);
+    Throw(env, "ERR_OUT_OF_RANGE", "Number out of range", true);
     return false;
   }
   *out = static_cast<int>(d);
   return true;
 }
 
-// setLinger(handle, onoff, seconds) -> errno
-Napi::Value SetLinger(const Napi::CallbackInfo& info) {
+// The data of a typed array of this type and at least this length, or nullptr.
+template <typename T>
+T* TypedArrayData(napi_env env, napi_value value, napi_typedarray_type type, size_t min_length) {
+  napi_typedarray_type actual;
+  size_t length;
+  void* data;
+  if (napi_get_typedarray_info(env, value, &actual, &length, &data, nullptr, nullptr) != napi_ok ||
+      actual != type || length < min_length) {
+    return nullptr;
+  }
+  return static_cast<T*>(data);
+}
+
+// Small integers come back as Smis: no heap number per call.
+napi_value Errno(napi_env env, int err) {
+  napi_value result;
+  napi_create_int32(env, err, &result);
+  return result;
+}
+
+// Missing arguments read as undefined.
+template <size_t N>
+void Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
+  size_t argc = N;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+}
+
+// setLinger(handle, onoff: boolean, seconds) -> errno
+napi_value SetLinger(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  Args(env, info, argv);
   SocketHandle handle;
+  bool on;
   int seconds;
-  if (!ReadHandle(info, 0, &handle)) return info.Env().Undefined();
-  if (!ReadInt(info, 2, 0, net_linger::kMaxLingerSeconds, &seconds)) return info.Env().Undefined();
-  int onoff = info[1].ToBoolean().Value() ? 1 : 0;
-  return Napi::Number::New(info.Env(), net_linger::set_linger(handle, onoff, seconds));
+  if (!ReadHandle(env, argv[0], &handle)) return nullptr;
+  if (napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+    return Throw(env, "ERR_INVALID_ARG_TYPE", "onoff must be a boolean", false);
+  }
+  if (!ReadInt(env, argv[2], 0, net_linger::kMaxLingerSeconds, &seconds)) return nullptr;
+  return Errno(env, net_linger::set_linger(handle, on ? 1 : 0, seconds));
 }
 
 // getLinger(handle, out: Int32Array(2)) -> errno; out = [onoff, seconds]
-Napi::Value GetLinger(const Napi::CallbackInfo& info) {
+napi_value GetLinger(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  Args(env, info, argv);
   SocketHandle handle;
-  if (!ReadHandle(info, 0, &handle)) return info.Env().Undefined();
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-      info[1].As<Napi::TypedArray>().ElementLength() < 2) {
-    return Fail(info.Env(), "ERR_INVALID_ARG_TYPE", "Expected an Int32Array of length 2", false);
-  }
+  if (!ReadHandle(env, argv[0], &handle)) return nullptr;
+  int32_t* out = TypedArrayData<int32_t>(env, argv[1], napi_int32_array, 2);
+  if (out == nullptr) return Throw(env, "ERR_INVALID_ARG_TYPE", "Expected an Int32Array of length 2", false);
   net_linger::Linger linger = {0, 0};
   int err = net_linger::get_linger(handle, &linger);
   if (err == 0) {
-    Napi::Int32Array out = info[1].As<Napi::Int32Array>();
     out[0] = linger.onoff;
     out[1] = linger.seconds;
   }
-  return Napi::Number::New(info.Env(), err);
+  return Errno(env, err);
 }
 
 // shutdown(handle, how) -> errno
-Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+napi_value Shutdown(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  Args(env, info, argv);
   SocketHandle handle;
   int how;
-  if (!ReadHandle(info, 0, &handle)) return info.Env().Undefined();
-  if (!ReadInt(info, 1, 0, 2, &how)) return info.Env().Undefined();
-  return Napi::Number::New(info.Env(), net_linger::shutdown_socket(handle, how));
+  if (!ReadHandle(env, argv[0], &handle)) return nullptr;
+  if (!ReadInt(env, argv[1], 0, 2, &how)) return nullptr;
+  return Errno(env, net_linger::shutdown_socket(handle, how));
 }
 
 // pendingBytes(handle, out: Float64Array(3)) -> errno; out = [unread, unsent (<0: unknown), failed step]
-Napi::Value PendingBytes(const Napi::CallbackInfo& info) {
+napi_value PendingBytes(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  Args(env, info, argv);
   SocketHandle handle;
-  if (!ReadHandle(info, 0, &handle)) return info.Env().Undefined();
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[1].As<Napi::TypedArray>().ElementLength() < 3) {
-    return Fail(info.Env(), "ERR_INVALID_ARG_TYPE", "Expected a Float64Array of length 3", false);
-  }
+  if (!ReadHandle(env, argv[0], &handle)) return nullptr;
+  double* out = TypedArrayData<double>(env, argv[1], napi_float64_array, 3);
+  if (out == nullptr) return Throw(env, "ERR_INVALID_ARG_TYPE", "Expected a Float64Array of length 3", false);
   net_linger::Pending pending = {0, -1};
   int step = 0;
   int err = net_linger::pending_bytes(handle, &pending, &step);
-  Napi::Float64Array out = info[1].As<Napi::Float64Array>();
   out[0] = pending.unread;
   out[1] = pending.unsent;
   out[2] = step;
-  return Napi::Number::New(info.Env(), err);
+  return Errno(env, err);
 }
 
 // findSocket(datagram, localAddress, localPort, remoteAddress | null, remotePort,
@@ -126,16 +166,14 @@ Napi::Value FindSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int local_port;
   int remote_port;
-  if (!info[1].IsString()) return Fail(env, "ERR_INVALID_ARG_TYPE", "The local address must be a string", false);
+  if (!info[1].IsString()) return Napi::Value(env, Throw(env, "ERR_INVALID_ARG_TYPE", "The local address must be a string", false));
   if (!info[3].IsString() && !info[3].IsNull()) {
-    return Fail(env, "ERR_INVALID_ARG_TYPE", "The remote address must be a string or null", false);
+    return Napi::Value(env, Throw(env, "ERR_INVALID_ARG_TYPE", "The remote address must be a string or null", false));
   }
-  if (!ReadInt(info, 2, 0, 65535, &local_port)) return env.Undefined();
-  if (!ReadInt(info, 4, 0, 65535, &remote_port)) return env.Undefined();
-  if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
-      info[5].As<Napi::TypedArray>().ElementLength() < 2) {
-    return Fail(env, "ERR_INVALID_ARG_TYPE", "Expected a BigUint64Array of length 2", false);
-  }
+  if (!ReadInt(env, info[2], 0, 65535, &local_port)) return env.Undefined();
+  if (!ReadInt(env, info[4], 0, 65535, &remote_port)) return env.Undefined();
+  uint64_t* out = TypedArrayData<uint64_t>(env, info[5], napi_biguint64_array, 2);
+  if (out == nullptr) return Napi::Value(env, Throw(env, "ERR_INVALID_ARG_TYPE", "Expected a BigUint64Array of length 2", false));
   std::string local = info[1].As<Napi::String>().Utf8Value();
   std::string remote = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string();
   net_linger::SocketQuery query;
@@ -149,17 +187,22 @@ Napi::Value FindSocket(const Napi::CallbackInfo& info) {
   SocketHandle handle = 0;
   int matches = 0;
   int status = net_linger::find_socket(loop, query, &handle, &matches);
-  Napi::BigUint64Array out = info[5].As<Napi::BigUint64Array>();
   out[0] = handle;
   out[1] = static_cast<uint64_t>(matches);
   return Napi::Number::New(env, status);
 }
 
+void Define(Napi::Env env, Napi::Object exports, const char* name, napi_callback callback) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
+  exports.Set(name, Napi::Value(env, fn));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("setLinger", Napi::Function::New(env, SetLinger, "setLinger"));
-  exports.Set("getLinger", Napi::Function::New(env, GetLinger, "getLinger"));
-  exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
-  exports.Set("pendingBytes", Napi::Function::New(env, PendingBytes, "pendingBytes"));
+  Define(env, exports, "setLinger", SetLinger);
+  Define(env, exports, "getLinger", GetLinger);
+  Define(env, exports, "shutdown", Shutdown);
+  Define(env, exports, "pendingBytes", PendingBytes);
   exports.Set("findSocket", Napi::Function::New(env, FindSocket, "findSocket"));
   exports.Set("maxLingerSeconds", Napi::Number::New(env, net_linger::kMaxLingerSeconds));
   Napi::Object syscalls = Napi::Object::New(env);
