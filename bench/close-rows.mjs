@@ -3,8 +3,6 @@
 // the event loop by design, so the run stays within minutes.
 // peer: 'silent' makes the far end never read; fill writes 4 MiB first, so the kernel send queue
 // holds unacknowledged data when the close starts.
-// The package's own helpers join as one line each, e.g.
-//   { name: 'resetClose()', close: (s, lib) => lib.resetClose(s).then(() => closed(s)) },
 export const closed = (socket) => new Promise((resolve) => (socket.closed ? resolve() : socket.once('close', resolve)));
 
 export const CLOSE_ROWS = [
@@ -12,6 +10,9 @@ export const CLOSE_ROWS = [
   { name: "Node destroy()", close: (s) => { s.destroy(); return closed(s); } },
   { name: "Node resetAndDestroy()", close: (s) => { s.resetAndDestroy(); return closed(s); } },
   { name: 'setLinger(on, 0) + destroy()', close: (s, lib) => { lib.setLinger(s, true, 0); s.destroy(); return closed(s); } },
+  { name: 'resetClose()', close: (s, lib) => lib.resetClose(s).then(() => closed(s)) },
+  { name: 'gracefulClose()', close: (s, lib) => lib.gracefulClose(s).then(() => closed(s)) },
+  { name: 'lingerClose(s, 2)', close: (s, lib) => lib.lingerClose(s, 2).then(() => closed(s)) },
   {
     name: 'setLinger(on, 2) + destroy()',
     maxConnections: 200,

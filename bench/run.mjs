@@ -31,7 +31,7 @@ const perCall = await runPerCall(quick ? { iterations: 100_000, trials: 3, log }
 log('close table...');
 const closeTable = await runCloseTable(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
 log('scaling...');
-const scalingRows = CLOSE_ROWS.filter((r) => ['Node destroy()', 'Node resetAndDestroy()', 'setLinger(on, 0) + destroy()'].includes(r.name));
+const scalingRows = CLOSE_ROWS.filter((r) => ['Node destroy()', 'Node resetAndDestroy()', 'setLinger(on, 0) + destroy()', 'resetClose()', 'gracefulClose()'].includes(r.name));
 const scaling = await runScaling({ sizes, rows: scalingRows, log });
 const elapsed = (Date.now() - started) / 1000;
 

@@ -107,7 +107,9 @@ function isTypedError(e: unknown): boolean {
   return false;
 }
 
-describe('fuzz: every exported function, generated arguments', () => {
+// Its guard that no foreign descriptor is touched reads the POSIX descriptor table (fds 0-2 and
+// /proc/self/fd); Windows has no such table to check against.
+describe.skipIf(process.platform === 'win32')('fuzz: every exported function, generated arguments', () => {
   let owned: Owned;
   let dir: string;
   let limit: number;

@@ -4,14 +4,15 @@
 // destroyed. Afterwards the descriptors, active handles and timers are back to where they
 // started, and RSS stays flat from round to round.
 // NET_LINGER_LEAK_CONNECTIONS sets the total (npm test: 2,000; npm run test:leaks: 10,000).
-// Rows for the close helpers join CLOSERS as one line each.
 import fs from 'node:fs';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
-import { NetLingerError, SocketError, getLinger, pendingBytes, setLinger, shutdown } from '../src/index';
+import {
+  NetLingerError, SocketError, getLinger, gracefulClose, lingerClose, pendingBytes, resetClose, setLinger, shutdown,
+} from '../src/index';
 
 const TOTAL = Number(process.env.NET_LINGER_LEAK_CONNECTIONS ?? 2000);
 const PER_ROUND = Math.min(TOTAL <= 2000 ? 500 : 1000, TOTAL);
@@ -27,6 +28,10 @@ const closed = (s: net.Socket) => new Promise<void>((resolve) => (s.closed ? res
 
 /** How the closer closes; each resolves once Node reports the socket closed. */
 const CLOSERS: Array<{ name: string; close: (s: net.Socket) => Promise<void> }> = [
+  { name: 'resetClose()', close: (s) => resetClose(s).then(() => undefined) },
+  // A silent peer never sends its FIN: the helper's own caps end the close.
+  { name: 'gracefulClose()', close: (s) => gracefulClose(s, { lingeringTime: 300, lingeringTimeout: 200 }).then(() => undefined) },
+  { name: 'lingerClose(s, 1)', close: (s) => lingerClose(s, 1, { onTimeout: 'reset' }).then(() => undefined) },
   { name: 'resetAndDestroy()', close: (s) => { s.resetAndDestroy(); return closed(s); } },
   { name: 'destroy()', close: (s) => { s.destroy(); return closed(s); } },
   { name: 'setLinger(on, 0) + destroy()', close: (s) => { try { setLinger(s, true, 0); } catch (e) { expectTyped(e); } s.destroy(); return closed(s); } },
