@@ -108,6 +108,11 @@ function validateChoice<T extends string>(value: unknown, name: string, choices:
 
 /** A TCP connection (plain or under TLS), as opposed to a Unix-domain socket or a pipe. */
 function isTcp(socket: net.Socket): boolean {
+  // The handle's type answers for plain sockets; reading remotePort costs a getpeername() call,
+  // so it is asked only of other handles (TLS's wrapper).
+  const kind = (socket as unknown as NodeSocketInternals)._handle?.constructor?.name;
+  if (kind === 'TCP') return true;
+  if (kind === 'Pipe') return false;
   return typeof socket.remotePort === 'number';
 }
 

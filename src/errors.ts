@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { invalidArgType } from './validate';
 
 /** The platforms whose error numbers this package knows how to read. */
 export type ErrnoPlatform = 'linux' | 'darwin' | 'win32';
@@ -155,6 +156,8 @@ export class SocketError extends Error {
   readonly syscall: string;
 
   constructor(syscall: string, errno: number, platform: string = process.platform) {
+    if (typeof syscall !== 'string') throw invalidArgType('syscall', 'of type string', syscall);
+    if (typeof errno !== 'number') throw invalidArgType('errno', 'of type number', errno);
     const code = numberToCode(errno, platform) ?? 'UNKNOWN';
     super(`${syscall} ${code}`);
     this.name = 'SocketError';

@@ -9,7 +9,7 @@ import { packageRoot } from './binding';
 import { gracefulClose, lingerClose, resetClose } from './close';
 import { NetLingerError, normalizeErrorCode } from './errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from './options';
-import { claimFor } from './scenarios';
+import { assertScenario, claimFor } from './scenarios';
 import { findWindowsSocket, resolveHandle, runtimeName } from './target';
 import type {
   CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
@@ -520,6 +520,7 @@ export async function observe(scenario: Scenario, family: Family, stepTimeoutMs 
 
 /** Runs one row on loopback and judges it against the table. Never rejects: failures are results. */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<ScenarioResult> {
+  assertScenario(scenario);
   const family = options.family ?? 4;
   const platform = options.platform ?? process.platform;
   const start = performance.now();

@@ -4,6 +4,8 @@
  * A platform without an expectation is not claimed for that platform.
  */
 
+import { invalidArgType } from './validate';
+
 export type Platform = 'linux' | 'darwin' | 'win32';
 
 /** What one side of the connection does, in order. The closer is the side under study. */
@@ -448,8 +450,27 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+function isStep(value: unknown): value is Step {
+  const step = value as Partial<Step> | null;
+  return typeof step === 'object' && step !== null && (step.actor === 'peer' || step.actor === 'closer') && typeof step.do === 'string';
+}
+
+/** Throws ERR_INVALID_ARG_TYPE unless the value has the shape of a row of the table. */
+export function assertScenario(value: unknown, name = 'scenario'): asserts value is Scenario {
+  const row = value as {
+    kind?: unknown; name?: unknown; expect?: unknown; steps?: unknown; call?: unknown; subject?: unknown;
+  } | null;
+  const shaped = typeof row === 'object' && row !== null && typeof row.name === 'string' &&
+    typeof row.expect === 'object' && row.expect !== null &&
+    (row.kind === 'call'
+      ? typeof row.call === 'string' && typeof row.subject === 'string'
+      : row.kind === 'connection' && Array.isArray(row.steps) && row.steps.every(isStep));
+  if (!shaped) throw invalidArgType(name, 'a row of the scenario table', value);
+}
+
 /** One line saying what a step does, for the lab and the README. */
 export function describeStep(step: Step): string {
+  if (!isStep(step)) throw invalidArgType('step', 'a step of the scenario table', step);
   switch (step.do) {
     case 'send':
       return `send ${formatBytes(step.bytes)}`;
@@ -509,12 +530,14 @@ const SUBJECT_TEXT: Readonly<Record<CallSubject, string>> = {
 
 /** What the closer does, as one line. */
 export function describeCloser(scenario: Scenario): string {
+  assertScenario(scenario);
   if (scenario.kind === 'call') return `${CALL_TEXT[scenario.call]} on ${SUBJECT_TEXT[scenario.subject]}`;
   return scenario.steps.filter((s) => s.actor === 'closer').map(describeStep).join(' → ');
 }
 
 /** What the peer does, as one line. */
 export function describePeer(scenario: Scenario): string {
+  assertScenario(scenario);
   if (scenario.kind === 'call') return '';
   return scenario.steps.filter((s) => s.actor === 'peer').map(describeStep).join(' → ');
 }
@@ -586,6 +609,7 @@ export function describeClaim(expected: Expectation): string {
  * The claim's note, if any, ends the line in parentheses unless `withNote` is false.
  */
 export function describeExpectation(scenario: Scenario, platform: Platform, withNote = true): string | undefined {
+  assertScenario(scenario);
   const expected = scenario.expect[platform];
   if (!expected) return undefined;
   const note = 'note' in expected ? expected.note : undefined;
