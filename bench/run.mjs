@@ -51,7 +51,7 @@ for (const r of perCall.rows) {
   lines.push(`| ${r.op} | ${r.name} | ${fmt(r.best)} | ${r.bestRatio == null ? '' : `${fmt(r.bestRatio, 2)}×`} | ${fmt(r.ns)} | ${r.ratio == null ? '' : `${fmt(r.ratio, 2)}×`} |`);
 }
 lines.push('');
-lines.push('Rows: *package* is the public API (`setLinger(fd, true, 0)`, `getLinger(fd)`, `pendingBytes(fd)`, and the same with a `net.Socket`); *addon (node-addon-api)* calls the package\'s native function directly, without the TypeScript layer; *raw node_api.h copy* is `bench/native/raw_addon.cc`, the same calls and checks written against plain Node-API and linked with the package\'s own `native/posix.cc`; *same TS policy over raw copy* puts the package\'s validation and error objects (from `dist/`) over that copy; *koffi* calls libc directly from JavaScript, the way a user could without this package. *empty call* is a function that does nothing, through each binding layer.', '');
+lines.push('Rows: *package* is the public API (`setLinger(fd, true, 0)`, `getLinger(fd)`, `pendingBytes(fd)`, and the same with a `net.Socket`); *addon* calls the package\'s native function directly, without the TypeScript layer (its per-call functions use plain Node-API); *raw node_api.h copy* is `bench/native/raw_addon.cc`, the same calls and checks written against plain Node-API and linked with the package\'s own `native/posix.cc`; *same TS policy over raw copy* puts the package\'s validation and error objects (from `dist/`) over that copy; *koffi* calls libc directly from JavaScript, the way a user could without this package. *empty call* is a function that does nothing, through each binding layer.', '');
 
 lines.push(...overheadSection(perCall.rows));
 lines.push('## 2. Closing many connections', '');

@@ -157,6 +157,23 @@ function closedElsewhere(socket: net.Socket): { outcome: 'aborted' | 'peer-reset
 }
 
 /**
+ * Ends a connection whose close hit a cap or was aborted: an RST where asked and possible, else a
+ * plain close. Returns whether the RST was arranged.
+ */
+function endOnCap(socket: net.Socket, wantReset: boolean): boolean {
+  if (wantReset) {
+    try {
+      resetNow(socket);
+      return true;
+    } catch {
+      // No way to arrange an RST here (see resetClose): a plain close still ends it.
+    }
+  }
+  socket.destroy();
+  return false;
+}
+
+/**
  * Abortive close: RST now, unsent data discarded, no TIME_WAIT on this side. Works for
  * `net.Socket` and `tls.TLSSocket` (through Node's `resetAndDestroy()` where Node allows it,
  * else SO_LINGER {1,0} + `destroy()`). Idempotent: on a socket that is already destroyed it only
@@ -292,16 +309,7 @@ function runGracefulClose(
     function stop(why: 'timeout' | 'aborted') {
       if (outcome || socket.destroyed) return;
       outcome = why;
-      if (onTimeout === 'reset') {
-        try {
-          resetNow(socket);
-          reset = true;
-          return;
-        } catch {
-          // No way to arrange an RST here (see resetClose): a plain close still ends it.
-        }
-      }
-      socket.destroy();
+      reset = endOnCap(socket, onTimeout === 'reset');
     }
 
     socket.on('data', onData);
@@ -444,16 +452,7 @@ function runLingerClose(
         // The count is informative only.
       }
       outcome = why;
-      if (onTimeout === 'reset') {
-        try {
-          resetNow(socket);
-          reset = true;
-          return;
-        } catch {
-          // No way to arrange an RST here: a plain close still ends it.
-        }
-      }
-      socket.destroy();
+      reset = endOnCap(socket, onTimeout === 'reset');
     }
 
     socket.on('data', onData);
