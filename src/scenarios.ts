@@ -145,6 +145,10 @@ export const closer = {
   awaitClose: (): Step => ({ actor: 'closer', do: 'await-close' }),
 };
 
+// Why Bun observes some rows differently; each is asserted where it applies (npm run test:matrix).
+const BUN_READS_AFTER_EOF = 'Bun keeps reading after EOF, so its read meets the reset before the next write does';
+const BUN_PARTIAL_WRITES = 'Bun does not say how much of a partly written chunk reached the kernel, so "all data" cannot be counted';
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
@@ -266,7 +270,7 @@ export const SCENARIOS: readonly Scenario[] = [
       linux: [{
         when: { runtime: 'bun' },
         expect: { peer: { outcome: 'EPIPE', syscall: 'read' } },
-        source: 'Bun keeps reading after EOF, so its read meets the reset before the next write does',
+        source: BUN_READS_AFTER_EOF,
       }],
     },
     unverified: {
@@ -298,7 +302,7 @@ export const SCENARIOS: readonly Scenario[] = [
       linux: [{
         when: { runtime: 'bun' },
         expect: { peer: { outcome: 'eof' }, closer: { blockedAtLeastMs: 1500 } },
-        source: 'Bun does not say how much of a partly written chunk reached the kernel, so "all data" cannot be counted',
+        source: BUN_PARTIAL_WRITES,
       }],
     },
     unverified: {
@@ -419,6 +423,13 @@ export const SCENARIOS: readonly Scenario[] = [
     expect: {
       linux: { peer: { outcome: 'EPIPE', syscall: 'write' }, closer: { timeWait: false } },
     },
+    variants: {
+      linux: [{
+        when: { runtime: 'bun' },
+        expect: { peer: { outcome: 'EPIPE', syscall: 'read' }, closer: { timeWait: false } },
+        source: BUN_READS_AFTER_EOF,
+      }],
+    },
   },
   {
     kind: 'connection',
@@ -446,6 +457,13 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [peer.pause(), closer.fillSendQueue(), closer.lingerClose(1), closer.awaitClose(), peer.resume(), peer.waitEof()],
     expect: {
       linux: { peer: { outcome: 'eof', received: 'all' } },
+    },
+    variants: {
+      linux: [{
+        when: { runtime: 'bun' },
+        expect: { peer: { outcome: 'eof' } },
+        source: BUN_PARTIAL_WRITES,
+      }],
     },
   },
 ];
