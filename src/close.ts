@@ -156,6 +156,49 @@ function closedElsewhere(socket: net.Socket): { outcome: 'aborted' | 'peer-reset
   return { outcome: 'error', code: 'ERR_SOCKET_CLOSED' };
 }
 
+/** The listeners a draining close (gracefulClose, lingerClose) hangs on the socket. */
+interface DrainListeners {
+  data: (chunk: Buffer | string) => void;
+  end: () => void;
+  finish: () => void;
+  error: (err: NodeJS.ErrnoException) => void;
+}
+
+const DRAIN_EVENTS = ['data', 'end', 'finish', 'error'] as const;
+
+/**
+ * Starts a draining close: listens, honours the signal, then reads and discards and half-closes
+ * through Node (`end()`: the FIN follows every queued write). Returns false, having called
+ * `onAbort`, when the signal had already fired.
+ */
+function startDrain(
+  socket: net.Socket, listeners: DrainListeners, onClose: () => void, signal: AbortSignal | undefined, onAbort: () => void,
+): boolean {
+  for (const event of DRAIN_EVENTS) socket.on(event, listeners[event] as (...args: unknown[]) => void);
+  socket.once('close', onClose);
+  if (signal) {
+    if (signal.aborted) {
+      onAbort();
+      return false;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+  socket.resume();
+  if (!socket.writableEnded) socket.end();
+  return true;
+}
+
+/** Undoes startDrain's listeners once the socket has closed. */
+function stopDrain(socket: net.Socket, listeners: DrainListeners, signal: AbortSignal | undefined, onAbort: () => void): void {
+  signal?.removeEventListener('abort', onAbort);
+  for (const event of DRAIN_EVENTS) socket.off(event, listeners[event] as (...args: unknown[]) => void);
+}
+
+/** How a close reports the first error the socket emitted while it ran. */
+function errorOutcome(err: NodeJS.ErrnoException): { outcome: 'peer-reset' | 'error'; code: string } {
+  return { outcome: isConnectionReset(err) ? 'peer-reset' : 'error', code: normalizeErrorCode(err) ?? err.code ?? 'UNKNOWN' };
+}
+
 /**
  * Ends a connection whose close hit a cap or was aborted: an RST where asked and possible, else a
  * plain close. Returns whether the RST was arranged.
@@ -262,33 +305,29 @@ function runGracefulClose(
     let idleTimer: NodeJS.Timeout | undefined;
     const totalTimer = setTimeout(() => stop('timeout'), lingeringTime).unref();
 
-    const onData = (chunk: Buffer | string) => {
-      drainedBytes += chunk.length;
-      idleTimer?.refresh();
-    };
-    const onEnd = () => {
-      peerEnded = true;
-      finishIfDone();
-    };
-    const onFinish = () => {
-      writeDone = true;
-      armIdle();
-      finishIfDone();
-    };
-    const onError = (err: NodeJS.ErrnoException) => {
-      if (outcome) return;
-      outcome = isConnectionReset(err) ? 'peer-reset' : 'error';
-      code = normalizeErrorCode(err) ?? err.code ?? 'UNKNOWN';
+    const listeners: DrainListeners = {
+      data: (chunk) => {
+        drainedBytes += chunk.length;
+        idleTimer?.refresh();
+      },
+      end: () => {
+        peerEnded = true;
+        finishIfDone();
+      },
+      finish: () => {
+        writeDone = true;
+        armIdle();
+        finishIfDone();
+      },
+      error: (err) => {
+        if (!outcome) ({ outcome, code } = errorOutcome(err));
+      },
     };
     const onAbort = () => stop('aborted');
     const onClose = () => {
       clearTimeout(totalTimer);
       if (idleTimer) clearTimeout(idleTimer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('finish', onFinish);
-      socket.off('error', onError);
+      stopDrain(socket, listeners, signal, onAbort);
       if (!outcome) {
         if (peerEnded && writeDone) outcome = 'fin';
         else ({ outcome, code } = closedElsewhere(socket));
@@ -312,20 +351,7 @@ function runGracefulClose(
       reset = endOnCap(socket, onTimeout === 'reset');
     }
 
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('finish', onFinish);
-    socket.on('error', onError);
-    socket.once('close', onClose);
-    if (signal) {
-      if (signal.aborted) {
-        stop('aborted');
-        return;
-      }
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    socket.resume();
-    if (!socket.writableEnded) socket.end();
+    if (!startDrain(socket, listeners, onClose, signal, onAbort)) return;
     if (writeDone) armIdle();
     finishIfDone();
   });
@@ -390,27 +416,23 @@ function runLingerClose(
     let pollDelay = FIRST_POLL_MS;
     const deadline = setTimeout(() => stop('timeout'), limitMs).unref();
 
-    const onData = (chunk: Buffer | string) => { drainedBytes += chunk.length; };
-    // Node closes the socket by itself once both directions have ended: look one last time.
-    const onEnd = () => { if (socket.writableFinished) check(); };
-    const onFinish = () => {
-      check();
-      if (!outcome) schedulePoll();
-    };
-    const onError = (err: NodeJS.ErrnoException) => {
-      if (outcome) return;
-      outcome = isConnectionReset(err) ? 'peer-reset' : 'error';
-      code = normalizeErrorCode(err) ?? err.code ?? 'UNKNOWN';
+    const listeners: DrainListeners = {
+      data: (chunk) => { drainedBytes += chunk.length; },
+      // Node closes the socket by itself once both directions have ended: look one last time.
+      end: () => { if (socket.writableFinished) check(); },
+      finish: () => {
+        check();
+        if (!outcome) schedulePoll();
+      },
+      error: (err) => {
+        if (!outcome) ({ outcome, code } = errorOutcome(err));
+      },
     };
     const onAbort = () => stop('aborted');
     const onClose = () => {
       clearTimeout(deadline);
       if (pollTimer) clearTimeout(pollTimer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('finish', onFinish);
-      socket.off('error', onError);
+      stopDrain(socket, listeners, signal, onAbort);
       if (!outcome) {
         if (socket.readableEnded && !resetHere.has(socket)) outcome = 'fin';
         else ({ outcome, code } = closedElsewhere(socket));
@@ -455,20 +477,9 @@ function runLingerClose(
       reset = endOnCap(socket, onTimeout === 'reset');
     }
 
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('finish', onFinish);
-    socket.on('error', onError);
-    socket.once('close', onClose);
-    if (signal) {
-      if (signal.aborted) {
-        stop('aborted');
-        return;
-      }
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    socket.resume();
-    if (!socket.writableEnded) socket.end();
-    else if (socket.writableFinished) onFinish();
+    // A write side that finished before this call emits no 'finish' for us.
+    const finishedBefore = socket.writableFinished;
+    if (!startDrain(socket, listeners, onClose, signal, onAbort)) return;
+    if (finishedBefore) listeners.finish();
   });
 }
