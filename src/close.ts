@@ -148,12 +148,8 @@ function resetNow(socket: net.Socket): 'resetAndDestroy' | 'linger-zero' {
 /** A report's view of a socket that was already gone, or was closed by other code. */
 function closedElsewhere(socket: net.Socket): { outcome: 'aborted' | 'peer-reset' | 'error'; code?: string } {
   if (resetHere.has(socket)) return { outcome: 'aborted' };
-  const errored = (socket as net.Socket & { errored?: unknown }).errored;
-  if (errored) {
-    const code = normalizeErrorCode(errored) ?? (errored as { code?: string }).code ?? 'UNKNOWN';
-    return { outcome: isConnectionReset(errored) ? 'peer-reset' : 'error', code };
-  }
-  return { outcome: 'error', code: 'ERR_SOCKET_CLOSED' };
+  const errored = (socket as net.Socket & { errored?: NodeJS.ErrnoException | null }).errored;
+  return errored ? errorOutcome(errored) : { outcome: 'error', code: 'ERR_SOCKET_CLOSED' };
 }
 
 /** The listeners a draining close (gracefulClose, lingerClose) hangs on the socket. */

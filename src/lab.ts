@@ -132,10 +132,17 @@ class Side {
 }
 
 interface Pair {
-  server: net.Server;
   closer: Side;
   peer: Side;
   closerPorts: { local: number; remote: number };
+}
+
+/** The server, listening on an ephemeral loopback port. */
+function listening(server: net.Server, family: Family): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host(family), () => resolve(server));
+  });
 }
 
 /**
@@ -143,11 +150,7 @@ interface Pair {
  * With `peerReadBuffer` the peer reads into one fixed buffer of that size.
  */
 async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pair> {
-  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host(family), () => resolve());
-  });
+  const server = await listening(net.createServer({ pauseOnConnect: true, allowHalfOpen: true }), family);
   const { port } = server.address() as net.AddressInfo;
   const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
   let peer: Side | undefined;
@@ -167,7 +170,6 @@ async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pai
   const closerSocket = await accepted;
   server.close();
   return {
-    server,
     closer: new Side(closerSocket),
     peer,
     closerPorts: { local: closerSocket.localPort!, remote: closerSocket.remotePort! },
@@ -356,32 +358,30 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
   }
 }
 
-/** The raw descriptor of a dgram socket (Node keeps it behind an internal symbol). */
-function dgramFd(socket: dgram.Socket): number | bigint {
-  if (process.platform === 'win32') {
-    // Node reports no descriptor for UDP on Windows either: find the SOCKET by its address.
-    const { address, port } = socket.address();
-    return findWindowsSocket(true, address, port, null, 0, 'dgram.Socket');
-  }
-  const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-  const fd = symbol ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[symbol]?.handle?.fd : undefined;
+/**
+ * The handle of a socket with no peer (a bound UDP socket, a listener): the descriptor where the
+ * runtime exposes it; on Windows, where Node reports none, the one SOCKET with this address.
+ */
+function unconnectedHandle(
+  datagram: boolean, { address, port }: net.AddressInfo, fd: unknown, what: { js: string; os: string },
+): number | bigint {
+  if (process.platform === 'win32') return findWindowsSocket(datagram, address, port, null, 0, what.js);
   if (typeof fd !== 'number' || fd < 0) {
-    throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `${runtimeName()} does not expose the OS descriptor of a UDP socket`);
+    throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `${runtimeName()} does not expose the OS descriptor of a ${what.os}`);
   }
   return fd;
 }
 
-/** The raw handle of a listening server (on Windows, the one socket with its address and no peer). */
+/** A dgram socket's handle (Node keeps its descriptor behind an internal symbol). */
+function dgramHandle(socket: dgram.Socket): number | bigint {
+  const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const fd = symbol ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[symbol]?.handle?.fd : undefined;
+  return unconnectedHandle(true, socket.address(), fd, { js: 'dgram.Socket', os: 'UDP socket' });
+}
+
 function serverHandle(server: net.Server): number | bigint {
-  if (process.platform === 'win32') {
-    const { address, port } = server.address() as net.AddressInfo;
-    return findWindowsSocket(false, address, port, null, 0, 'net.Server');
-  }
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) {
-    throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `${runtimeName()} does not expose the OS descriptor of a listening socket`);
-  }
-  return fd;
+  return unconnectedHandle(false, server.address() as net.AddressInfo, fd, { js: 'net.Server', os: 'listening socket' });
 }
 
 function callOn(call: CallScenario['call'], target: number | bigint | net.Socket): CallObservation {
@@ -424,11 +424,7 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
       }
     }
     case 'tcp-listening': {
-      const server = net.createServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, host(family), () => resolve());
-      });
+      const server = await listening(net.createServer(), family);
       try {
         return callOn(scenario.call, serverHandle(server));
       } finally {
@@ -439,7 +435,7 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
       const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
       await new Promise<void>((resolve) => socket.bind(0, host(family), resolve));
       try {
-        return callOn(scenario.call, dgramFd(socket));
+        return callOn(scenario.call, dgramHandle(socket));
       } finally {
         socket.close();
       }
