@@ -71,7 +71,8 @@ Options:
   --platform <name>   read plain numbers as linux, darwin or win32 (default: this machine)
   -h, --help          this help
 
-Exit codes: 0 explained, 2 bad usage or an input that names no known error.
+Exit codes: 0 explained (one of the connection errors net-linger normalises); 2 bad usage, or an
+input outside that table (an OS error such as ETIMEDOUT is named, on stderr, but still exits 2).
 `;
 
 const PLATFORMS = ['aix', 'android', 'cygwin', 'darwin', 'freebsd', 'haiku', 'linux', 'netbsd', 'openbsd', 'sunos', 'win32'];

@@ -9,6 +9,7 @@ import { packageRoot } from '../binding';
 import { gracefulClose, lingerClose, resetClose } from '../close';
 import { NetLingerError, normalizeErrorCode } from '../errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
+import { listenLoopback, loopbackHost, loopbackPair } from './loopback';
 import { assertScenario, claimFor } from './scenarios';
 import { findWindowsSocket, resolveHandle } from '../handle';
 import { dgramFd, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
@@ -79,7 +80,6 @@ export interface RunOptions {
   inProcess?: boolean;
 }
 
-const host = (family: Family): string => (family === 6 ? '::1' : '127.0.0.1');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -138,22 +138,11 @@ interface Pair {
   closerPorts: { local: number; remote: number };
 }
 
-/** The server, listening on an ephemeral loopback port. */
-function listening(server: net.Server, family: Family): Promise<net.Server> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host(family), () => resolve(server));
-  });
-}
-
 /**
  * A loopback connection: the closer is the accepted side, paused so it reads nothing unasked.
  * With `peerReadBuffer` the peer reads into one fixed buffer of that size.
  */
 async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pair> {
-  const server = await listening(net.createServer({ pauseOnConnect: true, allowHalfOpen: true }), family);
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
   let peer: Side | undefined;
   // The shortcut a fixed read size avoids is in libuv's Unix stream code; Windows reads through
   // IOCP, where reading one byte at a time only makes the peer slow.
@@ -162,18 +151,13 @@ async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pai
     buffer: Buffer.alloc(peerReadBuffer),
     callback: (bytes: number) => { peer!.received += bytes; return true; },
   };
-  const client = net.connect({ host: host(family), port, allowHalfOpen: true, ...(onread ? { onread } : {}) });
-  peer = new Side(client);
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
+  const { accepted } = await loopbackPair({
+    family, client: onread ? { onread } : {}, onClient: (client) => { peer = new Side(client); },
   });
-  const closerSocket = await accepted;
-  server.close();
   return {
-    closer: new Side(closerSocket),
-    peer,
-    closerPorts: { local: closerSocket.localPort!, remote: closerSocket.remotePort! },
+    closer: new Side(accepted),
+    peer: peer!,
+    closerPorts: { local: accepted.localPort!, remote: accepted.remotePort! },
   };
 }
 
@@ -421,7 +405,7 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
       }
     }
     case 'tcp-listening': {
-      const server = await listening(net.createServer(), family);
+      const server = await listenLoopback(net.createServer(), family);
       try {
         return callOn(scenario.call, serverHandle(server));
       } finally {
@@ -430,7 +414,7 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
     }
     case 'udp-unconnected': {
       const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-      await new Promise<void>((resolve) => socket.bind(0, host(family), resolve));
+      await new Promise<void>((resolve) => socket.bind(0, loopbackHost(family), resolve));
       try {
         return callOn(scenario.call, dgramHandle(socket));
       } finally {

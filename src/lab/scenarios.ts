@@ -5,6 +5,7 @@
  */
 
 import { currentRuntime, type RuntimeInfo } from '../node-internals';
+import { formatBytes } from '../text';
 import { invalidArgType } from '../validate';
 
 export type Platform = 'linux' | 'darwin' | 'win32';
@@ -527,10 +528,6 @@ export function describeStep(step: Step): string {
     default:
       return step.do;
   }
-}
-
-function formatBytes(n: number): string {
-  return n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`;
 }
 
 const CALL_TEXT: Readonly<Record<CallScenario['call'], string>> = {
