@@ -81,6 +81,13 @@ function validate(value: unknown, node: Schema, at = '$'): string[] {
 // in the forks project, rather than twice.
 describe.skipIf(!isMainThread)('net-linger CLI', () => {
   describe('lab', () => {
+    it('`npm run -s lab -- --json`, the documented JSON command, prints clean JSON on stdout', () => {
+      const stdout = execFileSync('npm', ['run', '-s', 'lab', '--', '--json', '--scenario', 'plain-close'], { cwd: root, encoding: 'utf8' });
+      const report = JSON.parse(stdout) as { ok: boolean; rows: { scenario: string }[] };
+      expect(report.rows.map((r) => r.scenario)).toEqual(['plain-close']);
+      if (linux) expect(report.ok).toBe(true);
+    });
+
     it('prints the whole table over IPv4, every claimed row passing, exit 0', async () => {
       const { code, stdout, stderr } = await run(['lab']);
       expect(stderr).toBe(''); // no progress line when stderr is not a terminal
@@ -247,8 +254,8 @@ describe.skipIf(!isMainThread)('net-linger CLI', () => {
     });
   });
 
-  describe('the README shows real runs', () => {
-    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  describe('docs/lab.md shows real runs', () => {
+    const readme = fs.readFileSync(path.join(root, 'docs', 'lab.md'), 'utf8');
 
     it('its lab output has every row of the table, each passing', () => {
       const block = /<!-- lab-output:start -->\n```\n([\s\S]*?)```\n<!-- lab-output:end -->/.exec(readme)?.[1];
