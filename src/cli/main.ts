@@ -44,7 +44,9 @@ Options:
   --json              print the report as JSON (schema: docs/lab-output.schema.json)
   --list              list the rows and what each claims here, without running them
   --platform <name>   judge against another platform's claims (linux, darwin, win32, ...);
-                      rows that claim nothing for it are shown as "not claimed"
+                      the rows still run here, so where the platforms differ the run
+                      fails (exit 1) and shows how; rows that claim nothing for it are
+                      shown as "not claimed"
   --in-process        run the row that blocks its thread in this process, not a child
                       (for hosts that cannot start a child of this runtime, e.g. qemu-user)
   -h, --help          this help
