@@ -60,6 +60,12 @@ export interface Connection {
 }
 
 export interface Capture {
+  /**
+   * Resolves once the kernel stamps packets as they pass (at once, but for the process's first
+   * capture); segments captured earlier may carry the time they were read instead. Await it
+   * before starting the connection.
+   */
+  readonly ready: Promise<void>;
   readonly port: number;
   readonly interface: string;
   /** Every parsed segment on the port so far, in order (a running capture drains the kernel first). */
@@ -228,6 +234,30 @@ export function captureSupport(options: { interface?: string; netns?: string } =
 
 const BATCH = 256;
 
+// The kernel stamps packets only while some socket in the system asks for timestamps, and it turns
+// that on lazily (a deferred work item) when the count goes from zero to one: a packet queued
+// before then is stamped when it is read. One socket that asks for timestamps and receives
+// nothing keeps them on for the life of the process, so only the first capture has to wait.
+let stamping: Promise<void> | undefined;
+
+function keepStamping(ifname: string, netns: string | undefined): Promise<void> {
+  if (!stamping) {
+    open(NOTHING, ifname, netns);
+    stamping = new Promise((resolve) => setTimeout(resolve, 25).unref());
+  }
+  return stamping;
+}
+
+/**
+ * A packet stamped when read (see keepStamping) carries a later time than it left at; since the
+ * queue is in the order packets passed, no packet left later than the one queued after it.
+ */
+function monotonic(times: number[]): number[] {
+  const out = times.slice();
+  for (let i = out.length - 2; i >= 0; i--) if (out[i] > out[i + 1]) out[i] = out[i + 1];
+  return out;
+}
+
 /**
  * Starts capturing TCP segments to or from `port`. Open it before the connection starts, so its
  * SYN is seen. Drains the kernel's queue on a timer that never keeps the process alive.
@@ -239,6 +269,7 @@ export function startCapture(options: CaptureOptions): Capture {
   if (typeof ifname !== 'string') throw invalidArgType('options.interface', 'a string', ifname);
   if (ifname.length === 0 || Buffer.byteLength(ifname) > 15) throw invalidArgValue('options.interface', ifname, 'must be an interface name of 1 to 15 bytes');
   if (options.netns !== undefined && typeof options.netns !== 'string') throw invalidArgType('options.netns', 'a string', options.netns);
+  const ready = keepStamping(ifname, options.netns);
   const { fd, loopback, native } = open(portFilter(port), ifname, options.netns);
   const data = new Uint8Array(BATCH * SNAP);
   const meta = new Float64Array(BATCH * 5);
@@ -271,6 +302,7 @@ export function startCapture(options: CaptureOptions): Capture {
   timer.unref();
 
   const capture: Capture = {
+    ready,
     port,
     interface: ifname,
     get drops() {
@@ -287,15 +319,16 @@ export function startCapture(options: CaptureOptions): Capture {
       const peerPort = validateInteger(connection.peerPort, 'connection.peerPort', 1, 65535);
       const mine = capture.raw().filter((s) =>
         (s.srcPort === closerPort && s.dstPort === peerPort) || (s.srcPort === peerPort && s.dstPort === closerPort));
-      const t0 = mine[0]?.timeMs ?? 0;
+      const times = monotonic(mine.map((s) => s.timeMs));
+      const t0 = times[0] ?? 0;
       return mine
-        .filter((s) => opts.acks || s.bytes > 0 || s.flags.some((f) => f === 'SYN' || f === 'FIN' || f === 'RST'))
-        .map((s) => ({
-          from: s.srcPort === closerPort ? 'closer' : 'peer',
+        .map((s, i) => ({
+          from: (s.srcPort === closerPort ? 'closer' : 'peer') as WireSide,
           flags: s.flags,
           bytes: s.bytes,
-          tMs: Math.round((s.timeMs - t0) * 1000) / 1000,
-        }));
+          tMs: Math.round((times[i] - t0) * 1000) / 1000,
+        }))
+        .filter((s) => opts.acks || s.bytes > 0 || s.flags.some((f) => f === 'SYN' || f === 'FIN' || f === 'RST'));
     },
     stop() {
       if (!open_) return;

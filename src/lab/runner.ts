@@ -87,6 +87,11 @@ export interface RunOptions {
   inProcess?: boolean;
   /** Record each connection's segments (Linux, CAP_NET_RAW: see capture.ts); wire claims are judged only then. */
   capture?: boolean;
+  /**
+   * Called with the listener's port before the peer connects, and awaited (e.g. to start another
+   * capture on that port). Not for rows that run in a child process.
+   */
+  onListening?: (port: number) => void | Promise<void>;
 }
 
 const host = (family: Family): string => (family === 6 ? '::1' : '127.0.0.1');
@@ -160,11 +165,11 @@ function listening(server: net.Server, family: Family): Promise<net.Server> {
  * A loopback connection: the closer is the accepted side, paused so it reads nothing unasked.
  * With `peerReadBuffer` the peer reads into one fixed buffer of that size.
  */
-async function connectPair(family: Family, peerReadBuffer?: number, capture?: (port: number) => void): Promise<Pair> {
+async function connectPair(family: Family, peerReadBuffer?: number, beforeConnect?: (port: number) => unknown): Promise<Pair> {
   const server = await listening(net.createServer({ pauseOnConnect: true, allowHalfOpen: true }), family);
   const { port } = server.address() as net.AddressInfo;
   try {
-    capture?.(port);
+    await beforeConnect?.(port);
   } catch (err) {
     server.close();
     throw err;
@@ -347,11 +352,19 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
   }
 }
 
-async function runConnection(scenario: ConnectionScenario, family: Family, timeoutMs: number, withCapture: boolean): Promise<ConnectionObservation> {
+async function runConnection(
+  scenario: ConnectionScenario, family: Family, timeoutMs: number, options: ObserveOptions,
+): Promise<ConnectionObservation> {
   let capture: Capture | undefined;
   let pair: Pair;
   try {
-    pair = await connectPair(family, scenario.peerReadBuffer, withCapture ? (port) => { capture = startCapture({ port }); } : undefined);
+    pair = await connectPair(family, scenario.peerReadBuffer, async (port) => {
+      if (options.capture) {
+        capture = startCapture({ port });
+        await capture.ready;
+      }
+      await options.onListening?.(port);
+    });
   } catch (err) {
     capture?.stop();
     throw err;
@@ -562,8 +575,13 @@ function runIsolated(name: string, family: Family, capture: boolean): Promise<Ob
 }
 
 /** Runs one row in this process and returns what was observed. */
-export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000, options: { capture?: boolean } = {}): Promise<Observation> {
-  return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs, options.capture === true);
+export interface ObserveOptions {
+  capture?: boolean;
+  onListening?: (port: number) => void | Promise<void>;
+}
+
+export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000, options: ObserveOptions = {}): Promise<Observation> {
+  return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs, options);
 }
 
 /** Runs one row on loopback and judges it against the table. Never rejects: failures are results. */
@@ -576,7 +594,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   try {
     const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess
       ? await runIsolated(scenario.name, family, options.capture === true)
-      : await observe(scenario, family, options.stepTimeoutMs, { capture: options.capture });
+      : await observe(scenario, family, options.stepTimeoutMs, { capture: options.capture, onListening: options.onListening });
     const mismatches = check(scenario, observed, platform) ?? [];
     return { name: scenario.name, family, platform, claimed, observed, mismatches, passed: mismatches.length === 0, durationMs: performance.now() - start };
   } catch (err) {
