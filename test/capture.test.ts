@@ -186,8 +186,10 @@ describe.skipIf(!isMainThread || !canCapture)('captured on the wire (CAP_NET_RAW
       expect(result.passed, `${name}: ${result.mismatches.join('; ')}`).toBe(true);
       const theirs = folded(await dump!.stop());
       const ours = result.observed?.kind === 'connection' ? result.observed.wire! : [];
-      expect(theirs.length, name).toBeGreaterThanOrEqual(3);
-      expect(ours.map(({ from, flags, bytes }) => ({ from, flags, bytes })), name).toEqual(theirs);
+      expect(ours.length, name).toBeGreaterThanOrEqual(3);
+      // tcpdump runs on after the lab's capture has stopped (once the row settled), so it may hold
+      // more at the end; up to there the two agree segment for segment.
+      expect(ours.map(({ from, flags, bytes }) => ({ from, flags, bytes })), name).toEqual(theirs.slice(0, ours.length));
     }
   });
 
