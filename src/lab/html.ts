@@ -1,5 +1,6 @@
 // The lab report as one self-contained HTML page: the table, and per connection row an SVG ladder
 // of the segments its capture recorded. Inline CSS and SVG only: no script, font or request.
+import { invalidArgType } from '../validate';
 import { foldWire, timeText, type Rung } from './ladder';
 import { describeObserved, describeTimeWait, type LabReport, type LabRow } from './report';
 
@@ -93,6 +94,10 @@ function rowHtml(row: LabRow): string {
 
 /** The whole report as one HTML document. */
 export function formatHtml(report: LabReport): string {
+  const shaped = report as Partial<LabReport> | null;
+  if (typeof shaped !== 'object' || shaped === null || !Array.isArray(shaped.rows) || !Array.isArray(shaped.families) || typeof shaped.summary !== 'object' || !shaped.host) {
+    throw invalidArgType('report', 'a lab report (runLab())', report);
+  }
   const { pass, fail, notClaimed, total } = report.summary;
   const host = `${report.host.platform} ${report.host.release} ${report.host.arch}, Node ${report.host.node}`;
   const sections = report.families.map((family) => {
