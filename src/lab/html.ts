@@ -33,7 +33,7 @@ export function ladderSvg(row: LabRow): string {
     `<svg xmlns="http://www.w3.org/2000/svg" class="ladder" id="${id}" data-scenario="${esc(row.scenario)}" data-segments="${wire.length}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(`${row.scenario}: ${wire.length} segments`)}">`,
     '<defs>',
     ...Object.entries(COLOURS).map(([kind, colour]) =>
-      `<marker id="${id}-${kind}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${colour}"/></marker>`),
+      `<marker id="${id}-${kind}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${colour}"/></marker>`),
     '</defs>',
     `<text x="${left}" y="14" text-anchor="middle" class="end">closer</text>`,
     `<text x="${right}" y="14" text-anchor="middle" class="end">peer</text>`,
