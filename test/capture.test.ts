@@ -235,6 +235,7 @@ describe.skipIf(!isMainThread || !canCapture)('captured on the wire (CAP_NET_RAW
 s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);process.stdin.once('data',()=>{const c=net.connect(s.address().port,'127.0.0.1',()=>console.log(c.localPort));
 c.on('data',()=>{});c.on('end',()=>c.end());c.on('close',()=>{s.close();});});});`;
       const child = spawn('ip', ['netns', 'exec', name, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const exited = new Promise((resolve) => child.on('close', resolve));
       const guard = setTimeout(() => child.kill(), 10_000); // never outlive the test (and its finally)
       const lines: string[] = [];
       let buffered = '';
@@ -245,7 +246,7 @@ c.on('data',()=>{});c.on('end',()=>c.end());c.on('close',()=>{s.close();});});})
       await capture.ready;
       child.stdin.end('go\n');
       const peerPort = await line(2);
-      await new Promise((resolve) => child.on('close', resolve));
+      await exited;
       clearTimeout(guard);
       capture.stop();
       const wire = capture.segments({ closerPort: port, peerPort });
