@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../binding';
 import { formatBytes, wrapWords } from '../text';
 import { invalidArgValue } from '../validate';
+import { closingLadder } from './ladder';
 import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './runner';
 import {
   SCENARIOS, claimFor, describeClaim, describeCloser, describePeer, type Platform, type Scenario,
@@ -64,6 +65,8 @@ export interface LabOptions {
   platform?: string;
   /** Run rows that block their thread in this process instead of a child (see RunOptions.inProcess). */
   inProcess?: boolean;
+  /** Record each connection row's TCP segments and judge its wire claims (Linux, CAP_NET_RAW). */
+  capture?: boolean;
   /** Called before each row starts. */
   onProgress?: (event: { index: number; total: number; scenario: Scenario; family: Family }) => void;
 }
@@ -79,7 +82,7 @@ function toRow(scenario: Scenario, result: ScenarioResult, platform: string): La
     closerDid: describeCloser(scenario),
     peerDid: scenario.kind === 'call' ? null : describePeer(scenario),
     claimed: result.claimed,
-    expected: claim ? describeClaim(claim.expect) : null,
+    expected: claim ? describeClaim(claim.expect, result.observed?.kind === 'connection' && result.observed.wire !== undefined) : null,
     note: claim?.source ?? (claim && 'note' in claim.expect ? claim.expect.note : undefined) ?? null,
     status,
     mismatches: result.error ? [] : result.mismatches,
@@ -121,7 +124,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
   for (const family of families) {
     for (const scenario of scenarios) {
       options.onProgress?.({ index: rows.length, total, scenario, family });
-      rows.push(toRow(scenario, await runScenario(scenario, { family, platform, inProcess: options.inProcess }), platform));
+      rows.push(toRow(scenario, await runScenario(scenario, { family, platform, inProcess: options.inProcess, capture: options.capture }), platform));
     }
   }
   const count = (status: RowStatus) => rows.filter((r) => r.status === status).length;
@@ -174,6 +177,10 @@ export function describeObserved(observed: Observation | null): string {
   const parts = [`peer: ${describeEnd(observed.peer, true)}`];
   const closerSaid = describeCloserEnd(observed);
   if (closerSaid) parts.push(`closer: ${closerSaid}`);
+  if (observed.wire) {
+    parts.push(`on the wire:\n${closingLadder(observed.wire).join('\n')}`);
+    if (observed.wireDropped) parts.push(`(the capture lost ${observed.wireDropped} packets)`);
+  }
   return parts.join('\n');
 }
 
