@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { NetLingerError, isConnectionReset, normalizeErrorCode } from './errors';
-import { getLinger, pendingBytes, setLinger } from './socket-ops';
+import { getLinger, lingerMayBeArmed, pendingBytes, setLinger } from './socket-ops';
 import {
   handleKind, isHttp2Socket, kernelConnected, nativeReset, streamError, streamHandle,
 } from './node-internals';
@@ -82,8 +82,15 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const FIRST_POLL_MS = 1;
 const LONGEST_POLL_MS = 50;
 
-// Sockets this module reset, so a concurrent gracefulClose/lingerClose can say 'aborted'.
-const resetHere = new WeakSet<net.Socket>();
+// Marks the sockets this module reset, so a concurrent or later gracefulClose/lingerClose can
+// say 'aborted'. A property rather than a WeakSet: cheaper per close, and gone with the socket.
+const kResetHere = Symbol('netLingerReset');
+function markReset(socket: net.Socket): void {
+  (socket as unknown as Record<symbol, boolean>)[kResetHere] = true;
+}
+function wasResetHere(socket: net.Socket): boolean {
+  return (socket as unknown as Record<symbol, boolean | undefined>)[kResetHere] === true;
+}
 
 /** The draining close running on a socket: which helper, with which options, and its promise. */
 interface RunningClose {
@@ -177,14 +184,13 @@ function waitClosed(socket: net.Socket): Promise<void> {
  * SO_LINGER {1,0} + destroy() gives the same deterministic RST.
  */
 function resetNow(socket: net.Socket): 'resetAndDestroy' | 'linger-zero' {
-  const reset = socket.writableEnded ? undefined : nativeReset(socket);
-  if (reset) {
-    resetHere.add(socket);
-    reset();
+  // 'close' comes on a later tick, so marking after the call is in time.
+  if (!socket.writableEnded && nativeReset(socket)) {
+    markReset(socket);
     return 'resetAndDestroy';
   }
   setLinger(socket, true, 0);
-  resetHere.add(socket);
+  markReset(socket);
   socket.destroy();
   return 'linger-zero';
 }
@@ -197,9 +203,14 @@ function resetNow(socket: net.Socket): 'resetAndDestroy' | 'linger-zero' {
  * ignores that), macOS would not wait (a non-blocking close never does); with {1, 0} every OS
  * would turn the close into an RST. With {0, ...} close() returns at once on every OS and the
  * kernel sends the FIN after the queued data, in the background. A failure to read or change the
- * setting (the handle is going away) leaves it as it is.
+ * setting (the handle is going away) leaves it as it is. Looked for where net-linger's setLinger()
+ * armed it (on this socket, or on any bare descriptor); a setting made by other native code is
+ * not seen.
  */
 function disarmLinger(socket: net.Socket): void {
+  // Only where setLinger() may have armed it: SO_LINGER set by other native code behind
+  // net-linger's back is not looked for (a getsockopt per close would cost 2-3 µs).
+  if (!lingerMayBeArmed(socket)) return;
   try {
     if (getLinger(socket).onoff) setLinger(socket, false, 0);
   } catch {
@@ -209,7 +220,7 @@ function disarmLinger(socket: net.Socket): void {
 
 /** A report's view of a socket that was already gone, or was closed by other code. */
 function closedElsewhere(socket: net.Socket): { outcome: 'aborted' | 'peer-reset' | 'error'; code?: string } {
-  if (resetHere.has(socket)) return { outcome: 'aborted' };
+  if (wasResetHere(socket)) return { outcome: 'aborted' };
   const errored = streamError(socket);
   return errored ? errorOutcome(errored) : { outcome: 'error', code: 'ERR_SOCKET_CLOSED' };
 }
@@ -368,7 +379,7 @@ export function resetClose(socket: net.Socket): Promise<ResetCloseReport> {
     if (socket.connecting && kernelConnected(socket)) {
       try {
         setLinger(socket, true, 0);
-        resetHere.add(socket);
+        markReset(socket);
         socket.destroy();
         return reportReset(socket, start, 'reset', 'linger-zero');
       } catch {
@@ -478,19 +489,21 @@ function runGracefulClose(
     let outcome: GracefulCloseOutcome | undefined;
     let code: string | undefined;
     let reset = false;
-    let idleTimer: NodeJS.Timeout | undefined;
-    const totalTimer = setTimeout(() => stop('timeout'), lingeringTime).unref();
+    // One timer for both caps: it first fires when the earlier could at the soonest expire, and
+    // re-arms itself for whichever is next (a fast close never sees it fire).
+    let lastActivity = start;
+    let timer = setTimeout(onTimer, Math.min(lingeringTime, lingeringTimeout)).unref();
 
     const drain = new Drain(
       socket,
-      () => { idleTimer?.refresh(); },
+      () => { lastActivity = performance.now(); },
       () => {
         peerEnded = true;
         finishIfDone();
       },
       () => {
         writeDone = true;
-        armIdle();
+        lastActivity = performance.now();
         finishIfDone();
       },
       (err) => {
@@ -500,8 +513,7 @@ function runGracefulClose(
       () => stop('aborted'),
     );
     const onClose = () => {
-      clearTimeout(totalTimer);
-      if (idleTimer) clearTimeout(idleTimer);
+      clearTimeout(timer);
       drain.stop();
       if (!outcome) {
         if (peerEnded && writeDone) outcome = 'fin';
@@ -513,8 +525,17 @@ function runGracefulClose(
       resolve(report);
     };
 
-    function armIdle() {
-      if (!idleTimer && !outcome) idleTimer = setTimeout(() => stop('timeout'), lingeringTimeout).unref();
+    function onTimer() {
+      const now = performance.now();
+      const totalLeft = lingeringTime - (now - start);
+      // The silence counts once the write side is done: since then, or since the last read.
+      // Until then, look again within lingeringTimeout, so its expiry is never seen late.
+      const idleLeft = writeDone ? lingeringTimeout - (now - lastActivity) : Math.max(lingeringTimeout, 1);
+      if (totalLeft <= 0 || idleLeft <= 0) {
+        stop('timeout');
+        return;
+      }
+      timer = setTimeout(onTimer, Math.ceil(Math.min(totalLeft, idleLeft))).unref();
     }
     function finishIfDone() {
       if (outcome || !peerEnded || !writeDone) return;
@@ -528,7 +549,6 @@ function runGracefulClose(
     }
 
     if (!drain.start(onClose)) return;
-    if (writeDone) armIdle();
     finishIfDone();
   });
 }
@@ -649,8 +669,8 @@ function runLingerClose(
       if (quietTimer) clearTimeout(quietTimer);
       drain.stop();
       if (!outcome) {
-        if (acked && !resetHere.has(socket)) outcome = 'acked';
-        else if (socket.readableEnded && !resetHere.has(socket)) outcome = 'fin';
+        if (acked && !wasResetHere(socket)) outcome = 'acked';
+        else if (socket.readableEnded && !wasResetHere(socket)) outcome = 'fin';
         else ({ outcome, code } = closedElsewhere(socket));
       }
       const report: LingerCloseReport = { outcome, unackedBytes, drainedBytes: drain.drained(), elapsedMs: performance.now() - start, reset };

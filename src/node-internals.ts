@@ -83,10 +83,15 @@ export function writeQueueSize(socket: net.Socket): number | undefined {
   return typeof size === 'number' ? size : undefined;
 }
 
-/** Node's resetAndDestroy(), where this socket can use it (a TCP handle); undefined elsewhere. */
-export function nativeReset(socket: net.Socket): (() => net.Socket) | undefined {
-  const fn = internals(socket).resetAndDestroy;
-  return typeof fn === 'function' && handleKind(socket) === 'TCP' ? fn.bind(socket) : undefined;
+/**
+ * Calls Node's resetAndDestroy() where this socket can use it (a TCP handle) and returns true;
+ * false, touching nothing, elsewhere.
+ */
+export function nativeReset(socket: net.Socket): boolean {
+  const s = internals(socket);
+  if (typeof s.resetAndDestroy !== 'function' || handleKind(socket) !== 'TCP') return false;
+  s.resetAndDestroy();
+  return true;
 }
 
 /** The first error the socket emitted, if any. */
