@@ -38,8 +38,8 @@ const elapsed = (Date.now() - started) / 1000;
 /** The helpers against the Node call each wraps: throughput and closer-CPU ratios from the table above. */
 function closeRatios(table) {
   const row = (name) => table.find((r) => r.row === name);
-  const pairs = [['resetClose()', 'Node resetAndDestroy()'], ['gracefulClose()', 'Node end()']];
-  const out = ['How close each helper comes to the bare Node call it wraps (goal: ≥ 95 %). *Throughput* is closes/s of the helper ÷ closes/s of the Node call; *CPU* is the Node call\'s CPU µs/close ÷ the helper\'s (higher is better in both). The helper\'s extra work per close: validation, the HTTP/2 check, a promise and its report; gracefulClose adds reading (resume()), four listeners, one timer, and one getsockopt(SO_LINGER) (a left-over linger setting is turned off so the close cannot block).', ''];
+  const pairs = [['resetClose()', 'Node resetAndDestroy()'], ['gracefulClose()', 'Node end()'], ['gracefulClose()', 'Node end() + resume()'], ['Node end() + resume()', 'Node end()']];
+  const out = ['How close each helper comes to the bare Node call it wraps (goal: ≥ 95 %). *Throughput* is closes/s of the helper ÷ closes/s of the Node call; *CPU* is the Node call\'s CPU µs/close ÷ the helper\'s (higher is better in both). On a shared machine the throughput ratio moves by tens of percent from run to run (other work takes the cores); the closer\'s own CPU time is the steadier view of the work each close adds. The helper\'s extra work per close: validation, the HTTP/2 check, a promise and its report, plus for resetClose an error listener kept until \'close\'; gracefulClose adds reading until the peer\'s FIN (*Node end() + resume()* is that alone), four listeners, one timer, the byte count, and a getsockopt(SO_LINGER) only where setLinger() armed a linger.', ''];
   out.push('| helper | Node call | throughput | CPU |', '|---|---|---:|---:|');
   for (const [helper, base] of pairs) {
     const h = row(helper);
