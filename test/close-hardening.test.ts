@@ -11,6 +11,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getLinger, gracefulClose, lingerClose, resetClose, setLinger } from '../src/index';
+import { tcpState } from '../src/lab/runner';
 import { cert, fillSendQueue, key, resourceGuard, sleep, tcpPair, tlsPair, until } from './close-support';
 
 let guard: ReturnType<typeof resourceGuard>;
@@ -156,6 +157,8 @@ onLinux('a linger setting {1, N} left on the socket never makes a helper block',
 
   it('a prior {1, 0} does not turn a clean gracefulClose into an RST', async () => {
     const { closer, peer } = await tcpPair();
+    const local = closer.localPort!;
+    const remote = closer.remotePort!;
     setLinger(closer, true, 0);
     closer.write('bye');
     const closing = gracefulClose(closer);
@@ -165,6 +168,8 @@ onLinux('a linger setting {1, N} left on the socket never makes a helper block',
     await sleep(30);
     expect(peer.error).toBeUndefined();
     expect(peer.received).toBe(3);
+    // The closer sent the first FIN, so a clean close leaves it in TIME_WAIT; an RST would not.
+    expect(tcpState(local, remote)).toBe('TIME_WAIT');
   });
 });
 
