@@ -150,7 +150,9 @@ export function isHttp2Socket(socket: net.Socket): boolean {
     }
   }
   if (isHttp2Session((socket as unknown as Record<string, unknown>)['undefined'])) return true;
-  if (NODE_MAJOR === 18) {
+  // Node 18 keeps it under Symbol(kSession); a later Node that fixes the import would use
+  // Symbol(kBoundSession). Scanning symbols costs ~1 µs, so only where the string key is not used.
+  if (NODE_MAJOR === 18 || NODE_MAJOR > 26) {
     for (const symbol of Object.getOwnPropertySymbols(socket)) {
       if (symbol.description === 'kSession' || symbol.description === 'kBoundSession') {
         if (isHttp2Session((socket as unknown as Record<symbol, unknown>)[symbol])) return true;
