@@ -46,12 +46,13 @@ lines.push('The machine is shared with other work, so every figure is the median
 
 lines.push('## 1. Per call', '');
 lines.push(`${perCall.trials} interleaved trials of ${perCall.iterations.toLocaleString('en-US')} calls each (${(perCall.trials * perCall.iterations).toLocaleString('en-US')} calls per row), on one connected loopback TCP socket. The C loop is the same syscalls in a plain loop on the same kind of socket (\`bench/native/syscall_loop.c\`, gcc -O2): the physical limit. Ratios are to the C loop of the same run. On a busy shared machine noise only ever adds time, so the *best* trial is the cleaner view of the cost itself; the median shows what contention does.`, '');
-lines.push('| call | how | ns/call best | × C loop (best) | ns/call median | × C loop (median) |', '|---|---|---:|---:|---:|---:|');
+lines.push('| call | how | ns/call best | × C loop (best) | × floor (best) | ns/call median | × C loop (median) | × floor (median) |', '|---|---|---:|---:|---:|---:|---:|---:|');
+const ratio = (x) => (x == null ? '' : `${fmt(x, 2)}×`);
 for (const r of perCall.rows) {
-  lines.push(`| ${r.op} | ${r.name} | ${fmt(r.best)} | ${r.bestRatio == null ? '' : `${fmt(r.bestRatio, 2)}×`} | ${fmt(r.ns)} | ${r.ratio == null ? '' : `${fmt(r.ratio, 2)}×`} |`);
+  lines.push(`| ${r.op} | ${r.name} | ${fmt(r.best)} | ${ratio(r.bestRatio)} | ${ratio(r.floorBestRatio)} | ${fmt(r.ns)} | ${ratio(r.ratio)} | ${ratio(r.floorRatio)} |`);
 }
 lines.push('');
-lines.push('Rows: *package* is the public API (`setLinger(fd, true, 0)`, `getLinger(fd)`, `pendingBytes(fd)`, and the same with a `net.Socket`); *addon* calls the package\'s native function directly, without the TypeScript layer (its per-call functions use plain Node-API); *raw node_api.h copy* is `bench/native/raw_addon.cc`, the same calls and checks written against plain Node-API and linked with the package\'s own `native/posix.cc`; *same TS policy over raw copy* puts the package\'s validation and error objects (from `dist/`) over that copy; *koffi* calls libc directly from JavaScript, the way a user could without this package. *empty call* is a function that does nothing, through each binding layer.', '');
+lines.push('Rows: *package* is the public API through the CommonJS entry (`lib.setLinger(fd, true, 0)`, `lib.getLinger(fd)`, `lib.pendingBytes(fd)`, and the same with a `net.Socket`), every check kept; *addon* calls the package\'s native function directly, without the TypeScript layer; *bare Node-API addon* is `bench/native/bare_addon.cc`, the floor (see below); *koffi* calls libc directly from JavaScript, the way a user could without this package. *empty call* is a function that does nothing, through each binding layer.', '');
 
 lines.push(...overheadSection(perCall.rows));
 lines.push('## 2. Closing many connections', '');

@@ -74,6 +74,11 @@ enum FindStatus {
 // the event loop runs again. *matches receives the number of matching sockets.
 int find_socket(void* uv_loop, const SocketQuery& query, SocketHandle* out, int* matches);
 
+// Keeps this library loaded until the process exits, so its process-wide state (the once-per-process
+// flags) survives a worker thread that loaded it first and exited: Node unloads an addon when the
+// last environment that loaded it goes away, and a reload would start with fresh statics.
+void keep_loaded();
+
 }  // namespace net_linger
 
 #endif  // NET_LINGER_SOCKET_OPS_H_

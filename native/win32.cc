@@ -220,4 +220,11 @@ int find_socket(void* uv_loop, const SocketQuery& query, SocketHandle* out, int*
   return kFindFound;
 }
 
+// Pins the DLL: FreeLibrary() of Node's own reference then never unloads it.
+void keep_loaded() {
+  HMODULE self = nullptr;
+  GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                     reinterpret_cast<LPCWSTR>(reinterpret_cast<void*>(&keep_loaded)), &self);
+}
+
 }  // namespace net_linger
