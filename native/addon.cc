@@ -162,8 +162,8 @@ napi_value PendingBytes(napi_env env, napi_callback_info info) {
 
 // findSocket(datagram, localAddress, localPort, remoteAddress | null, remotePort,
 //            out: BigUint64Array(2)) -> status (FindStatus); out = [handle, matches]
-// Used where Node does not expose a socket's handle (Windows): the handle is valid only until
-// the event loop runs again, so callers use it in the same synchronous call and never keep it.
+// Used where Node does not expose a socket's handle (Windows). The SOCKET belongs to the libuv
+// handle that matched: callers keep it only as long as that handle (src/handle.ts).
 Napi::Value FindSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int local_port;

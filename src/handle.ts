@@ -13,8 +13,16 @@ export function isNodeSocket(target: unknown): target is net.Socket {
 }
 
 /**
- * The OS handle behind a target, resolved now and never cached: a Node socket's descriptor can
- * be closed and reused at any time. A socket with no handle is a typed error, never a no-op.
+ * Windows: the SOCKET found for each libuv handle object (`socket._handle`). Keyed by the object,
+ * so an entry lives exactly as long as the handle and can never answer for another one (a new
+ * connection that gets a closed one's SOCKET value has a new handle object).
+ */
+const windowsSockets = new WeakMap<object, number | bigint>();
+
+/**
+ * The OS handle behind a target. A Node socket's descriptor is read from its current handle on
+ * every call (on Windows, the SOCKET found once for that handle object). A socket with no
+ * handle is a typed error, never a no-op.
  */
 export function resolveHandle(target: unknown, name = 'target'): number | bigint {
   if (typeof target === 'number') {
@@ -39,7 +47,16 @@ export function resolveHandle(target: unknown, name = 'target'): number | bigint
       target.destroyed ? 'The socket is destroyed: it has no OS handle any more' : 'The socket is not connected yet: it has no OS handle',
     );
   }
-  if (process.platform === 'win32') return windowsSocket(target);
+  if (process.platform === 'win32') {
+    // Remembered for the life of this libuv handle object: Node never reuses one for another
+    // socket, and a destroyed socket (whose handle Node closes and drops at once) was refused
+    // above, so a hit is never a closed handle's SOCKET.
+    const known = windowsSockets.get(handle);
+    if (known !== undefined) return known;
+    const found = windowsSocket(target);
+    windowsSockets.set(handle, found);
+    return found;
+  }
   if (typeof fd !== 'number') {
     throw new NetLingerError(
       'ERR_NET_LINGER_UNSUPPORTED',
@@ -60,8 +77,9 @@ function handleValue(raw: bigint): number | bigint {
  * The SOCKET behind a Windows Node socket, where Node reports `_handle.fd === -1`: the one TCP
  * handle on this thread's libuv loop whose local and remote address and port are the socket's
  * (both ends of a loopback connection may live in this process; a listener shares the local
- * address but has no peer). Zero or several matches are an error, never a guess. The SOCKET is
- * valid only until the event loop runs again: callers use it at once and never keep it.
+ * address but has no peer). Zero or several matches are an error, never a guess. The addon
+ * answers from its last walk of the loop's handles when that SOCKET still has the pair, so N
+ * lookups on N connections cost one walk, not N.
  */
 function windowsSocket(socket: net.Socket): number | bigint {
   const localAddress = socket.localAddress;
