@@ -120,3 +120,26 @@ describe('the blocking-close warning', () => {
     }
   });
 });
+
+describe.runIf(process.platform === 'win32')('the SOCKET remembered for a handle (Windows)', () => {
+  it('answers repeated calls, never for a destroyed socket, never for a new connection that reuses the value', async () => {
+    const first = Number(resolveHandle(conn.client));
+    expect(Number(resolveHandle(conn.client))).toBe(first);
+    expect(Number(resolveHandle(conn.server))).not.toBe(first);
+    conn.close();
+    expect(codeOf(() => resolveHandle(conn.client))).toBe('NetLingerError ERR_SOCKET_NO_HANDLE');
+    // New connections may get the closed SOCKET values back: each must resolve to its own.
+    for (let round = 0; round < 5; round++) {
+      const next = await connection();
+      try {
+        setLinger(next.client, true, 0);
+        expect(getLinger(resolveHandle(next.client))).toEqual({ onoff: true, seconds: 0 });
+        expect(getLinger(resolveHandle(next.server))).toEqual({ onoff: false, seconds: 0 });
+        expect(getLinger(next.server)).toEqual({ onoff: false, seconds: 0 });
+      } finally {
+        next.close();
+      }
+    }
+    conn = await connection(); // for afterEach
+  });
+});
