@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { binding, FindStatus } from './binding';
 import { NetLingerError } from './errors';
-import { runtimeName, streamHandle } from './node-internals';
+import { currentRuntime, runtimeName, streamHandle } from './node-internals';
 import { invalidArgType, outOfRange } from './validate';
 
 /** A POSIX file descriptor or Windows SOCKET, or a live `net.Socket` / `tls.TLSSocket`. */
@@ -13,16 +13,22 @@ export function isNodeSocket(target: unknown): target is net.Socket {
 }
 
 /**
- * Windows: the SOCKET found for each libuv handle object (`socket._handle`). Keyed by the object,
- * so an entry lives exactly as long as the handle and can never answer for another one (a new
- * connection that gets a closed one's SOCKET value has a new handle object).
+ * The OS handle found for each libuv handle object (`socket._handle`): on Windows the SOCKET
+ * looked up among the loop's handles, on POSIX Node the descriptor (reading `_handle.fd` is a
+ * native accessor call; a WeakMap hit is cheaper). Keyed by the object, so an entry lives exactly
+ * as long as the handle and never answers for another one: Node never reuses a handle object, a
+ * handle's descriptor never changes once it has one, and Node drops a socket's handle in the same
+ * synchronous step that closes it, so a destroyed socket is refused before this is consulted and
+ * a new connection that gets a closed one's descriptor or SOCKET value back has a new handle
+ * object. Only on Node, whose handle objects are known to behave so.
  */
-const windowsSockets = new WeakMap<object, number | bigint>();
+const rememberedHandles = new WeakMap<object, number | bigint>();
+const remember = currentRuntime().name === 'node';
 
 /**
- * The OS handle behind a target. A Node socket's descriptor is read from its current handle on
- * every call (on Windows, the SOCKET found once for that handle object). A socket with no
- * handle is a typed error, never a no-op.
+ * The OS handle behind a target. A Node socket's is read through its current handle object on
+ * every call (and remembered for that object, above). A socket with no handle is a typed error,
+ * never a no-op.
  */
 export function resolveHandle(target: unknown, name = 'target'): number | bigint {
   if (typeof target === 'number') {
@@ -39,8 +45,15 @@ export function resolveHandle(target: unknown, name = 'target'): number | bigint
     throw invalidArgType(name, 'of type number or bigint, or an instance of net.Socket', target);
   }
   const handle = streamHandle(target);
+  if (handle !== null && !target.destroyed) {
+    const known = rememberedHandles.get(handle);
+    if (known !== undefined) return known;
+  }
   const fd = handle?.fd;
-  if (typeof fd === 'number' && fd >= 0) return fd;
+  if (typeof fd === 'number' && fd >= 0) {
+    if (remember) rememberedHandles.set(handle!, fd);
+    return fd;
+  }
   if (target.destroyed || !handle) {
     throw new NetLingerError(
       'ERR_SOCKET_NO_HANDLE',
@@ -48,13 +61,8 @@ export function resolveHandle(target: unknown, name = 'target'): number | bigint
     );
   }
   if (process.platform === 'win32') {
-    // Remembered for the life of this libuv handle object: Node never reuses one for another
-    // socket, and a destroyed socket (whose handle Node closes and drops at once) was refused
-    // above, so a hit is never a closed handle's SOCKET.
-    const known = windowsSockets.get(handle);
-    if (known !== undefined) return known;
     const found = windowsSocket(target);
-    windowsSockets.set(handle, found);
+    if (remember) rememberedHandles.set(handle, found);
     return found;
   }
   if (typeof fd !== 'number') {

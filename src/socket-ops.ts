@@ -52,33 +52,41 @@ function isPlainHandle(target: unknown): target is number {
  * Use lingerClose() for the same promise without blocking.
  */
 export function setLinger(target: SocketTarget, onoff: boolean | 0 | 1, seconds = 0): void {
-  // The common call, already of the right types and in range: the same checks, fewer steps.
-  if (isPlainHandle(target) && typeof onoff === 'boolean' && typeof seconds === 'number' && seconds >= 0 &&
-      Number.isInteger(seconds)) {
+  // The common calls, arguments already of the right types, and for a Node socket no lingering
+  // time (nothing to refuse or warn about): the same checks in fewer steps.
+  if (typeof onoff === 'boolean' && typeof seconds === 'number' && seconds >= 0 && Number.isInteger(seconds) &&
+      (isPlainHandle(target) || !onoff || seconds === 0)) {
+    // resolveHandle() checks any other target exactly as the checked path would, first.
+    const handle = isPlainHandle(target) ? target : resolveHandle(target);
     const native = binding();
     if (seconds <= native.maxLingerSeconds) {
-      const errno = native.setLinger(target, onoff, seconds);
+      const errno = native.setLinger(handle, onoff, seconds);
       if (errno !== 0) throw new SocketError(native.syscalls.setLinger, errno);
       return;
     }
   }
+  setLingerChecked(target, onoff, seconds);
+}
+
+/** setLinger() with every check, the refusal and the warning: kept apart so the fast path stays small. */
+function setLingerChecked(target: unknown, onoff: unknown, seconds: unknown): void {
   const handle = resolveHandle(target);
   const on = validateOnoff(onoff);
   const native = binding();
-  validateInteger(seconds, 'seconds', 0, native.maxLingerSeconds);
-  const lingering = on && seconds > 0 && isNodeSocket(target);
+  const time = validateInteger(seconds, 'seconds', 0, native.maxLingerSeconds);
+  const lingering = on && time > 0 && isNodeSocket(target);
   if (lingering && process.platform === 'win32') {
     throw new NetLingerError(
       'ERR_NET_LINGER_UNSUPPORTED',
       'On Windows a lingering close of a non-blocking (Node) socket fails with WSAEWOULDBLOCK and libuv ignores it; use lingerClose() instead',
     );
   }
-  const errno = native.setLinger(handle, on, seconds);
+  const errno = native.setLinger(handle, on, time);
   if (errno !== 0) throw new SocketError(native.syscalls.setLinger, errno);
   // Once per process, across worker threads: the flag lives in the addon, which a process loads once.
   if (lingering && process.platform !== 'darwin' && native.claimOnce(ONCE_BLOCKING_CLOSE_WARNING)) {
     process.emitWarning(
-      `SO_LINGER {1, ${seconds}} on a Node socket: closing it will block the whole event loop for up to ${seconds} s ` +
+      `SO_LINGER {1, ${time}} on a Node socket: closing it will block the whole event loop for up to ${time} s ` +
         'while unacknowledged data remains. lingerClose() waits for the same thing without blocking.',
       { type: 'NetLingerWarning', code: 'NET_LINGER_BLOCKING_CLOSE' },
     );

@@ -121,14 +121,14 @@ describe('the blocking-close warning', () => {
   });
 });
 
-describe.runIf(process.platform === 'win32')('the SOCKET remembered for a handle (Windows)', () => {
+describe('the descriptor or SOCKET remembered for a handle object', () => {
   it('answers repeated calls, never for a destroyed socket, never for a new connection that reuses the value', async () => {
     const first = Number(resolveHandle(conn.client));
     expect(Number(resolveHandle(conn.client))).toBe(first);
     expect(Number(resolveHandle(conn.server))).not.toBe(first);
     conn.close();
     expect(codeOf(() => resolveHandle(conn.client))).toBe('NetLingerError ERR_SOCKET_NO_HANDLE');
-    // New connections may get the closed SOCKET values back: each must resolve to its own.
+    // New connections get the closed descriptor or SOCKET values back: each must resolve to its own.
     for (let round = 0; round < 5; round++) {
       const next = await connection();
       try {
