@@ -98,7 +98,7 @@ export async function runPerCall({ iterations = 1_000_000, trials = 5, log = () 
   const samples = new Map(variants.map((v) => [v, []]));
   for (let trial = 0; trial < trials; trial++) {
     for (const v of shuffled(variants, 0x9e3779b9 + trial)) samples.get(v).push(v.run(iterations));
-    log(`  per-call trial ${trial + 1}/${trials} done`);
+    if ((trial + 1) % 10 === 0 || trial + 1 === trials) log(`  per-call trial ${trial + 1}/${trials} done`);
   }
   pair.close();
   const rows = variants.map((v) => ({ op: v.op, name: v.name, ns: median(samples.get(v)), best: Math.min(...samples.get(v)), samples: samples.get(v) }));
