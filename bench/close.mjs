@@ -5,7 +5,7 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { CLOSE_ROWS } from './close-rows.mjs';
 import { median, shuffled } from './lib/stats.mjs';
-import { tcpStates } from './lib/tcp-states.mjs';
+import { tcpStates } from './lib/build.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

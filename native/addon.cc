@@ -1,11 +1,12 @@
 // The JavaScript surface: raw, fast calls that return 0 or the OS error number.
 // Policy (validation, error objects, Node socket resolution) lives in TypeScript;
 // the checks here only keep a bad call from reaching the OS with garbage.
-// The four per-call functions speak Node-API directly: node-addon-api's CallbackInfo and value
-// wrappers add several Node-API calls to every call, measured at 20-90 ns (bench/RESULTS.md).
+// The per-call functions speak Node-API directly: node-addon-api's CallbackInfo and value
+// wrappers add Node-API calls to every call (what that costs: bench/RESULTS.md, "empty call").
 #include <napi.h>
 
-#include <cmath>
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "packet.h"
@@ -37,7 +38,8 @@ napi_value Throw(napi_env env, const char* code, const char* message, bool range
 bool ReadHandle(napi_env env, napi_value value, SocketHandle* out) {
   double d;
   if (napi_get_value_double(env, value, &d) == napi_ok) {
-    if (!(d >= 0 && d <= kMaxSafeInteger) || std::floor(d) != d) {
+    // In range first, so the cast is defined; a cast round trip tells an integer without libm's floor().
+    if (!(d >= 0 && d <= kMaxSafeInteger) || static_cast<double>(static_cast<int64_t>(d)) != d) {
       Throw(env, "ERR_OUT_OF_RANGE", "The socket handle must be a non-negative integer", true);
       return false;
     }
@@ -64,7 +66,7 @@ bool ReadInt(napi_env env, napi_value value, int min, int max, int* out) {
     Throw(env, "ERR_INVALID_ARG_TYPE", "Expected a number", false);
     return false;
   }
-  if (!(d >= min && d <= max) || std::floor(d) != d) {
+  if (!(d >= min && d <= max) || static_cast<double>(static_cast<int>(d)) != d) {
     Throw(env, "ERR_OUT_OF_RANGE", "Number out of range", true);
     return false;
   }
@@ -161,8 +163,8 @@ napi_value PendingBytes(napi_env env, napi_callback_info info) {
 
 // findSocket(datagram, localAddress, localPort, remoteAddress | null, remotePort,
 //            out: BigUint64Array(2)) -> status (FindStatus); out = [handle, matches]
-// Used where Node does not expose a socket's handle (Windows): the handle is valid only until
-// the event loop runs again, so callers use it in the same synchronous call and never keep it.
+// Used where Node does not expose a socket's handle (Windows). The SOCKET belongs to the libuv
+// handle that matched: callers keep it only as long as that handle (src/handle.ts).
 Napi::Value FindSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int local_port;
@@ -278,6 +280,23 @@ napi_value PacketClose(napi_env env, napi_callback_info info) {
 }
 #endif  // __linux__
 
+// Process-wide one-shot flags (the "once per process" warnings). The addon is loaded once per
+// process, so the module instances of every worker thread share these; a module-level flag in
+// JavaScript would be once per thread.
+constexpr int kOnceFlags = 4;
+std::atomic<bool> g_once[kOnceFlags];
+
+// claimOnce(index) -> true for the first call with this index in the process, false after.
+napi_value ClaimOnce(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  Args(env, info, argv);
+  int index;
+  if (!ReadInt(env, argv[0], 0, kOnceFlags - 1, &index)) return nullptr;
+  napi_value result;
+  napi_get_boolean(env, !g_once[index].exchange(true), &result);
+  return result;
+}
+
 void Define(Napi::Env env, Napi::Object exports, const char* name, napi_callback callback) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
@@ -285,6 +304,8 @@ void Define(Napi::Env env, Napi::Object exports, const char* name, napi_callback
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  static std::atomic<bool> pinned{false};
+  if (!pinned.exchange(true)) net_linger::keep_loaded();
   Define(env, exports, "setLinger", SetLinger);
   Define(env, exports, "getLinger", GetLinger);
   Define(env, exports, "shutdown", Shutdown);
@@ -295,6 +316,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Define(env, exports, "packetStats", PacketStats);
   Define(env, exports, "packetClose", PacketClose);
 #endif
+  Define(env, exports, "claimOnce", ClaimOnce);
   exports.Set("findSocket", Napi::Function::New(env, FindSocket, "findSocket"));
   exports.Set("maxLingerSeconds", Napi::Number::New(env, net_linger::kMaxLingerSeconds));
   Napi::Object syscalls = Napi::Object::New(env);

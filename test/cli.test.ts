@@ -123,7 +123,7 @@ describe.skipIf(!isMainThread)('net-linger CLI', () => {
         expect(reset.observed.peer).toMatchObject({ outcome: 'ECONNRESET', errno: -104, syscall: 'read' });
         expect(reset.observed.closer).toMatchObject({ timeWait: false });
       }
-    });
+    }, 120_000); // both families of every row, run as a child: slow on a loaded machine
 
     // Where packets can be captured (CI runs as root): every connection row has its wire record
     // and every wire claim passes, over both families; the JSON still validates.
@@ -151,7 +151,7 @@ describe.skipIf(!isMainThread)('net-linger CLI', () => {
       ]);
       const { stdout: table } = await run(['lab', '--capture', '--scenario', 'close-with-unread-data']);
       expect(table).toMatch(/on the wire:\s+peer → closer {2}1000 B\s+closer → peer {2}RST/);
-    });
+    }, 120_000); // both families of every row, run as a child: slow on a loaded machine
 
     it('the validator itself rejects what the schema forbids', () => {
       const good = {

@@ -2,11 +2,11 @@
 // open N loopback connections to the peer, then close them all with one row's method,
 // `batch` closes per event-loop turn, and report throughput and event-loop delay.
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CLOSE_ROWS } from '../close-rows.mjs';
 import { root } from './build.mjs';
+import { openConnections } from './loopback.mjs';
 
 const require = createRequire(import.meta.url);
 const lib = require(path.join(root, 'dist', 'cjs', 'index.js'));
@@ -18,24 +18,7 @@ const port = Number(portText);
 const batch = Number(batchText);
 process.on('warning', () => {});
 
-async function openAll() {
-  const sockets = [];
-  const inFlight = 256;
-  let next = 0;
-  async function lane() {
-    while (next < count) {
-      next++;
-      const socket = net.connect(port, '127.0.0.1');
-      socket.on('error', () => {});
-      await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
-      sockets.push(socket);
-    }
-  }
-  await Promise.all(Array.from({ length: inFlight }, lane));
-  return sockets;
-}
-
-const sockets = await openAll();
+const sockets = await openConnections(port, count);
 if (row.fill) {
   for (const socket of sockets) socket.write(Buffer.alloc(4 * 2 ** 20));
   await new Promise((resolve) => setTimeout(resolve, 200));

@@ -12,6 +12,7 @@ import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
 import { listenLoopback, loopbackHost, loopbackPair } from './loopback';
 import { assertScenario, claimFor } from './scenarios';
 import { startCapture, type Capture, type WireSegment } from './capture';
+import { tcpState } from './tcp-state';
 import { findWindowsSocket, resolveHandle } from '../handle';
 import { dgramFd, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
 import type {
@@ -176,35 +177,7 @@ async function connectPair(family: Family, peerReadBuffer?: number, beforeConnec
   };
 }
 
-const TCP_STATES: Readonly<Record<string, string>> = {
-  '01': 'ESTABLISHED', '02': 'SYN_SENT', '03': 'SYN_RECV', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2',
-  '06': 'TIME_WAIT', '07': 'CLOSE', '08': 'CLOSE_WAIT', '09': 'LAST_ACK', '0A': 'LISTEN', '0B': 'CLOSING',
-};
-
-/**
- * The kernel's state for the connection with these ports, from /proc/net/tcp and tcp6 (Linux);
- * 'gone' when no entry is left, null where the platform has no such table.
- */
-export function tcpState(localPort: number, remotePort: number): string | null {
-  if (process.platform !== 'linux') return null;
-  const local = `:${localPort.toString(16).toUpperCase().padStart(4, '0')}`;
-  const remote = `:${remotePort.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      if (fields.length > 3 && fields[1].endsWith(local) && fields[2].endsWith(remote)) {
-        return TCP_STATES[fields[3]] ?? fields[3];
-      }
-    }
-  }
-  return 'gone';
-}
+export { tcpState };
 
 // States that last only until an ACK arrives (immediate on loopback). FIN_WAIT2 is not one of
 // them: it waits for the peer's FIN, which may never come.
