@@ -7,7 +7,9 @@ import { NetLingerError } from '../errors';
 import { explainError, formatExplanation } from '../explain';
 import type { Family } from '../lab/runner';
 import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from '../lab/report';
-import { SCENARIOS, describeExpectation, type Platform, type Scenario } from '../lab/scenarios';
+import { SCENARIOS, describeExpectation, type Condition, type Platform, type Scenario } from '../lab/scenarios';
+import { CONDITION_SCENARIOS } from '../lab/condition-scenarios';
+import { CONDITION_NAMES, UNAVAILABLE, conditionUnavailable } from '../lab/netns';
 
 const EXIT_OK = 0;
 const EXIT_MISMATCH = 1;
@@ -38,6 +40,11 @@ and prints what the closer did, what the peer observed, the TIME_WAIT left on th
 
 Options:
   --scenario <name>   run only this row (repeatable); see --list
+  --condition <name>  off loopback: play the rows that exist only there, across two network
+                      namespaces joined by a veth pair (Linux, as root; set up and torn down
+                      by the lab). blackhole: the peer vanishes mid-transfer; slow: a
+                      2 Mbit/s link; lossy: 5 % of TCP segments dropped each way.
+                      See docs/lab.md, "Off loopback"
   --ipv4              over 127.0.0.1 (the default)
   --ipv6              over ::1 (with --ipv4: both)
   --both              over 127.0.0.1 and ::1
@@ -49,7 +56,8 @@ Options:
                       (for hosts that cannot start a child of this runtime, e.g. qemu-user)
   -h, --help          this help
 
-Exit codes: 0 every claimed row matched, 1 something did not, 2 bad usage.
+Exit codes: 0 every claimed row matched, 1 something did not, 2 bad usage (or
+--condition where it cannot run: not Linux, not root, tools missing).
 Rows that claim nothing for the platform are shown but never fail the run.
 Colour only on a terminal, never when NO_COLOR is set; a progress line on stderr
 only when stderr is a terminal.
@@ -128,6 +136,7 @@ interface LabArgs {
   help: boolean;
   platform: string;
   inProcess: boolean;
+  condition?: Condition;
 }
 
 function parseLab(argv: readonly string[]): LabArgs {
@@ -148,6 +157,15 @@ function parseLab(argv: readonly string[]): LabArgs {
       case '--list': noValue(); parsed.list = true; break;
       case '--in-process': noValue(); parsed.inProcess = true; break;
       case '--platform': parsed.platform = platformValue(args.value(flag, inline), 'lab'); break;
+      case '--condition': {
+        const value = args.value(flag, inline);
+        if (!CONDITION_NAMES.includes(value as Condition)) {
+          throw new UsageError(`unknown condition "${value}" (expected one of ${CONDITION_NAMES.join(', ')})`, 'lab');
+        }
+        if (parsed.condition && parsed.condition !== value) throw new UsageError('one --condition at a time', 'lab');
+        parsed.condition = value as Condition;
+        break;
+      }
       case '-h': case '--help': parsed.help = true; break;
       default: throw new UsageError(`unknown option ${flag}`, 'lab');
     }
@@ -211,7 +229,8 @@ async function lab(argv: readonly string[]): Promise<number> {
     process.stdout.write(LAB_HELP);
     return EXIT_OK;
   }
-  const scenarios = selectScenarios(scenarioTable(), args.names);
+  const table = args.condition ? CONDITION_SCENARIOS.filter((s) => s.condition === args.condition) : scenarioTable();
+  const scenarios = selectScenarios(table, args.names);
   if (args.list) {
     listRows(scenarios, args.platform, args.json);
     return EXIT_OK;
@@ -224,6 +243,12 @@ async function lab(argv: readonly string[]): Promise<number> {
     process.stderr.write(`net-linger lab: ${err.message}\n`);
     return EXIT_MISMATCH;
   }
+  // Off loopback needs what only root on Linux has: say so before anything is touched.
+  const unavailable = args.condition && conditionUnavailable(args.condition);
+  if (unavailable) {
+    process.stderr.write(`net-linger lab: --condition ${args.condition}: ${unavailable}.\n`);
+    return EXIT_USAGE;
+  }
   const families: Family[] = args.families.size ? [...args.families].sort() : [4];
   const progress = progressLine();
   let report: LabReport;
@@ -233,10 +258,16 @@ async function lab(argv: readonly string[]): Promise<number> {
       families,
       platform: args.platform,
       inProcess: args.inProcess,
+      ...(args.condition ? { condition: args.condition } : {}),
       onProgress: ({ index, total, scenario, family }) => {
         progress.update(`net-linger lab [${index + 1}/${total}] IPv${family} ${scenario.name}: ${scenario.title}…`);
       },
     });
+  } catch (err) {
+    if ((err as NetLingerError).code !== UNAVAILABLE) throw err;
+    progress.clear();
+    process.stderr.write(`net-linger lab: --condition ${args.condition}: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
   } finally {
     progress.clear();
   }

@@ -9,11 +9,12 @@ import { packageRoot } from '../binding';
 import { gracefulClose, lingerClose, resetClose } from '../close';
 import { NetLingerError, normalizeErrorCode } from '../errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
-import { assertScenario, claimFor } from './scenarios';
+import { assertScenario, claimFor, describeStep } from './scenarios';
 import { findWindowsSocket, resolveHandle } from '../handle';
 import { dgramFd, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
+import { ADDRESSES, type LabNetwork } from './netns';
 import type {
-  CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
+  CallScenario, Condition, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
 } from './scenarios';
 
 export type Family = 4 | 6;
@@ -38,7 +39,11 @@ export interface ConnectionObservation {
     timeWait: boolean | null;
     /** How long close() held the thread. */
     closeBlockedMs: number | null;
+    /** What the close helper reported, when the closer used one. */
+    report?: CloseReport;
   };
+  /** Off loopback: the condition played and how many TCP segments the network dropped. */
+  network?: { condition: Condition; dropped: number };
 }
 
 export interface CallObservation {
@@ -77,6 +82,8 @@ export interface RunOptions {
    * process is then frozen while such a row runs.
    */
   inProcess?: boolean;
+  /** Off loopback: the namespaces a row with a `condition` is played across (see runLab's `condition`). */
+  network?: LabNetwork;
 }
 
 const host = (family: Family): string => (family === 6 ? '::1' : '127.0.0.1');
@@ -91,7 +98,7 @@ async function waitFor(condition: () => boolean, timeoutMs: number, what: string
 }
 
 /** Records what one Node socket observes, without ever letting an error go unhandled. */
-class Side {
+export class Side {
   received = 0;
   sent = 0;
   eof = false;
@@ -212,8 +219,8 @@ export function tcpState(localPort: number, remotePort: number): string | null {
 const AWAITING_ACK = new Set(['FIN_WAIT1', 'LAST_ACK', 'CLOSING']);
 
 /** The closer's TCP state once it has stopped waiting for ACKs. */
-async function settledState(ports: { local: number; remote: number }): Promise<string | null> {
-  const deadline = performance.now() + 1000;
+export async function settledState(ports: { local: number; remote: number }, waitMs = 1000): Promise<string | null> {
+  const deadline = performance.now() + waitMs;
   for (;;) {
     const state = tcpState(ports.local, ports.remote);
     if (state === null || !AWAITING_ACK.has(state) || performance.now() > deadline) return state;
@@ -221,7 +228,7 @@ async function settledState(ports: { local: number; remote: number }): Promise<s
   }
 }
 
-async function settlePeer(peer: Side, timeoutMs: number): Promise<void> {
+export async function settlePeer(peer: Side, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let lastReceived = peer.received;
   let quietSince = performance.now();
@@ -237,11 +244,16 @@ async function settlePeer(peer: Side, timeoutMs: number): Promise<void> {
 }
 
 // The close helpers run while the peer's later steps play; 'await-close' joins them.
-const closesUnderWay = new WeakMap<net.Socket, Promise<unknown>>();
+const closesUnderWay = new WeakMap<net.Socket, Promise<CloseReport>>();
 
-async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { blockedMs: number | null }): Promise<void> {
-  const { closer, peer } = pair;
-  const side = step.actor === 'peer' ? peer : closer;
+/** What a closer's steps leave to observe: how long close() held the thread, a close helper's report. */
+export interface CloserState {
+  blockedMs: number | null;
+  report?: CloseReport;
+}
+
+/** One step of one side, on that side's socket. Network steps are played by whoever owns the network. */
+export async function runSideStep(step: Step, side: Side, timeoutMs: number, state: CloserState): Promise<void> {
   switch (step.do) {
     case 'send':
       return side.write(step.bytes);
@@ -285,6 +297,8 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       }
       throw new Error('the send queue never filled');
     }
+    case 'wait-received':
+      return waitFor(() => side.received >= step.bytes, timeoutMs, `${step.bytes} bytes read`);
     case 'wait-unread':
       return waitFor(() => pendingBytes(side.socket).unread >= step.bytes, timeoutMs, `${step.bytes} unread bytes`);
     case 'set-linger':
@@ -310,30 +324,67 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       return;
     }
     case 'reset-close':
-      await resetClose(side.socket);
+      state.report = summarise('resetClose', await resetClose(side.socket));
       return;
     case 'graceful-close':
       closesUnderWay.set(side.socket, gracefulClose(side.socket, {
         ...(step.lingeringTimeout === undefined ? {} : { lingeringTimeout: step.lingeringTimeout }),
         ...(step.onTimeout ? { onTimeout: step.onTimeout } : {}),
-      }));
+      }).then((report) => summarise('gracefulClose', report)));
       return;
     case 'linger-close':
-      closesUnderWay.set(side.socket, lingerClose(side.socket, step.seconds, step.onTimeout ? { onTimeout: step.onTimeout } : {}));
+      closesUnderWay.set(side.socket, lingerClose(side.socket, step.seconds, step.onTimeout ? { onTimeout: step.onTimeout } : {})
+        .then((report) => summarise('lingerClose', report)));
       return;
     case 'await-close': {
       const closing = closesUnderWay.get(side.socket);
       if (!closing) throw new Error('no close helper was started');
       let finished = false;
-      void closing.then(() => { finished = true; });
+      void closing.then((report) => {
+        state.report = report;
+        finished = true;
+      });
       return waitFor(() => finished, timeoutMs, 'the close helper');
     }
+    case 'vanish':
+    case 'restore':
+      throw new Error(`"${describeStep(step)}" needs a network between the two: run the row with its condition (net-linger lab --condition)`);
   }
+}
+
+/** A close helper's report as the lab records it. */
+export interface CloseReport {
+  helper: 'resetClose' | 'gracefulClose' | 'lingerClose';
+  outcome: string;
+  elapsedMs: number;
+  reset: boolean;
+  /** lingerClose: bytes the peer had not acknowledged when the socket was closed. */
+  unackedBytes?: number | null;
+  code?: string;
+}
+
+function summarise(
+  helper: CloseReport['helper'],
+  report: { outcome: string; elapsedMs: number; reset?: boolean; via?: unknown; unackedBytes?: number | null; code?: string },
+): CloseReport {
+  const summary: CloseReport = {
+    helper,
+    outcome: report.outcome,
+    elapsedMs: Math.round(report.elapsedMs * 10) / 10,
+    reset: helper === 'resetClose' ? report.outcome === 'reset' : report.reset === true,
+  };
+  if (report.unackedBytes !== undefined) summary.unackedBytes = report.unackedBytes;
+  if (report.code !== undefined) summary.code = report.code;
+  return summary;
+}
+
+async function runStep(step: Step, pair: Pair, timeoutMs: number, state: CloserState): Promise<void> {
+  return runSideStep(step, step.actor === 'peer' ? pair.peer : pair.closer, timeoutMs, state);
 }
 
 async function runConnection(scenario: ConnectionScenario, family: Family, timeoutMs: number): Promise<ConnectionObservation> {
   const pair = await connectPair(family, scenario.peerReadBuffer);
-  const state: { blockedMs: number | null } = { blockedMs: null };
+  const state: CloserState = { blockedMs: null };
   try {
     // A runtime that cannot give the closer's descriptor refuses here, before any step.
     resolveHandle(pair.closer.socket);
@@ -350,11 +401,53 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
         state: closerState,
         timeWait: closerState === null ? null : closerState === 'TIME_WAIT',
         closeBlockedMs: state.blockedMs,
+        ...(state.report ? { report: state.report } : {}),
       },
     };
   } finally {
     pair.peer.socket.destroy();
     pair.closer.socket.destroy();
+  }
+}
+
+/**
+ * A row across two network namespaces: each side's steps are played by that side's process, the
+ * network's by this one. The closer's state is read once it stops waiting for ACKs, unless the
+ * peer vanished (those ACKs never come).
+ */
+async function runAcross(scenario: ConnectionScenario, family: Family, network: LabNetwork, timeoutMs: number): Promise<ConnectionObservation> {
+  const closer = network.agent('closer');
+  const peer = network.agent('peer');
+  const address = ADDRESSES[family];
+  let vanished = false;
+  try {
+    const { port } = await closer.call<{ port: number }>('listen', { host: address.closer });
+    const connecting = peer.call('connect', { host: address.closer, port, peerReadBuffer: scenario.peerReadBuffer });
+    await closer.call('accept', {}, timeoutMs);
+    await connecting;
+    await network.connected();
+    // A step may hold its side's thread (a lingering close): allow for that beyond the step's own bound.
+    const stepBound = timeoutMs + 10_000;
+    for (const step of scenario.steps) {
+      if (step.actor === 'network') {
+        if (step.do === 'vanish') {
+          await network.vanish();
+          vanished = true;
+        } else {
+          await network.restore();
+          vanished = false;
+        }
+      } else {
+        await network.agent(step.actor).call('step', { step, timeoutMs }, stepBound);
+      }
+    }
+    await peer.call('settle', { timeoutMs }, stepBound);
+    const dropped = await network.dropped();
+    const peerObserved = await peer.call<SideObservation>('observe');
+    const closerObserved = await closer.call<ConnectionObservation['closer']>('observe', { waitAckMs: vanished ? 0 : 3000 });
+    return { kind: 'connection', peer: peerObserved, closer: closerObserved, network: { condition: network.condition, dropped } };
+  } finally {
+    await network.endRow();
   }
 }
 
@@ -465,6 +558,25 @@ function checkConnection(expect: ConnectionExpectation, obs: ConnectionObservati
   if (c?.blockedAtLeastMs !== undefined && !((obs.closer.closeBlockedMs ?? 0) >= c.blockedAtLeastMs)) {
     problems.push(`close() blocked ${Math.round(obs.closer.closeBlockedMs ?? 0)} ms, expected at least ${c.blockedAtLeastMs} ms`);
   }
+  if (c?.state !== undefined && obs.closer.state !== null && obs.closer.state !== c.state) {
+    problems.push(`closer state: expected ${c.state}, observed ${obs.closer.state}`);
+  }
+  if (c?.report) {
+    const r = obs.closer.report;
+    if (!r) problems.push(`no close helper report, expected ${c.report.outcome}`);
+    else {
+      if (r.outcome !== c.report.outcome) problems.push(`${r.helper} outcome: expected ${c.report.outcome}, observed ${r.outcome}`);
+      if (c.report.reset !== undefined && r.reset !== c.report.reset) {
+        problems.push(`${r.helper} ${r.reset ? 'reset' : 'did not reset'} the connection, expected ${c.report.reset ? 'a reset' : 'none'}`);
+      }
+      if (c.report.elapsedAtLeastMs !== undefined && !(r.elapsedMs >= c.report.elapsedAtLeastMs)) {
+        problems.push(`${r.helper} took ${Math.round(r.elapsedMs)} ms, expected at least ${c.report.elapsedAtLeastMs} ms`);
+      }
+      if (c.report.elapsedAtMostMs !== undefined && !(r.elapsedMs <= c.report.elapsedAtMostMs)) {
+        problems.push(`${r.helper} took ${Math.round(r.elapsedMs)} ms, expected at most ${c.report.elapsedAtMostMs} ms`);
+      }
+    }
+  }
   return problems;
 }
 
@@ -504,12 +616,18 @@ function runIsolated(name: string, family: Family): Promise<Observation> {
   });
 }
 
-/** Runs one row in this process and returns what was observed. */
-export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000): Promise<Observation> {
+/** Runs one row in this process (or, off loopback, across `network`) and returns what was observed. */
+export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000, network?: LabNetwork): Promise<Observation> {
+  if (scenario.kind === 'connection' && scenario.condition) {
+    if (!network || network.condition !== scenario.condition) {
+      throw new Error(`${scenario.name} is played off loopback only: net-linger lab --condition ${scenario.condition}`);
+    }
+    return runAcross(scenario, family, network, stepTimeoutMs);
+  }
   return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs);
 }
 
-/** Runs one row on loopback and judges it against the table. Never rejects: failures are results. */
+/** Runs one row (on loopback, or across `options.network` for a row with a condition) and judges it against the table. Never rejects: failures are results. */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<ScenarioResult> {
   assertScenario(scenario);
   const family = options.family ?? 4;
@@ -517,9 +635,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const start = performance.now();
   const claimed = scenario.expect[platform as Platform] !== undefined;
   try {
-    const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess
+    const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess && !scenario.condition
       ? await runIsolated(scenario.name, family)
-      : await observe(scenario, family, options.stepTimeoutMs);
+      : await observe(scenario, family, options.stepTimeoutMs, options.network);
     const mismatches = check(scenario, observed, platform) ?? [];
     return { name: scenario.name, family, platform, claimed, observed, mismatches, passed: mismatches.length === 0, durationMs: performance.now() - start };
   } catch (err) {
