@@ -1,5 +1,6 @@
-// Off loopback: closer and peer in two network namespaces joined by a veth pair, with the
-// network between them impaired on purpose (`net-linger lab --condition`). Linux only, as root.
+// Off loopback: closer and peer in network namespaces of their own, each joined by a veth pair
+// to a third namespace that plays the network between them and is impaired on purpose
+// (`net-linger lab --condition`). Linux only, as root.
 //
 // Each side is its own process, started inside its namespace by `ip netns exec` and driven over
 // Node's IPC channel (src/lab/agent.ts): a socket belongs to the namespace it was created in, and
@@ -8,12 +9,13 @@
 // Two small processes need nothing new in the addon, and a side whose close() blocks its thread
 // (SO_LINGER) freezes only that side, as it would on two machines.
 //
-// The impairments sit on the wire, not in either stack: nftables rules on each veth end's
-// *ingress* hook (netdev family) drop what arrives, so the sender's kernel sees a clean
-// transmit and no answer, as with a peer that vanished. Local OUTPUT drops would instead fail
-// the sender's own transmit (EPERM), which no real network does. Only TCP is dropped, so ARP and
-// neighbour discovery keep working. The 'slow' link is a tbf qdisc on both ends (no netem on
-// this kernel: CONFIG_NET_SCH_NETEM is off).
+// The impairments sit in the middle namespace, a router: nftables rules on its forward hook drop
+// segments after one side sent them and before the other received them, so neither stack sees a
+// local transmit failure (a drop on the sender's own OUTPUT hook fails its transmit with EPERM,
+// which no real network does), and a capture on each side's veth shows exactly what that side
+// sent and what reached it. Only TCP is dropped, so ARP and neighbour discovery keep working. The
+// 'slow' link is a tbf qdisc on the router's two links (no netem on this kernel:
+// CONFIG_NET_SCH_NETEM is off).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -31,10 +33,18 @@ export const CONDITIONS: Readonly<Record<Condition, string>> = {
 };
 export const CONDITION_NAMES = Object.keys(CONDITIONS) as Condition[];
 
-/** The veth ends' addresses: a private subnet that exists only inside the two namespaces. */
-export const ADDRESSES: Readonly<Record<Family, { closer: string; peer: string; prefix: number }>> = {
-  4: { closer: '10.203.0.1', peer: '10.203.0.2', prefix: 30 },
-  6: { closer: 'fd6e:6c00:203::1', peer: 'fd6e:6c00:203::2', prefix: 64 },
+type Role = 'closer' | 'peer';
+
+/**
+ * The addresses: private subnets that exist only inside the lab's namespaces, one per link
+ * (closer–network, peer–network); the network namespace routes between them.
+ */
+export const ADDRESSES: Readonly<Record<Family, { closer: string; peer: string; gateway: Record<Role, string>; prefix: number }>> = {
+  4: { closer: '10.203.1.1', peer: '10.203.2.1', gateway: { closer: '10.203.1.254', peer: '10.203.2.254' }, prefix: 24 },
+  6: {
+    closer: 'fd6e:6c00:203:1::1', peer: 'fd6e:6c00:203:2::1',
+    gateway: { closer: 'fd6e:6c00:203:1::fe', peer: 'fd6e:6c00:203:2::fe' }, prefix: 64,
+  },
 };
 
 // Namespace names carry the owning process's id, so a later run can tell a crashed run's leftovers.
@@ -104,7 +114,7 @@ export function labNamespaces(): { name: string; pid: number }[] {
     return [];
   }
   return names.flatMap((name) => {
-    const match = new RegExp(`^${PREFIX}(\\d+)-[0-9a-f]+-(closer|peer)$`).exec(name);
+    const match = new RegExp(`^${PREFIX}(\\d+)-[0-9a-f]+-(closer|peer|network)$`).exec(name);
     return match ? [{ name, pid: Number(match[1]) }] : [];
   });
 }
@@ -129,7 +139,7 @@ export class Agent {
   private stderr = '';
   private exited: string | undefined;
 
-  constructor(readonly role: 'closer' | 'peer', private readonly child: ChildProcess) {
+  constructor(readonly role: Role, private readonly child: ChildProcess) {
     child.stderr?.on('data', (d) => { this.stderr = (this.stderr + d).slice(-4000); });
     child.on('message', (message: { id: number; value?: unknown; error?: string; code?: string }) => {
       const waiting = this.pending.get(message.id);
@@ -176,7 +186,7 @@ export class Agent {
   }
 }
 
-function startAgent(namespace: string, role: 'closer' | 'peer'): Promise<Agent> {
+function startAgent(namespace: string, role: Role): Promise<Agent> {
   const entry = path.join(packageRoot(), 'dist', 'cjs', 'lab', 'agent.js');
   if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build:ts"`);
   const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, ...scriptArgs(), entry, role], {
@@ -214,24 +224,24 @@ function uninstallExitHooks(): void {
 }
 
 /**
- * Two namespaces (closer, peer) joined by a veth pair, an nftables table on each veth end's
- * ingress, the condition's link shaping, and one agent process in each.
+ * Three namespaces: closer and peer, each with one veth link to the network namespace in the
+ * middle, which routes between them and holds the condition's rules (and qdiscs); one agent
+ * process in each side's namespace.
  */
 export class LabNetwork {
   readonly id = crypto.randomBytes(3).toString('hex');
-  readonly namespaces: Readonly<Record<'closer' | 'peer', string>>;
-  readonly devices: Readonly<Record<'closer' | 'peer', string>>;
-  agents: Partial<Record<'closer' | 'peer', Agent>> = {};
+  readonly namespaces: Readonly<Record<Role | 'network', string>>;
+  /** Each side's end of its link (the name inside that side's namespace; the network's end is `nl-<side>`). */
+  readonly devices: Readonly<Record<Role, string>>;
+  agents: Partial<Record<Role, Agent>> = {};
   private torn = false;
   // Drops counted by rules already lifted in this row (restore flushes them with their counters).
   private droppedEarlier = 0;
 
   private constructor(readonly condition: Condition) {
-    this.namespaces = {
-      closer: `${PREFIX}${process.pid}-${this.id}-closer`,
-      peer: `${PREFIX}${process.pid}-${this.id}-peer`,
-    };
-    this.devices = { closer: `nlc-${this.id}`, peer: `nlp-${this.id}` };
+    const name = (role: string) => `${PREFIX}${process.pid}-${this.id}-${role}`;
+    this.namespaces = { closer: name('closer'), peer: name('peer'), network: name('network') };
+    this.devices = { closer: 'nl-closer', peer: 'nl-peer' };
   }
 
   /** Sets everything up, or tears down what was made and throws (code ERR_NET_LINGER_CONDITION_UNAVAILABLE). */
@@ -251,45 +261,61 @@ export class LabNetwork {
     }
   }
 
-  private ns(role: 'closer' | 'peer', command: string, args: readonly string[], input?: string): Promise<string> {
+  /** A namespace's path, for code that enters it (a capture). */
+  path(role: Role | 'network'): string {
+    return `/run/netns/${this.namespaces[role]}`;
+  }
+
+  private ns(role: Role | 'network', command: string, args: readonly string[], input?: string): Promise<string> {
     return run('ip', ['netns', 'exec', this.namespaces[role], command, ...args], input);
   }
 
   private async setUp(): Promise<void> {
-    const { closer, peer } = this.namespaces;
-    await run('ip', ['netns', 'add', closer]);
-    await run('ip', ['netns', 'add', peer]);
-    // Created directly inside the namespaces: the host's own namespace never sees these links.
-    await run('ip', ['link', 'add', this.devices.closer, 'netns', closer, 'type', 'veth', 'peer', 'name', this.devices.peer, 'netns', peer]);
+    const middle = this.namespaces.network;
+    for (const ns of Object.values(this.namespaces)) {
+      await run('ip', ['netns', 'add', ns]);
+      await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
     for (const role of ['closer', 'peer'] as const) {
       const ns = this.namespaces[role];
       const dev = this.devices[role];
+      // Both ends are created inside their namespaces: the host's own namespace never sees them.
+      await run('ip', ['link', 'add', dev, 'netns', ns, 'type', 'veth', 'peer', 'name', dev, 'netns', middle]);
       for (const family of [4, 6] as const) {
         const a = ADDRESSES[family];
-        await run('ip', ['-n', ns, ...(family === 6 ? ['-6'] : []), 'addr', 'add', `${a[role]}/${a.prefix}`, 'dev', dev, ...(family === 6 ? ['nodad'] : [])]);
+        const v6 = family === 6 ? ['-6'] : [];
+        const nodad = family === 6 ? ['nodad'] : [];
+        await run('ip', ['-n', ns, ...v6, 'addr', 'add', `${a[role]}/${a.prefix}`, 'dev', dev, ...nodad]);
+        await run('ip', ['-n', middle, ...v6, 'addr', 'add', `${a.gateway[role]}/${a.prefix}`, 'dev', dev, ...nodad]);
       }
-      await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       await run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+      await run('ip', ['-n', middle, 'link', 'set', dev, 'up']);
+      for (const family of [4, 6] as const) {
+        await run('ip', ['-n', ns, ...(family === 6 ? ['-6'] : []), 'route', 'add', 'default', 'via', ADDRESSES[family].gateway[role]]);
+      }
       // The same congestion control on every machine (a host's default may be bbr or cubic).
       await this.ns(role, 'sysctl', ['-qw', 'net.ipv4.tcp_congestion_control=cubic']).catch(() => undefined);
-      await this.ns(role, 'nft', ['-f', '-'],
-        `table netdev net_linger {\n  chain ingress {\n    type filter hook ingress device "${dev}" priority 0; policy accept;\n  }\n}\n`);
-      if (this.condition === 'slow') await run('tc', ['-n', ns, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', ...TBF]);
+      if (this.condition === 'slow') await run('tc', ['-n', middle, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', ...TBF]);
     }
-    const [closerAgent, peerAgent] = await Promise.all([startAgent(closer, 'closer'), startAgent(peer, 'peer')]);
+    await this.ns('network', 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    await this.ns('network', 'nft', ['-f', '-'],
+      'table inet net_linger {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n  }\n}\n');
+    const [closerAgent, peerAgent] = await Promise.all([startAgent(this.namespaces.closer, 'closer'), startAgent(this.namespaces.peer, 'peer')]);
     this.agents = { closer: closerAgent, peer: peerAgent };
   }
 
-  agent(role: 'closer' | 'peer'): Agent {
+  agent(role: Role): Agent {
     const agent = this.agents[role];
     if (!agent) throw new Error('the lab network is not up');
     return agent;
   }
 
-  private async rule(rule: string): Promise<void> {
-    for (const role of ['closer', 'peer'] as const) {
-      await this.ns(role, 'nft', ['add', 'rule', 'netdev', 'net_linger', 'ingress', ...rule.split(' ')]);
-    }
+  private rule(rule: string): Promise<string> {
+    return this.ns('network', 'nft', ['add', 'rule', 'inet', 'net_linger', 'forward', ...rule.split(' ')]);
+  }
+
+  private flush(): Promise<string> {
+    return this.ns('network', 'nft', ['flush', 'chain', 'inet', 'net_linger', 'forward']);
   }
 
   /** The condition's standing impairment, once the row's connection is up (a lost SYN would only cost a 1 s retry). */
@@ -305,16 +331,14 @@ export class LabNetwork {
   /** Lifts every impairment (the counters go with the rules). */
   async restore(): Promise<void> {
     this.droppedEarlier = await this.dropped();
-    for (const role of ['closer', 'peer'] as const) await this.ns(role, 'nft', ['flush', 'chain', 'netdev', 'net_linger', 'ingress']);
+    await this.flush();
   }
 
   /** TCP segments dropped so far in this row, both ways. */
   async dropped(): Promise<number> {
     let total = this.droppedEarlier;
-    for (const role of ['closer', 'peer'] as const) {
-      const text = await this.ns(role, 'nft', ['list', 'chain', 'netdev', 'net_linger', 'ingress']);
-      for (const match of text.matchAll(/counter packets (\d+)/g)) total += Number(match[1]);
-    }
+    const text = await this.ns('network', 'nft', ['list', 'chain', 'inet', 'net_linger', 'forward']);
+    for (const match of text.matchAll(/counter packets (\d+)/g)) total += Number(match[1]);
     return total;
   }
 
@@ -326,19 +350,17 @@ export class LabNetwork {
   async endRow(): Promise<void> {
     await Promise.all((['closer', 'peer'] as const).map((role) => this.agent(role).call('clear')));
     for (const role of ['closer', 'peer'] as const) await this.ns(role, 'ss', ['-K', 'state', 'all']).catch(() => undefined);
-    for (const role of ['closer', 'peer'] as const) await this.ns(role, 'nft', ['flush', 'chain', 'netdev', 'net_linger', 'ingress']);
+    await this.flush();
     this.droppedEarlier = 0;
   }
 
-  /** Stops the agents and deletes both namespaces (their veth ends, rules and qdiscs go with them). Never rejects. */
+  /** Stops the agents and deletes the namespaces (their links, rules and qdiscs go with them). Never rejects. */
   async close(): Promise<void> {
     if (this.torn) return;
     this.torn = true;
     for (const agent of Object.values(this.agents)) agent?.kill();
-    for (const role of ['closer', 'peer'] as const) {
-      await run('ip', ['netns', 'exec', this.namespaces[role], 'ss', '-K', 'state', 'all']).catch(() => undefined);
-    }
-    for (const role of ['closer', 'peer'] as const) await run('ip', ['netns', 'del', this.namespaces[role]]).catch(() => undefined);
+    for (const role of ['closer', 'peer'] as const) await this.ns(role, 'ss', ['-K', 'state', 'all']).catch(() => undefined);
+    for (const ns of Object.values(this.namespaces)) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
     live.delete(this);
     uninstallExitHooks();
   }
@@ -348,9 +370,9 @@ export class LabNetwork {
     if (this.torn) return;
     this.torn = true;
     for (const agent of Object.values(this.agents)) agent?.kill();
-    for (const role of ['closer', 'peer'] as const) {
+    for (const ns of Object.values(this.namespaces)) {
       try {
-        execFileSync('ip', ['netns', 'del', this.namespaces[role]], { stdio: 'ignore', timeout: 5000 });
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 5000 });
       } catch {
         // not made yet, or already gone
       }

@@ -329,7 +329,7 @@ const FAMILY_TEXT: Readonly<Record<Family, string>> = { 4: 'IPv4 (127.0.0.1)', 6
 function familyText(family: Family, condition: Condition | null): string {
   if (!condition) return FAMILY_TEXT[family];
   const a = ADDRESSES[family];
-  return `IPv${family} (closer ${a.closer}, peer ${a.peer}: two network namespaces) · ${condition}: ${CONDITIONS[condition]}`;
+  return `IPv${family} (closer ${a.closer}, peer ${a.peer}, routed through a namespace between them) · ${condition}: ${CONDITIONS[condition]}`;
 }
 
 /** The whole report for people: a table per family, what went wrong, and a one-line verdict. */
