@@ -288,8 +288,10 @@ export class LabNetwork {
         await run('ip', ['-n', ns, ...v6, 'addr', 'add', `${a[role]}/${a.prefix}`, 'dev', dev, ...nodad]);
         await run('ip', ['-n', middle, ...v6, 'addr', 'add', `${a.gateway[role]}/${a.prefix}`, 'dev', dev, ...nodad]);
       }
-      await run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-      await run('ip', ['-n', middle, 'link', 'set', dev, 'up']);
+      // One MSS per packet, as on a real wire: a veth otherwise carries 64 KiB GSO packets, and
+      // one lost "segment" would be dozens.
+      await run('ip', ['-n', ns, 'link', 'set', 'dev', dev, 'gso_max_size', '1500', 'gso_max_segs', '1', 'up']);
+      await run('ip', ['-n', middle, 'link', 'set', 'dev', dev, 'gso_max_size', '1500', 'gso_max_segs', '1', 'up']);
       for (const family of [4, 6] as const) {
         await run('ip', ['-n', ns, ...(family === 6 ? ['-6'] : []), 'route', 'add', 'default', 'via', ADDRESSES[family].gateway[role]]);
       }
