@@ -9,3 +9,6 @@ export {
   LAB_SCHEMA_VERSION, runLab, type LabOptions, type LabReport, type LabRow, type RowStatus,
 } from './report';
 export { semanticsTable } from './semantics-table';
+export { CONDITION_SCENARIOS } from './condition-scenarios';
+export { ADDRESSES, CONDITIONS, type LabNetwork } from './netns';
+export type { Condition } from './scenarios';
