@@ -5,6 +5,7 @@ import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/errors';
+import { captureSupport } from '../src/lab/capture';
 import { SCENARIOS } from '../src/lab/scenarios';
 
 const root = path.resolve(__dirname, '..');
@@ -114,6 +115,34 @@ describe.skipIf(!isMainThread)('net-linger CLI', () => {
         expect(reset.observed.peer).toMatchObject({ outcome: 'ECONNRESET', errno: -104, syscall: 'read' });
         expect(reset.observed.closer).toMatchObject({ timeWait: false });
       }
+    });
+
+    // Where packets can be captured (CI runs as root): every connection row has its wire record
+    // and every wire claim passes, over both families; the JSON still validates.
+    it.skipIf(!linux || !captureSupport().ok)('--capture --json --both records every connection row and its wire claims pass', async () => {
+      const { code, stdout, stderr } = await run(['lab', '--capture', '--json', '--both']);
+      expect(stderr).toBe('');
+      const report = JSON.parse(stdout);
+      expect(validate(report, schema)).toEqual([]);
+      expect(report.schemaVersion).toBe(1);
+      expect(report.rows.filter((r: { status: string }) => r.status !== 'pass')).toEqual([]);
+      expect(code).toBe(0);
+      for (const r of report.rows) {
+        if (r.kind !== 'connection') {
+          expect(r.observed.wire, r.scenario).toBeUndefined();
+          continue;
+        }
+        expect(r.observed.wireDropped, r.scenario).toBeUndefined();
+        expect(r.observed.wire.slice(0, 2).map((s: { flags: string[] }) => s.flags), r.scenario).toEqual([['SYN'], ['SYN', 'ACK']]);
+        expect(r.expected, r.scenario).toContain('wire: ');
+      }
+      const reset = report.rows.find((r: { scenario: string; family: number }) => r.scenario === 'close-with-unread-data' && r.family === 6);
+      expect(reset.observed.wire.slice(2)).toEqual([
+        { from: 'peer', flags: ['PSH', 'ACK'], bytes: 1000, tMs: expect.any(Number) },
+        { from: 'closer', flags: ['RST', 'ACK'], bytes: 0, tMs: expect.any(Number) },
+      ]);
+      const { stdout: table } = await run(['lab', '--capture', '--scenario', 'close-with-unread-data']);
+      expect(table).toMatch(/on the wire:\s+peer → closer {2}1000 B\s+closer → peer {2}RST/);
     });
 
     it('the validator itself rejects what the schema forbids', () => {

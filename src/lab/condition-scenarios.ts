@@ -29,6 +29,7 @@ export const CONDITION_SCENARIOS: readonly (ConnectionScenario & { condition: Co
       linux: {
         peer: { outcome: 'open', received: 'partial' },
         closer: { blockedAtLeastMs: 900, state: 'FIN_WAIT1' },
+        wire: { closerSends: 'FIN', noRst: true },
         note: 'tcp_close() in net/ipv4/tcp.c queues the FIN, waits in sk_stream_wait_close(), then orphans the socket',
       },
     },
@@ -52,6 +53,7 @@ export const CONDITION_SCENARIOS: readonly (ConnectionScenario & { condition: Co
       linux: {
         peer: { outcome: 'open', received: 'partial' },
         closer: { state: 'FIN_WAIT1', report: { outcome: 'timeout', reset: false, elapsedAtLeastMs: 900, elapsedAtMostMs: 3000 } },
+        wire: { closerSends: 'FIN', noRst: true },
       },
     },
     unverified: { darwin: NO_NAMESPACES, win32: NO_NAMESPACES },
@@ -73,6 +75,7 @@ export const CONDITION_SCENARIOS: readonly (ConnectionScenario & { condition: Co
       linux: {
         peer: { outcome: 'open', received: 'all' },
         closer: { state: 'gone', report: { outcome: 'timeout', reset: true, elapsedAtLeastMs: 400, elapsedAtMostMs: 3000 } },
+        wire: { closerSends: 'FIN', closerRstLost: true },
       },
     },
     unverified: { darwin: NO_NAMESPACES, win32: NO_NAMESPACES },
@@ -85,7 +88,7 @@ export const CONDITION_SCENARIOS: readonly (ConnectionScenario & { condition: Co
     why: 'The close that resets the peer on loopback (close-with-unread-data): here its one RST is lost, TCP never sends it again, and the peer never learns; the closer keeps nothing.',
     steps: [peer.send(1000), closer.waitUnread(1000), network.vanish(), closer.close()],
     expect: {
-      linux: { peer: { outcome: 'open' }, closer: { state: 'gone', timeWait: false } },
+      linux: { peer: { outcome: 'open' }, closer: { state: 'gone', timeWait: false }, wire: { closerSends: 'RST', closerRstLost: true } },
     },
     unverified: { darwin: NO_NAMESPACES, win32: NO_NAMESPACES },
   },
@@ -97,7 +100,7 @@ export const CONDITION_SCENARIOS: readonly (ConnectionScenario & { condition: Co
     why: 'The peer learns only when it next sends: the closer\'s kernel has no connection left and answers with an RST of its own.',
     steps: [peer.send(1000), closer.waitUnread(1000), network.vanish(), closer.close(), network.restore(), peer.writeUntilError()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET' }, closer: { state: 'gone' } },
+      linux: { peer: { outcome: 'ECONNRESET' }, closer: { state: 'gone' }, wire: { closerSends: 'RST', closerRstLost: false } },
     },
     unverified: { darwin: NO_NAMESPACES, win32: NO_NAMESPACES },
   },
@@ -109,7 +112,7 @@ export const CONDITION_SCENARIOS: readonly (ConnectionScenario & { condition: Co
     why: 'close() blocks the whole second; when the time runs out Linux sends no RST: what the kernel holds still drains afterwards, and the peer reads all of it, then EOF.',
     steps: [closer.send(512 * 1024), closer.setLinger(1, 1), closer.close(), peer.waitEof()],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { blockedAtLeastMs: 900 } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { blockedAtLeastMs: 900 }, wire: { closerSends: 'FIN', noRst: true } },
     },
     unverified: { darwin: XNU_NONBLOCKING_LINGER, win32: WINSOCK_NONBLOCKING_LINGER },
   },
@@ -124,6 +127,7 @@ export const CONDITION_SCENARIOS: readonly (ConnectionScenario & { condition: Co
       linux: {
         peer: { outcome: 'eof', received: 'all' },
         closer: { report: { outcome: 'acked', reset: false, elapsedAtLeastMs: 200, elapsedAtMostMs: 2000 } },
+        wire: { closerSends: 'FIN', noRst: true },
       },
     },
     unverified: { darwin: NO_NAMESPACES, win32: NO_NAMESPACES },
@@ -136,7 +140,7 @@ export const CONDITION_SCENARIOS: readonly (ConnectionScenario & { condition: Co
     why: 'Lost segments, FIN included, are sent again: the peer still reads every byte, then EOF.',
     steps: [closer.send(64 * 1024), closer.close(), peer.waitEof(), peer.end()],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, wire: { closerSends: 'FIN', noRst: true } },
     },
     unverified: { darwin: NO_NAMESPACES, win32: NO_NAMESPACES },
   },
@@ -159,6 +163,7 @@ export const CONDITION_SCENARIOS: readonly (ConnectionScenario & { condition: Co
       linux: {
         peer: { outcome: 'eof', received: 'all' },
         closer: { outcome: 'eof', received: 16 * 1024, report: { outcome: 'fin', reset: false } },
+        wire: { closerSends: 'FIN', noRst: true },
       },
     },
     unverified: { darwin: NO_NAMESPACES, win32: NO_NAMESPACES },
@@ -171,7 +176,7 @@ export const CONDITION_SCENARIOS: readonly (ConnectionScenario & { condition: Co
     why: 'Every byte acknowledged despite the losses, well within the time: the report says acked.',
     steps: [closer.send(32 * 1024), closer.lingerClose(2), closer.awaitClose(), peer.waitEof()],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { report: { outcome: 'acked', reset: false } } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { report: { outcome: 'acked', reset: false } }, wire: { closerSends: 'FIN', noRst: true } },
     },
     unverified: { darwin: NO_NAMESPACES, win32: NO_NAMESPACES },
   },

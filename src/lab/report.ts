@@ -3,6 +3,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../binding';
+import { closingLadder } from './ladder';
 import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './runner';
 import {
   SCENARIOS, claimFor, describeClaim, describeCloser, describePeer, type Condition, type Platform, type Scenario,
@@ -73,6 +74,8 @@ export interface LabOptions {
    * ERR_NET_LINGER_CONDITION_UNAVAILABLE, before running anything, where that cannot be done.
    */
   condition?: Condition;
+  /** Record each connection row's TCP segments and judge its wire claims (Linux, CAP_NET_RAW). */
+  capture?: boolean;
   /** Called before each row starts. */
   onProgress?: (event: { index: number; total: number; scenario: Scenario; family: Family }) => void;
 }
@@ -88,7 +91,7 @@ function toRow(scenario: Scenario, result: ScenarioResult, platform: string): La
     closerDid: describeCloser(scenario),
     peerDid: scenario.kind === 'call' ? null : describePeer(scenario),
     claimed: result.claimed,
-    expected: claim ? describeClaim(claim.expect) : null,
+    expected: claim ? describeClaim(claim.expect, result.observed?.kind === 'connection' && result.observed.wire !== undefined) : null,
     note: claim?.source ?? (claim && 'note' in claim.expect ? claim.expect.note : undefined) ?? null,
     status,
     mismatches: result.error ? [] : result.mismatches,
@@ -126,7 +129,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
     for (const family of families) {
       for (const scenario of scenarios) {
         options.onProgress?.({ index: rows.length, total, scenario, family });
-        rows.push(toRow(scenario, await runScenario(scenario, { family, platform, inProcess: options.inProcess, network }), platform));
+        rows.push(toRow(scenario, await runScenario(scenario, { family, platform, inProcess: options.inProcess, capture: options.capture, network }), platform));
       }
     }
   } finally {
@@ -196,6 +199,10 @@ export function describeObserved(observed: Observation | null): string {
   if (observed.network && observed.network.condition !== 'slow') {
     const { dropped } = observed.network;
     parts.push(`network: dropped ${dropped} TCP ${dropped === 1 ? 'segment' : 'segments'}`);
+  }
+  if (observed.wire) {
+    parts.push(`on the wire:\n${closingLadder(observed.wire).join('\n')}`);
+    if (observed.wireDropped) parts.push(`(the capture lost ${observed.wireDropped} packets)`);
   }
   return parts.join('\n');
 }

@@ -10,11 +10,12 @@ import { gracefulClose, lingerClose, resetClose } from '../close';
 import { NetLingerError, normalizeErrorCode } from '../errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
 import { assertScenario, claimFor, describeStep } from './scenarios';
+import { startCapture, type Capture, type RawSegment, type WireSegment } from './capture';
 import { findWindowsSocket, resolveHandle } from '../handle';
 import { dgramFd, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
 import { ADDRESSES, type LabNetwork } from './netns';
 import type {
-  CallScenario, Condition, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
+  CallScenario, Condition, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step, WireExpectation,
 } from './scenarios';
 
 export type Family = 4 | 6;
@@ -44,6 +45,13 @@ export interface ConnectionObservation {
   };
   /** Off loopback: the condition played and how many TCP segments the network dropped. */
   network?: { condition: Condition; dropped: number };
+  /**
+   * The connection's TCP segments as captured (with RunOptions.capture): SYN, FIN, RST and data;
+   * ACK-only segments are folded away. Absent when the row ran without a capture.
+   */
+  wire?: ObservedSegment[];
+  /** Packets the capture lost (its buffer was full); present only when some were: the record is incomplete. */
+  wireDropped?: number;
 }
 
 export interface CallObservation {
@@ -84,6 +92,13 @@ export interface RunOptions {
   inProcess?: boolean;
   /** Off loopback: the namespaces a row with a `condition` is played across (see runLab's `condition`). */
   network?: LabNetwork;
+  /** Record each connection's segments (Linux, CAP_NET_RAW: see capture.ts); wire claims are judged only then. */
+  capture?: boolean;
+  /**
+   * Called with the listener's port before the peer connects, and awaited (e.g. to start another
+   * capture on that port). Not for rows that run in a child process.
+   */
+  onListening?: (port: number) => void | Promise<void>;
 }
 
 const host = (family: Family): string => (family === 6 ? '::1' : '127.0.0.1');
@@ -157,9 +172,15 @@ function listening(server: net.Server, family: Family): Promise<net.Server> {
  * A loopback connection: the closer is the accepted side, paused so it reads nothing unasked.
  * With `peerReadBuffer` the peer reads into one fixed buffer of that size.
  */
-async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pair> {
+async function connectPair(family: Family, peerReadBuffer?: number, beforeConnect?: (port: number) => unknown): Promise<Pair> {
   const server = await listening(net.createServer({ pauseOnConnect: true, allowHalfOpen: true }), family);
   const { port } = server.address() as net.AddressInfo;
+  try {
+    await beforeConnect?.(port);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
   let peer: Side | undefined;
   // The shortcut a fixed read size avoids is in libuv's Unix stream code; Windows reads through
@@ -382,8 +403,23 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: CloserS
   return runSideStep(step, step.actor === 'peer' ? pair.peer : pair.closer, timeoutMs, state);
 }
 
-async function runConnection(scenario: ConnectionScenario, family: Family, timeoutMs: number): Promise<ConnectionObservation> {
-  const pair = await connectPair(family, scenario.peerReadBuffer);
+async function runConnection(
+  scenario: ConnectionScenario, family: Family, timeoutMs: number, options: ObserveOptions,
+): Promise<ConnectionObservation> {
+  let capture: Capture | undefined;
+  let pair: Pair;
+  try {
+    pair = await connectPair(family, scenario.peerReadBuffer, async (port) => {
+      if (options.capture) {
+        capture = startCapture({ port });
+        await capture.ready;
+      }
+      await options.onListening?.(port);
+    });
+  } catch (err) {
+    capture?.stop();
+    throw err;
+  }
   const state: CloserState = { blockedMs: null };
   try {
     // A runtime that cannot give the closer's descriptor refuses here, before any step.
@@ -393,6 +429,7 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
     // stays open and receives nothing more for 500 ms is an outcome too.
     await settlePeer(pair.peer, timeoutMs);
     const closerState = await settledState(pair.closerPorts);
+    const wire = capture ? recordWire(capture, pair) : {};
     return {
       kind: 'connection',
       peer: pair.peer.observe(),
@@ -403,11 +440,59 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
         closeBlockedMs: state.blockedMs,
         ...(state.report ? { report: state.report } : {}),
       },
+      ...wire,
     };
   } finally {
     pair.peer.socket.destroy();
     pair.closer.socket.destroy();
+    capture?.stop();
   }
+}
+
+/** The connection's segments once everything the steps caused has crossed (loopback: at once). */
+function recordWire(capture: Capture, pair: Pair): Pick<ConnectionObservation, 'wire' | 'wireDropped'> {
+  capture.stop();
+  const wire = capture.segments({ closerPort: pair.closerPorts.local, peerPort: pair.closerPorts.remote });
+  return capture.drops > 0 ? { wire, wireDropped: capture.drops } : { wire };
+}
+
+/** A captured segment; off loopback `lost` marks one that left its sender and never reached the other side. */
+export type ObservedSegment = WireSegment & { lost?: true };
+
+/**
+ * Off loopback, from a capture on each side's link: every segment as it left its sender (the
+ * closer's from the closer's link, the peer's from the peer's), marked `lost` when the other
+ * side's link never saw it. A retransmission is matched with the copies that arrived, in order.
+ * Both captures carry kernel times from the same clock. ACK-only segments are folded away.
+ */
+export function mergeWire(closerLink: readonly RawSegment[], peerLink: readonly RawSegment[], ports: { closer: number; peer: number }): ObservedSegment[] {
+  const ofConnection = (s: RawSegment) =>
+    (s.srcPort === ports.closer && s.dstPort === ports.peer) || (s.srcPort === ports.peer && s.dstPort === ports.closer);
+  const key = (s: RawSegment) => `${s.srcPort}/${s.seq}/${s.ack}/${s.flags.join('+')}/${s.bytes}`;
+  const sent = [
+    ...closerLink.filter((s) => ofConnection(s) && s.srcPort === ports.closer),
+    ...peerLink.filter((s) => ofConnection(s) && s.srcPort === ports.peer),
+  ].sort((a, b) => a.timeMs - b.timeMs);
+  const arrived = new Map<string, number>();
+  for (const s of [...closerLink.filter((x) => ofConnection(x) && x.srcPort === ports.peer), ...peerLink.filter((x) => ofConnection(x) && x.srcPort === ports.closer)]) {
+    arrived.set(key(s), (arrived.get(key(s)) ?? 0) + 1);
+  }
+  const t0 = sent[0]?.timeMs ?? 0;
+  const out: ObservedSegment[] = [];
+  for (const s of sent) {
+    const k = key(s);
+    const left = arrived.get(k) ?? 0;
+    if (left > 0) arrived.set(k, left - 1);
+    if (!(s.bytes > 0 || s.flags.some((f) => f === 'SYN' || f === 'FIN' || f === 'RST'))) continue;
+    out.push({
+      from: s.srcPort === ports.closer ? 'closer' : 'peer',
+      flags: s.flags,
+      bytes: s.bytes,
+      tMs: Math.round(Math.max(0, s.timeMs - t0) * 1000) / 1000,
+      ...(left > 0 ? {} : { lost: true as const }),
+    });
+  }
+  return out;
 }
 
 /**
@@ -415,15 +500,26 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
  * network's by this one. The closer's state is read once it stops waiting for ACKs, unless the
  * peer vanished (those ACKs never come).
  */
-async function runAcross(scenario: ConnectionScenario, family: Family, network: LabNetwork, timeoutMs: number): Promise<ConnectionObservation> {
+async function runAcross(
+  scenario: ConnectionScenario, family: Family, network: LabNetwork, timeoutMs: number, options: ObserveOptions,
+): Promise<ConnectionObservation> {
   const closer = network.agent('closer');
   const peer = network.agent('peer');
   const address = ADDRESSES[family];
   let vanished = false;
+  const captures: Capture[] = [];
   try {
     const { port } = await closer.call<{ port: number }>('listen', { host: address.closer });
+    if (options.capture) {
+      // One capture on each side's link, opened in that side's namespace before the SYN.
+      for (const role of ['closer', 'peer'] as const) {
+        captures.push(startCapture({ port, interface: network.devices[role], netns: network.path(role) }));
+      }
+      await Promise.all(captures.map((c) => c.ready));
+    }
+    await options.onListening?.(port);
     const connecting = peer.call('connect', { host: address.closer, port, peerReadBuffer: scenario.peerReadBuffer });
-    await closer.call('accept', {}, timeoutMs);
+    const { remote: peerPort } = await closer.call<{ local: number; remote: number }>('accept', {}, timeoutMs);
     await connecting;
     await network.connected();
     // A step may hold its side's thread (a lingering close): allow for that beyond the step's own bound.
@@ -445,8 +541,17 @@ async function runAcross(scenario: ConnectionScenario, family: Family, network: 
     const dropped = await network.dropped();
     const peerObserved = await peer.call<SideObservation>('observe');
     const closerObserved = await closer.call<ConnectionObservation['closer']>('observe', { waitAckMs: vanished ? 0 : 3000 });
-    return { kind: 'connection', peer: peerObserved, closer: closerObserved, network: { condition: network.condition, dropped } };
+    const observed: ConnectionObservation = { kind: 'connection', peer: peerObserved, closer: closerObserved };
+    if (captures.length) {
+      for (const c of captures) c.stop();
+      observed.wire = mergeWire(captures[0].raw(), captures[1].raw(), { closer: port, peer: peerPort });
+      const lost = captures[0].drops + captures[1].drops;
+      if (lost > 0) observed.wireDropped = lost;
+    }
+    observed.network = { condition: network.condition, dropped };
+    return observed;
   } finally {
+    for (const c of captures) c.stop();
     await network.endRow();
   }
 }
@@ -577,6 +682,38 @@ function checkConnection(expect: ConnectionExpectation, obs: ConnectionObservati
       }
     }
   }
+  if (expect.wire && obs.wire) problems.push(...checkWire(expect.wire, obs.wire, obs.wireDropped));
+  return problems;
+}
+
+/** Wire claims, judged only where the row was captured. */
+export function checkWire(claim: WireExpectation, wire: readonly ObservedSegment[], dropped = 0): string[] {
+  const problems: string[] = [];
+  if (dropped > 0) return [`the capture lost ${dropped} packets, so the wire claims cannot be judged`];
+  if (!wire.some((s) => s.flags.includes('SYN'))) return ['the capture holds no SYN for this connection, so the wire claims cannot be judged'];
+  const ending = wire.findIndex((s) => s.from === 'closer' && (s.flags.includes('FIN') || s.flags.includes('RST')));
+  const closerEnd = ending < 0 ? 'nothing' : wire[ending].flags.includes('RST') ? 'RST' : 'FIN';
+  if (claim.closerSends && closerEnd !== claim.closerSends) {
+    problems.push(`wire: the closer's first closing segment was ${closerEnd}, expected ${claim.closerSends}`);
+  }
+  if (claim.noRst) {
+    const resets = wire.filter((s) => s.flags.includes('RST'));
+    if (resets.length) problems.push(`wire: expected no RST, saw ${resets.length} (${[...new Set(resets.map((s) => s.from))].join(' and ')})`);
+  }
+  if (claim.rstAfterPeerData) {
+    const reset = wire.findIndex((s) => s.from === 'closer' && s.flags.includes('RST'));
+    const peerData = wire.findIndex((s) => s.from === 'peer' && s.bytes > 0);
+    if (reset < 0) problems.push('wire: expected an RST from the closer, saw none');
+    else if (peerData < 0 || peerData > reset) problems.push('wire: expected the closer\'s RST to answer data from the peer, but no peer data came before it');
+  }
+  if (claim.closerRstLost !== undefined) {
+    const resets = wire.filter((s) => s.from === 'closer' && s.flags.includes('RST'));
+    const allLost = resets.every((s) => s.lost === true);
+    if (!resets.length) problems.push('wire: expected an RST from the closer, saw none');
+    else if (allLost !== claim.closerRstLost) {
+      problems.push(claim.closerRstLost ? 'wire: expected the closer\'s RST to be lost, but one reached the peer' : 'wire: expected an RST from the closer to reach the peer, but every one was lost');
+    }
+  }
   return problems;
 }
 
@@ -592,11 +729,11 @@ export function check(scenario: Scenario, obs: Observation, platform: string): s
 }
 
 /** Runs a row in a child process (for rows that block their thread on purpose). */
-function runIsolated(name: string, family: Family): Promise<Observation> {
+function runIsolated(name: string, family: Family, capture: boolean): Promise<Observation> {
   const entry = path.join(packageRoot(), 'dist', 'cjs', 'lab', 'child.js');
   if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build:ts"`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...scriptArgs(), entry, name, String(family)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...scriptArgs(), entry, name, String(family), ...(capture ? ['capture'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -616,15 +753,22 @@ function runIsolated(name: string, family: Family): Promise<Observation> {
   });
 }
 
-/** Runs one row in this process (or, off loopback, across `network`) and returns what was observed. */
-export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000, network?: LabNetwork): Promise<Observation> {
+/** Runs one row in this process (or, off loopback, across `options.network`) and returns what was observed. */
+export interface ObserveOptions {
+  capture?: boolean;
+  onListening?: (port: number) => void | Promise<void>;
+  network?: LabNetwork;
+}
+
+export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000, options: ObserveOptions = {}): Promise<Observation> {
   if (scenario.kind === 'connection' && scenario.condition) {
+    const { network } = options;
     if (!network || network.condition !== scenario.condition) {
       throw new Error(`${scenario.name} is played off loopback only: net-linger lab --condition ${scenario.condition}`);
     }
-    return runAcross(scenario, family, network, stepTimeoutMs);
+    return runAcross(scenario, family, network, stepTimeoutMs, options);
   }
-  return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs);
+  return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs, options);
 }
 
 /** Runs one row (on loopback, or across `options.network` for a row with a condition) and judges it against the table. Never rejects: failures are results. */
@@ -636,8 +780,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const claimed = scenario.expect[platform as Platform] !== undefined;
   try {
     const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess && !scenario.condition
-      ? await runIsolated(scenario.name, family)
-      : await observe(scenario, family, options.stepTimeoutMs, options.network);
+      ? await runIsolated(scenario.name, family, options.capture === true)
+      : await observe(scenario, family, options.stepTimeoutMs, { capture: options.capture, onListening: options.onListening, network: options.network });
     const mismatches = check(scenario, observed, platform) ?? [];
     return { name: scenario.name, family, platform, claimed, observed, mismatches, passed: mismatches.length === 0, durationMs: performance.now() - start };
   } catch (err) {
