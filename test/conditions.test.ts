@@ -6,9 +6,10 @@ import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { CONDITION_SCENARIOS } from '../src/lab/condition-scenarios';
-import { runScenario } from '../src/lab/runner';
+import { mergeWire, runScenario } from '../src/lab/runner';
 import { SCENARIOS } from '../src/lab/scenarios';
 import { semanticsTable } from '../src/lab/semantics-table';
+import { labSchema } from './lab-schema';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');
@@ -62,7 +63,10 @@ function hostSnapshot(): { links: string[]; tables: string[] } {
 
 type Row = { scenario: string; status: string; mismatches: string[]; error: string | null; observed: any };
 
+const { validate } = labSchema();
+
 function expectAllPass(report: { ok: boolean; rows: Row[] }, names: string[]): void {
+  expect(validate(report)).toEqual([]);
   expect(report.rows.map((r) => r.scenario)).toEqual(names);
   for (const row of report.rows) expect({ scenario: row.scenario, status: row.status, error: row.error, mismatches: row.mismatches }).toMatchObject({ status: 'pass' });
   expect(report.ok).toBe(true);
@@ -95,6 +99,33 @@ describe('the off-loopback table', () => {
     const result = await runScenario(CONDITION_SCENARIOS[0]);
     expect(result.passed).toBe(false);
     expect(result.error).toBe(`${CONDITION_SCENARIOS[0].name} is played off loopback only: net-linger lab --condition blackhole`);
+  });
+
+  it('a merged capture marks what left one side and never reached the other, retransmissions in order', () => {
+    const seg = (srcPort: number, dstPort: number, seq: number, flags: string[], bytes: number, timeMs: number) =>
+      ({ srcPort, dstPort, seq, ack: 1, flags, bytes, timeMs });
+    const closerLink = [
+      seg(5000, 40000, 1, ['SYN', 'ACK'], 0, 1000),
+      seg(40000, 5000, 1, ['PSH', 'ACK'], 100, 1001),
+      seg(5000, 40000, 2, ['FIN', 'ACK'], 0, 1002), // sent, lost
+      seg(5000, 40000, 2, ['FIN', 'ACK'], 0, 1202), // the retransmission, which arrives
+      seg(5000, 40000, 3, ['RST'], 0, 1300), // sent, lost
+      seg(40000, 5000, 9, ['ACK'], 0, 1003), // ACK-only: folded away
+    ];
+    const peerLink = [
+      seg(5000, 40000, 1, ['SYN', 'ACK'], 0, 1000.1),
+      seg(40000, 5000, 1, ['PSH', 'ACK'], 100, 1000.9),
+      seg(5000, 40000, 2, ['FIN', 'ACK'], 0, 1202.1),
+      seg(40000, 5000, 9, ['ACK'], 0, 1002.9),
+      seg(1234, 5000, 1, ['RST'], 0, 1400), // another connection
+    ];
+    expect(mergeWire(closerLink, peerLink, { closer: 5000, peer: 40000 })).toEqual([
+      { from: 'closer', flags: ['SYN', 'ACK'], bytes: 0, tMs: 0 },
+      { from: 'peer', flags: ['PSH', 'ACK'], bytes: 100, tMs: 0.9 },
+      { from: 'closer', flags: ['FIN', 'ACK'], bytes: 0, tMs: 2, lost: true },
+      { from: 'closer', flags: ['FIN', 'ACK'], bytes: 0, tMs: 202 },
+      { from: 'closer', flags: ['RST'], bytes: 0, tMs: 300, lost: true },
+    ]);
   });
 
   it('docs/lab.md shows the table as it is', () => {
@@ -135,17 +166,17 @@ describe.skipIf(!isMainThread)('net-linger lab --condition', () => {
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toBe(
-      'net-linger lab: --condition blackhole: off-loopback conditions need root: the lab creates two network namespaces joined by a ' +
-      'veth pair and sets nftables rules in them (CAP_SYS_ADMIN and CAP_NET_ADMIN). Run it as root, e.g. ' +
+      'net-linger lab: --condition blackhole: off-loopback conditions need root: the lab creates three network namespaces joined by ' +
+      'veth pairs and sets nftables rules in them (CAP_SYS_ADMIN and CAP_NET_ADMIN). Run it as root, e.g. ' +
       '"sudo npx net-linger lab --condition blackhole".\n',
     );
     expect(ours(pid)).toEqual([]);
   });
 
   describe.runIf(canRun)('as root', () => {
-    it('blackhole: every row passes, the JSON says what the vanished peer did to each close, nothing is left behind', async () => {
+    it('blackhole with --capture: every row and wire claim passes, the JSON says what the vanished peer did to each close, nothing is left behind', async () => {
       const before = hostSnapshot();
-      const { code, stdout, stderr, pid } = await run(['lab', '--condition', 'blackhole', '--json']);
+      const { code, stdout, stderr, pid } = await run(['lab', '--condition', 'blackhole', '--capture', '--json']);
       expect(stderr).toBe('');
       const report = JSON.parse(stdout);
       expectAllPass(report, names('blackhole'));
@@ -161,6 +192,17 @@ describe.skipIf(!isMainThread)('net-linger lab --condition', () => {
       expect(row('vanished-graceful-close').closer.report).toMatchObject({ helper: 'gracefulClose', outcome: 'timeout', reset: true });
       expect(row('reset-lost').peer.outcome).toBe('open');
       expect(row('reset-lost-then-peer-sends').peer.outcome).toBe('ECONNRESET');
+      // What crossed the wire: when the linger time ran out, no RST, only the FIN and data again,
+      // lost; the reset that was lost left the closer and never reached the peer.
+      type Seg = { from: string; flags: string[]; bytes: number; lost?: true };
+      const wire = (name: string): Seg[] => row(name).wire;
+      for (const name of ['vanished-linger-timeout', 'vanished-linger-close']) {
+        expect(wire(name).some((s) => s.flags.includes('RST')), name).toBe(false);
+        expect(wire(name).filter((s) => s.from === 'closer' && s.flags.includes('FIN')).every((s) => s.lost), name).toBe(true);
+      }
+      expect(wire('reset-lost').filter((s) => s.flags.includes('RST'))).toEqual([{ from: 'closer', flags: expect.arrayContaining(['RST']), bytes: 0, tMs: expect.any(Number), lost: true }]);
+      const resets = wire('reset-lost-then-peer-sends').filter((s) => s.flags.includes('RST'));
+      expect(resets.map((s) => s.lost === true)).toEqual([true, false]);
       expect(ours(pid)).toEqual([]);
       expect(hostSnapshot()).toEqual(before);
     });
@@ -180,11 +222,14 @@ describe.skipIf(!isMainThread)('net-linger lab --condition', () => {
       const leftover = `net-linger-${gone}-abcdef-peer`;
       execFileSync('ip', ['netns', 'add', leftover]);
       try {
-        const { code, stdout, pid } = await run(['lab', '--condition', 'lossy', '--json']);
+        const { code, stdout, pid } = await run(['lab', '--condition', 'lossy', '--capture', '--json']);
         const report = JSON.parse(stdout);
         expectAllPass(report, names('lossy'));
         expect(code).toBe(0);
-        for (const r of report.rows) expect(r.observed.network).toMatchObject({ condition: 'lossy', dropped: expect.any(Number) });
+        for (const r of report.rows) {
+          expect(r.observed.network).toMatchObject({ condition: 'lossy', dropped: expect.any(Number) });
+          expect(r.observed.wire.some((s: { flags: string[] }) => s.flags.includes('RST')), r.scenario).toBe(false);
+        }
         expect(netnsList()).not.toContain(leftover);
         expect(ours(pid)).toEqual([]);
       } finally {

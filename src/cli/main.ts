@@ -43,10 +43,11 @@ and prints what the closer did, what the peer observed, the TIME_WAIT left on th
 
 Options:
   --scenario <name>   run only this row (repeatable); see --list
-  --condition <name>  off loopback: play the rows that exist only there, across two network
-                      namespaces joined by a veth pair (Linux, as root; set up and torn down
-                      by the lab). blackhole: the peer vanishes mid-transfer; slow: a
-                      2 Mbit/s link; lossy: 5 % of TCP segments dropped each way.
+  --condition <name>  off loopback: play the rows that exist only there, each side in a
+                      network namespace of its own, routed through a third (Linux, as root;
+                      set up and torn down by the lab). blackhole: the peer vanishes
+                      mid-transfer; slow: a 2 Mbit/s link; lossy: 5 % of TCP segments
+                      dropped each way.
                       See docs/lab.md, "Off loopback"
   --ipv4              over 127.0.0.1 (the default)
   --ipv6              over ::1 (with --ipv4: both)

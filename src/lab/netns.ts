@@ -72,7 +72,7 @@ export function conditionUnavailable(condition: Condition): string | undefined {
     return `off-loopback conditions are not available here (${process.platform}): they need Linux network namespaces`;
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    return 'off-loopback conditions need root: the lab creates two network namespaces joined by a veth pair and ' +
+    return 'off-loopback conditions need root: the lab creates three network namespaces joined by veth pairs and ' +
       'sets nftables rules in them (CAP_SYS_ADMIN and CAP_NET_ADMIN). Run it as root, e.g. ' +
       `"sudo npx net-linger lab --condition ${condition}"`;
   }

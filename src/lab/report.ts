@@ -68,7 +68,7 @@ export interface LabOptions {
   /** Run rows that block their thread in this process instead of a child (see RunOptions.inProcess). */
   inProcess?: boolean;
   /**
-   * Play the rows that exist only off loopback, under this condition, across two network
+   * Play the rows that exist only off loopback, under this condition, across network
    * namespaces the lab sets up and tears down (Linux, root). Default rows: those of
    * CONDITION_SCENARIOS with this condition. Throws NetLingerError
    * ERR_NET_LINGER_CONDITION_UNAVAILABLE, before running anything, where that cannot be done.

@@ -462,7 +462,7 @@ export type ObservedSegment = WireSegment & { lost?: true };
 /**
  * Off loopback, from a capture on each side's link: every segment as it left its sender (the
  * closer's from the closer's link, the peer's from the peer's), marked `lost` when the other
- * side's link never saw it. A retransmission is matched with the copies that arrived, in order.
+ * side's link never saw it (each arrival matched with the latest copy sent before it).
  * Both captures carry kernel times from the same clock. ACK-only segments are folded away.
  */
 export function mergeWire(closerLink: readonly RawSegment[], peerLink: readonly RawSegment[], ports: { closer: number; peer: number }): ObservedSegment[] {
@@ -473,30 +473,34 @@ export function mergeWire(closerLink: readonly RawSegment[], peerLink: readonly 
     ...closerLink.filter((s) => ofConnection(s) && s.srcPort === ports.closer),
     ...peerLink.filter((s) => ofConnection(s) && s.srcPort === ports.peer),
   ].sort((a, b) => a.timeMs - b.timeMs);
-  const arrived = new Map<string, number>();
-  for (const s of [...closerLink.filter((x) => ofConnection(x) && x.srcPort === ports.peer), ...peerLink.filter((x) => ofConnection(x) && x.srcPort === ports.closer)]) {
-    arrived.set(key(s), (arrived.get(key(s)) ?? 0) + 1);
+  // Each copy that arrived belongs to the latest copy sent before it (a retransmission arrives,
+  // the first copy was lost); a sent copy no arrival belongs to is lost.
+  const arrivals = [
+    ...closerLink.filter((x) => ofConnection(x) && x.srcPort === ports.peer),
+    ...peerLink.filter((x) => ofConnection(x) && x.srcPort === ports.closer),
+  ].sort((a, b) => a.timeMs - b.timeMs);
+  const delivered = new Set<RawSegment>();
+  for (const arrival of arrivals) {
+    const copy = sent.filter((s) => key(s) === key(arrival) && !delivered.has(s) && s.timeMs <= arrival.timeMs + 1).pop();
+    if (copy) delivered.add(copy);
   }
   const t0 = sent[0]?.timeMs ?? 0;
   const out: ObservedSegment[] = [];
   for (const s of sent) {
-    const k = key(s);
-    const left = arrived.get(k) ?? 0;
-    if (left > 0) arrived.set(k, left - 1);
     if (!(s.bytes > 0 || s.flags.some((f) => f === 'SYN' || f === 'FIN' || f === 'RST'))) continue;
     out.push({
       from: s.srcPort === ports.closer ? 'closer' : 'peer',
       flags: s.flags,
       bytes: s.bytes,
       tMs: Math.round(Math.max(0, s.timeMs - t0) * 1000) / 1000,
-      ...(left > 0 ? {} : { lost: true as const }),
+      ...(delivered.has(s) ? {} : { lost: true as const }),
     });
   }
   return out;
 }
 
 /**
- * A row across two network namespaces: each side's steps are played by that side's process, the
+ * A row across the lab's network namespaces: each side's steps are played by that side's process, the
  * network's by this one. The closer's state is read once it stops waiting for ACKs, unless the
  * peer vanished (those ACKs never come).
  */

@@ -36,10 +36,11 @@ export type Step =
   | { actor: 'network'; do: 'restore' };
 
 /**
- * A network between closer and peer other than loopback (`net-linger lab --condition`): two
- * network namespaces joined by a veth pair. 'blackhole': the peer vanishes where a row's
- * `network: vanish` step says (every TCP segment dropped both ways); 'slow': a rate-limited link
- * (tbf); 'lossy': a share of the TCP segments dropped at random each way (nftables).
+ * A network between closer and peer other than loopback (`net-linger lab --condition`): each
+ * side in a network namespace of its own, routed through a third that plays the network.
+ * 'blackhole': the peer vanishes where a row's `network: vanish` step says (every TCP segment
+ * dropped both ways); 'slow': a rate-limited link (tbf); 'lossy': a share of the TCP segments
+ * dropped at random each way (nftables).
  */
 export type Condition = 'blackhole' | 'slow' | 'lossy';
 
