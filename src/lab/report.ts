@@ -333,7 +333,8 @@ export function formatTable(rows: readonly LabRow[], style: Style, width: number
 
 const FAMILY_TEXT: Readonly<Record<Family, string>> = { 4: 'IPv4 (127.0.0.1)', 6: 'IPv6 (::1)' };
 
-function familyText(family: Family, condition: Condition | null): string {
+/** A family's heading: its loopback address, or off loopback the lab's addresses and the condition. */
+export function familyText(family: Family, condition: Condition | null): string {
   if (!condition) return FAMILY_TEXT[family];
   const a = ADDRESSES[family];
   return `IPv${family} (closer ${a.closer}, peer ${a.peer}, routed through a namespace between them) · ${condition}: ${CONDITIONS[condition]}`;
