@@ -270,6 +270,11 @@ export class LabNetwork {
     return run('ip', ['netns', 'exec', this.namespaces[role], command, ...args], input);
   }
 
+  /** Writes a namespace's own /proc/sys/net value from inside it (no procps needed). */
+  private sysctl(role: Role | 'network', key: string, value: string): Promise<string> {
+    return this.ns(role, 'sh', ['-c', 'printf %s "$1" > "/proc/sys/$2"', 'sh', value, key]);
+  }
+
   private async setUp(): Promise<void> {
     const middle = this.namespaces.network;
     for (const ns of Object.values(this.namespaces)) {
@@ -296,10 +301,11 @@ export class LabNetwork {
         await run('ip', ['-n', ns, ...(family === 6 ? ['-6'] : []), 'route', 'add', 'default', 'via', ADDRESSES[family].gateway[role]]);
       }
       // The same congestion control on every machine (a host's default may be bbr or cubic).
-      await this.ns(role, 'sysctl', ['-qw', 'net.ipv4.tcp_congestion_control=cubic']).catch(() => undefined);
+      await this.sysctl(role, 'net/ipv4/tcp_congestion_control', 'cubic').catch(() => undefined);
       if (this.condition === 'slow') await run('tc', ['-n', middle, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', ...TBF]);
     }
-    await this.ns('network', 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    await this.sysctl('network', 'net/ipv4/ip_forward', '1');
+    await this.sysctl('network', 'net/ipv6/conf/all/forwarding', '1');
     await this.ns('network', 'nft', ['-f', '-'],
       'table inet net_linger {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n  }\n}\n');
     const [closerAgent, peerAgent] = await Promise.all([startAgent(this.namespaces.closer, 'closer'), startAgent(this.namespaces.peer, 'peer')]);
@@ -350,9 +356,11 @@ export class LabNetwork {
    * `ss -K`, and the network is whole again for the next row.
    */
   async endRow(): Promise<void> {
-    await Promise.all((['closer', 'peer'] as const).map((role) => this.agent(role).call('clear')));
-    for (const role of ['closer', 'peer'] as const) await this.ns(role, 'ss', ['-K', 'state', 'all']).catch(() => undefined);
-    await this.flush();
+    // Never rejects: a row that failed is reported as such, and must not be hidden by its cleanup.
+    const quietly = (p: Promise<unknown>) => p.catch(() => undefined);
+    await Promise.all((['closer', 'peer'] as const).map((role) => quietly(this.agent(role).call('clear'))));
+    for (const role of ['closer', 'peer'] as const) await quietly(this.ns(role, 'ss', ['-K', 'state', 'all']));
+    await quietly(this.flush());
     this.droppedEarlier = 0;
   }
 
