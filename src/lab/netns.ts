@@ -300,8 +300,6 @@ export class LabNetwork {
       for (const family of [4, 6] as const) {
         await run('ip', ['-n', ns, ...(family === 6 ? ['-6'] : []), 'route', 'add', 'default', 'via', ADDRESSES[family].gateway[role]]);
       }
-      // The same congestion control on every machine (a host's default may be bbr or cubic).
-      await this.sysctl(role, 'net/ipv4/tcp_congestion_control', 'cubic').catch(() => undefined);
       if (this.condition === 'slow') await run('tc', ['-n', middle, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', ...TBF]);
     }
     await this.sysctl('network', 'net/ipv4/ip_forward', '1');
