@@ -186,8 +186,10 @@ describe.skipIf(!isMainThread || !canCapture)('captured on the wire (CAP_NET_RAW
       expect(result.passed, `${name}: ${result.mismatches.join('; ')}`).toBe(true);
       const theirs = folded(await dump!.stop());
       const ours = result.observed?.kind === 'connection' ? result.observed.wire! : [];
-      expect(theirs.length, name).toBeGreaterThanOrEqual(3);
-      expect(ours.map(({ from, flags, bytes }) => ({ from, flags, bytes })), name).toEqual(theirs);
+      expect(ours.length, name).toBeGreaterThanOrEqual(3);
+      // tcpdump runs on after the lab's capture has stopped (once the row settled), so it may hold
+      // more at the end; up to there the two agree segment for segment.
+      expect(ours.map(({ from, flags, bytes }) => ({ from, flags, bytes })), name).toEqual(theirs.slice(0, ours.length));
     }
   });
 
@@ -221,6 +223,42 @@ describe.skipIf(!isMainThread || !canCapture)('captured on the wire (CAP_NET_RAW
     expect(wire.filter((s) => s.flags.includes('SYN'))).toHaveLength(2);
     expect(wire.reduce((n, s) => n + s.bytes, 0)).toBe(1);
     expect(capture.drops).toBe(0);
+  });
+
+  it.skipIf(!isRoot || !has('ip'))('opens a capture in another network namespace, by path, and sees that namespace\'s traffic', async () => {
+    const name = `nl-capture-${process.pid}`;
+    expect(spawnSync('ip', ['netns', 'add', name]).status).toBe(0);
+    try {
+      expect(spawnSync('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']).status).toBe(0);
+      // A server and a client inside the namespace: the port is printed, then the client waits for a line.
+      const script = `const net=require('net');const s=net.createServer(c=>{c.on('error',()=>{});c.end('hello')});
+s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);process.stdin.once('data',()=>{const c=net.connect(s.address().port,'127.0.0.1',()=>console.log(c.localPort));
+c.on('data',()=>{});c.on('end',()=>c.end());c.on('close',()=>{s.close();});});});`;
+      const child = spawn('ip', ['netns', 'exec', name, process.execPath, '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const exited = new Promise((resolve) => child.on('close', resolve));
+      const guard = setTimeout(() => child.kill(), 10_000); // never outlive the test (and its finally)
+      const lines: string[] = [];
+      let buffered = '';
+      child.stdout.on('data', (d) => { buffered += d; lines.push(...buffered.split('\n').slice(0, -1)); buffered = buffered.slice(buffered.lastIndexOf('\n') + 1); });
+      const line = async (n: number) => { for (let i = 0; i < 500 && lines.length < n; i++) await new Promise((r) => setTimeout(r, 10)); return Number(lines[n - 1]); };
+      const port = await line(1);
+      const capture = startCapture({ port, netns: `/run/netns/${name}` });
+      await capture.ready;
+      child.stdin.end('go\n');
+      const peerPort = await line(2);
+      await exited;
+      clearTimeout(guard);
+      capture.stop();
+      const wire = capture.segments({ closerPort: port, peerPort });
+      expect(wire.map((s) => s.from + ' ' + s.flags.filter((f) => f !== 'ACK' && f !== 'PSH').join('+'))).toEqual(
+        expect.arrayContaining(['peer SYN', 'closer SYN', 'peer FIN']),
+      );
+      expect(wire.reduce((n, s) => n + (s.from === 'closer' ? s.bytes : 0), 0)).toBe(5);
+      // The capture was opened in that namespace only: this process is back in its own.
+      expect(() => startCapture({ port, interface: 'lo', netns: '/run/netns/nl-no-such-namespace' })).toThrow(/cannot enter the network namespace/);
+    } finally {
+      spawnSync('ip', ['netns', 'delete', name]);
+    }
   });
 
   it.skipIf(!has('chromium'))('--html renders in headless Chromium with a ladder for every connection row', async () => {

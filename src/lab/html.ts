@@ -1,5 +1,6 @@
 // The lab report as one self-contained HTML page: the table, and per connection row an SVG ladder
 // of the segments its capture recorded. Inline CSS and SVG only: no script, font or request.
+import { invalidArgType } from '../validate';
 import { foldWire, timeText, type Rung } from './ladder';
 import { describeObserved, describeTimeWait, familyText, type LabReport, type LabRow } from './report';
 
@@ -32,7 +33,7 @@ export function ladderSvg(row: LabRow): string {
     `<svg xmlns="http://www.w3.org/2000/svg" class="ladder" id="${id}" data-scenario="${esc(row.scenario)}" data-segments="${wire.length}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(`${row.scenario}: ${wire.length} segments`)}">`,
     '<defs>',
     ...Object.entries(COLOURS).map(([kind, colour]) =>
-      `<marker id="${id}-${kind}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${colour}"/></marker>`),
+      `<marker id="${id}-${kind}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${colour}"/></marker>`),
     '</defs>',
     `<text x="${left}" y="14" text-anchor="middle" class="end">closer</text>`,
     `<text x="${right}" y="14" text-anchor="middle" class="end">peer</text>`,
@@ -99,6 +100,10 @@ function rowHtml(row: LabRow): string {
 
 /** The whole report as one HTML document. */
 export function formatHtml(report: LabReport): string {
+  const shaped = report as Partial<LabReport> | null;
+  if (typeof shaped !== 'object' || shaped === null || !Array.isArray(shaped.rows) || !Array.isArray(shaped.families) || typeof shaped.summary !== 'object' || !shaped.host) {
+    throw invalidArgType('report', 'a lab report (runLab())', report);
+  }
   const { pass, fail, notClaimed, total } = report.summary;
   const host = `${report.host.platform} ${report.host.release} ${report.host.arch}, Node ${report.host.node}`;
   const sections = report.families.map((family) => {

@@ -662,7 +662,7 @@ function checkConnection(expect: ConnectionExpectation, obs: ConnectionObservati
     problems.push(`closer received ${obs.closer.received} bytes, expected ${c.received}`);
   }
   if (c?.timeWait !== undefined && obs.closer.timeWait !== null && obs.closer.timeWait !== c.timeWait) {
-    problems.push(`closer TIME_WAIT: expected ${c.timeWait ? 'yes' : 'none'}, observed ${obs.closer.timeWait ? 'yes' : 'none'}`);
+    problems.push(`closer TIME_WAIT: expected ${c.timeWait ? 'yes' : 'none'}, observed ${obs.closer.timeWait ? 'yes' : 'none'}${c.timeWait ? timeWaitTableFull() : ''}`);
   }
   if (c?.blockedAtLeastMs !== undefined && !((obs.closer.closeBlockedMs ?? 0) >= c.blockedAtLeastMs)) {
     problems.push(`close() blocked ${Math.round(obs.closer.closeBlockedMs ?? 0)} ms, expected at least ${c.blockedAtLeastMs} ms`);
@@ -688,6 +688,22 @@ function checkConnection(expect: ConnectionExpectation, obs: ConnectionObservati
   }
   if (expect.wire && obs.wire) problems.push(...checkWire(expect.wire, obs.wire, obs.wireDropped));
   return problems;
+}
+
+/**
+ * Linux keeps at most net.ipv4.tcp_max_tw_buckets TIME_WAIT entries; past that a closing socket
+ * goes straight to CLOSED (and answers a late FIN with RST). On a busy machine that, not the row,
+ * explains a missing TIME_WAIT: say so.
+ */
+function timeWaitTableFull(): string {
+  if (process.platform !== 'linux') return '';
+  try {
+    const max = Number(fs.readFileSync('/proc/sys/net/ipv4/tcp_max_tw_buckets', 'utf8'));
+    const tw = Number(/\btw (\d+)/.exec(fs.readFileSync('/proc/net/sockstat', 'utf8'))?.[1]);
+    return tw >= max * 0.95 ? ` (the kernel's TIME_WAIT table is full: ${tw} of net.ipv4.tcp_max_tw_buckets ${max})` : '';
+  } catch {
+    return '';
+  }
 }
 
 /** Wire claims, judged only where the row was captured. */

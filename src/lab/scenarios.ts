@@ -654,6 +654,7 @@ export function describeCondition(when: RuntimeCondition): string {
 
 /** A wire claim as a few words. */
 export function describeWireClaim(wire: WireExpectation): string {
+  if (typeof wire !== 'object' || wire === null) throw invalidArgType('wire', 'a wire claim object', wire);
   const parts: string[] = [];
   if (wire.closerSends) parts.push(wire.closerSends === 'nothing' ? 'closer sends neither FIN nor RST' : `closer sends ${wire.closerSends}`);
   if (wire.rstAfterPeerData) parts.push("closer's RST answers the peer's data");
