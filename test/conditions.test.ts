@@ -23,7 +23,8 @@ const hasTools = linux && ['ip', 'nft', 'tc', 'ss'].every((tool) => {
     return false;
   }
 });
-const canRun = linux && isRoot && hasTools;
+// As root on Linux the rows must run: missing tools fail the suite (below) instead of skipping it.
+const canRun = linux && isRoot;
 const hasSetpriv = linux && isRoot && (() => {
   try {
     execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
@@ -174,6 +175,10 @@ describe.skipIf(!isMainThread)('net-linger lab --condition', () => {
   });
 
   describe.runIf(canRun)('as root', () => {
+    it('has the tools it needs (CI: scripts/ensure-apt.sh nftables iproute2)', () => {
+      expect(hasTools).toBe(true);
+    });
+
     it('blackhole with --capture: every row and wire claim passes, the JSON says what the vanished peer did to each close, nothing is left behind', async () => {
       const before = hostSnapshot();
       const { code, stdout, stderr, pid } = await run(['lab', '--condition', 'blackhole', '--capture', '--json']);
