@@ -208,8 +208,9 @@ function installExitHooks(): void {
   const signal = (name: NodeJS.Signals) => {
     exit();
     uninstallExitHooks();
-    // Nothing else of ours listens now: the signal does what it would have done.
-    process.kill(process.pid, name);
+    // Where nobody else listens, the signal does what it would have done without us (a program
+    // that handles it itself has been called with it already).
+    if (process.listenerCount(name) === 0) process.kill(process.pid, name);
   };
   exitHooks = { signal, exit };
   process.on('exit', exit);
