@@ -10,7 +10,9 @@ import type { Family } from '../lab/runner';
 import { formatHtml } from '../lab/html';
 import { captureGate } from './capture-gate';
 import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from '../lab/report';
-import { SCENARIOS, describeExpectation, type Platform, type Scenario } from '../lab/scenarios';
+import { SCENARIOS, describeExpectation, type Condition, type Platform, type Scenario } from '../lab/scenarios';
+import { CONDITION_SCENARIOS } from '../lab/condition-scenarios';
+import { CONDITION_NAMES, UNAVAILABLE, conditionUnavailable } from '../lab/netns';
 
 const EXIT_OK = 0;
 const EXIT_MISMATCH = 1;
@@ -41,6 +43,12 @@ and prints what the closer did, what the peer observed, the TIME_WAIT left on th
 
 Options:
   --scenario <name>   run only this row (repeatable); see --list
+  --condition <name>  off loopback: play the rows that exist only there, each side in a
+                      network namespace of its own, routed through a third (Linux, as root;
+                      set up and torn down by the lab). blackhole: the peer vanishes
+                      mid-transfer; slow: a 2 Mbit/s link; lossy: 5 % of TCP segments
+                      dropped each way.
+                      See docs/lab.md, "Off loopback"
   --ipv4              over 127.0.0.1 (the default)
   --ipv6              over ::1 (with --ipv4: both)
   --both              over 127.0.0.1 and ::1
@@ -59,8 +67,8 @@ Options:
                       ladder diagram of each row's segments (implies --capture)
   -h, --help          this help
 
-Exit codes: 0 every claimed row matched, 1 something did not, 2 bad usage or no capture
-possible here (the message says why).
+Exit codes: 0 every claimed row matched, 1 something did not, 2 bad usage, no capture
+possible here, or --condition where it cannot run (the message says why).
 Rows that claim nothing for the platform are shown but never fail the run.
 Colour only on a terminal, never when NO_COLOR is set; a progress line on stderr
 only when stderr is a terminal.
@@ -140,6 +148,7 @@ interface LabArgs {
   help: boolean;
   platform: string;
   inProcess: boolean;
+  condition?: Condition;
   capture: boolean;
   html: string | undefined;
 }
@@ -164,6 +173,15 @@ function parseLab(argv: readonly string[]): LabArgs {
       case '--capture': noValue(); parsed.capture = true; break;
       case '--html': parsed.html = args.value(flag, inline); parsed.capture = true; break;
       case '--platform': parsed.platform = platformValue(args.value(flag, inline), 'lab'); break;
+      case '--condition': {
+        const value = args.value(flag, inline);
+        if (!CONDITION_NAMES.includes(value as Condition)) {
+          throw new UsageError(`unknown condition "${value}" (expected one of ${CONDITION_NAMES.join(', ')})`, 'lab');
+        }
+        if (parsed.condition && parsed.condition !== value) throw new UsageError('one --condition at a time', 'lab');
+        parsed.condition = value as Condition;
+        break;
+      }
       case '-h': case '--help': parsed.help = true; break;
       default: throw new UsageError(`unknown option ${flag}`, 'lab');
     }
@@ -227,7 +245,8 @@ async function lab(argv: readonly string[]): Promise<number> {
     process.stdout.write(LAB_HELP);
     return EXIT_OK;
   }
-  const scenarios = selectScenarios(scenarioTable(), args.names);
+  const table = args.condition ? CONDITION_SCENARIOS.filter((s) => s.condition === args.condition) : scenarioTable();
+  const scenarios = selectScenarios(table, args.names);
   if (args.list) {
     listRows(scenarios, args.platform, args.json);
     return EXIT_OK;
@@ -239,6 +258,12 @@ async function lab(argv: readonly string[]): Promise<number> {
     if (!(err instanceof NetLingerError)) throw err;
     process.stderr.write(`net-linger lab: ${err.message}\n`);
     return EXIT_MISMATCH;
+  }
+  // Off loopback needs what only root on Linux has: say so before anything is touched.
+  const unavailable = args.condition && conditionUnavailable(args.condition);
+  if (unavailable) {
+    process.stderr.write(`net-linger lab: --condition ${args.condition}: ${unavailable}.\n`);
+    return EXIT_USAGE;
   }
   if (args.capture) {
     // Where this process cannot capture, the lab may run again inside a private user and network
@@ -259,11 +284,17 @@ async function lab(argv: readonly string[]): Promise<number> {
       families,
       platform: args.platform,
       inProcess: args.inProcess,
+      ...(args.condition ? { condition: args.condition } : {}),
       capture: args.capture,
       onProgress: ({ index, total, scenario, family }) => {
         progress.update(`net-linger lab [${index + 1}/${total}] IPv${family} ${scenario.name}: ${scenario.title}…`);
       },
     });
+  } catch (err) {
+    if ((err as NetLingerError).code !== UNAVAILABLE) throw err;
+    progress.clear();
+    process.stderr.write(`net-linger lab: --condition ${args.condition}: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
   } finally {
     progress.clear();
   }

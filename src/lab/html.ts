@@ -2,7 +2,7 @@
 // of the segments its capture recorded. Inline CSS and SVG only: no script, font or request.
 import { invalidArgType } from '../validate';
 import { foldWire, timeText, type Rung } from './ladder';
-import { describeObserved, describeTimeWait, type LabReport, type LabRow } from './report';
+import { describeObserved, describeTimeWait, familyText, type LabReport, type LabRow } from './report';
 
 const esc = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -46,11 +46,17 @@ export function ladderSvg(row: LabRow): string {
       parts.push(`<text x="${(left + right) / 2}" y="${y + 12}" text-anchor="middle" class="gap">⋮ ${item.gap} more</text>`);
       return;
     }
-    const [x1, x2] = item.from === 'closer' ? [left, right] : [right, left];
+    const [x1, x2full] = item.from === 'closer' ? [left, right] : [right, left];
+    // A segment lost on the way (off loopback) stops in the middle, at a cross.
+    const x2 = item.lost ? (x1 + x2full) / 2 : x2full;
+    const y2 = item.lost ? y + 7 : y + 14;
     const colour = COLOURS[item.kind];
     parts.push(
-      `<g class="rung ${item.kind}" data-from="${item.from}">`,
-      `<line x1="${x1}" y1="${y}" x2="${x2}" y2="${y + 14}" stroke="${colour}" stroke-width="${item.kind === 'rst' ? 2.5 : 1.5}" marker-end="url(#${id}-${item.kind})"/>`,
+      `<g class="rung ${item.kind}${item.lost ? ' lost' : ''}" data-from="${item.from}">`,
+      item.lost
+        ? `<line x1="${x1}" y1="${y}" x2="${x2}" y2="${y2}" stroke="${colour}" stroke-width="${item.kind === 'rst' ? 2.5 : 1.5}"/>` +
+          `<path d="M${x2 - 4},${y2 - 4}L${x2 + 4},${y2 + 4}M${x2 - 4},${y2 + 4}L${x2 + 4},${y2 - 4}" stroke="${colour}" stroke-width="2"/>`
+        : `<line x1="${x1}" y1="${y}" x2="${x2}" y2="${y2}" stroke="${colour}" stroke-width="${item.kind === 'rst' ? 2.5 : 1.5}" marker-end="url(#${id}-${item.kind})"/>`,
       `<text x="${(left + right) / 2}" y="${y + 3}" text-anchor="middle" fill="${colour}" class="label">${esc(item.label)}</text>`,
       `<text x="${left - 8}" y="${y + 10}" text-anchor="end" class="time">${esc(timeText(item.tMs))}</text>`,
       '</g>',
@@ -102,7 +108,7 @@ export function formatHtml(report: LabReport): string {
   const host = `${report.host.platform} ${report.host.release} ${report.host.arch}, Node ${report.host.node}`;
   const sections = report.families.map((family) => {
     const rows = report.rows.filter((r) => r.family === family);
-    return `<h2>${family === 6 ? 'IPv6 (::1)' : 'IPv4 (127.0.0.1)'}</h2>
+    return `<h2>${esc(familyText(family, report.condition ?? null))}</h2>
 <table>
 <thead><tr><th>scenario</th><th>what the closer did</th><th>on the wire</th><th>what was observed</th><th>expected</th><th>result</th></tr></thead>
 <tbody>

@@ -9,6 +9,9 @@ export {
   LAB_SCHEMA_VERSION, runLab, type LabOptions, type LabReport, type LabRow, type RowStatus,
 } from './report';
 export { semanticsTable } from './semantics-table';
+export { CONDITION_SCENARIOS } from './condition-scenarios';
+export { ADDRESSES, CONDITIONS, type LabNetwork } from './netns';
+export type { Condition } from './scenarios';
 export {
   CaptureUnavailableError, captureSupport, startCapture,
   type Capture, type CaptureOptions, type Connection, type WireSegment, type WireSide,

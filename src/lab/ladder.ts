@@ -13,24 +13,30 @@ export interface Rung {
   tMs: number;
   segments: number;
   bytes: number;
+  /** Off loopback: the rung's segments left their sender and never arrived. */
+  lost?: boolean;
 }
 
-export function foldWire(wire: readonly WireSegment[]): Rung[] {
+export function foldWire(wire: readonly (WireSegment & { lost?: true })[]): Rung[] {
   const rungs: Rung[] = [];
   for (const s of wire) {
+    const lost = s.lost === true;
     const syn = s.flags.includes('SYN');
     const fin = s.flags.includes('FIN');
     const rst = s.flags.includes('RST');
     const last = rungs[rungs.length - 1];
-    if (!syn && !fin && !rst && last && last.kind === 'data' && last.from === s.from) {
+    if (!syn && !fin && !rst && last && last.kind === 'data' && last.from === s.from && (last.lost === true) === lost) {
       last.bytes += s.bytes;
       last.segments++;
-      last.label = formatBytes(last.bytes) + (last.segments > 1 ? ` in ${last.segments} segments` : '');
+      last.label = formatBytes(last.bytes) + (last.segments > 1 ? ` in ${last.segments} segments` : '') + (lost ? ' (lost)' : '');
       continue;
     }
     const control = syn ? (s.flags.includes('ACK') ? 'SYN+ACK' : 'SYN') : [fin ? 'FIN' : '', rst ? 'RST' : ''].filter(Boolean).join('+');
-    const label = [s.bytes > 0 ? formatBytes(s.bytes) : '', control].filter(Boolean).join(' + ');
-    rungs.push({ from: s.from, label, kind: rst ? 'rst' : fin ? 'fin' : syn ? 'syn' : 'data', tMs: s.tMs, segments: 1, bytes: s.bytes });
+    const label = [s.bytes > 0 ? formatBytes(s.bytes) : '', control].filter(Boolean).join(' + ') + (lost ? ' (lost)' : '');
+    rungs.push({
+      from: s.from, label, kind: rst ? 'rst' : fin ? 'fin' : syn ? 'syn' : 'data', tMs: s.tMs, segments: 1, bytes: s.bytes,
+      ...(lost ? { lost } : {}),
+    });
   }
   return rungs;
 }

@@ -18,6 +18,7 @@ export type Step =
   | { actor: 'peer'; do: 'wait-eof' }
   | { actor: 'peer'; do: 'end' }
   | { actor: 'peer'; do: 'write-until-error' }
+  | { actor: 'peer'; do: 'wait-received'; bytes: number }
   | { actor: 'closer'; do: 'send'; bytes: number }
   | { actor: 'closer'; do: 'fill-send-queue' }
   | { actor: 'closer'; do: 'wait-unread'; bytes: number }
@@ -30,7 +31,19 @@ export type Step =
   | { actor: 'closer'; do: 'reset-close' }
   | { actor: 'closer'; do: 'graceful-close'; lingeringTimeout?: number; onTimeout?: 'reset' | 'close' }
   | { actor: 'closer'; do: 'linger-close'; seconds: number; onTimeout?: 'reset' | 'close' }
-  | { actor: 'closer'; do: 'await-close' };
+  | { actor: 'closer'; do: 'await-close' }
+  // Off loopback only (rows with a `condition`): what the network between the two does.
+  | { actor: 'network'; do: 'vanish' }
+  | { actor: 'network'; do: 'restore' };
+
+/**
+ * A network between closer and peer other than loopback (`net-linger lab --condition`): each
+ * side in a network namespace of its own, routed through a third that plays the network.
+ * 'blackhole': the peer vanishes where a row's `network: vanish` step says (every TCP segment
+ * dropped both ways); 'slow': a rate-limited link (tbf); 'lossy': a share of the TCP segments
+ * dropped at random each way (nftables).
+ */
+export type Condition = 'blackhole' | 'slow' | 'lossy';
 
 /** How a side's connection ended up: 'eof' (read returned 0), 'open', or an error code. */
 export type Outcome = 'eof' | 'open' | string;
@@ -52,11 +65,23 @@ export interface ConnectionExpectation {
     timeWait?: boolean;
     /** close() blocked the calling thread (and so Node's event loop) for at least this long. */
     blockedAtLeastMs?: number;
+    /** The closer's TCP state afterwards (Linux: /proc/net/tcp*), e.g. FIN_WAIT1 or 'gone'. */
+    state?: string;
+    /** What the close helper's report said (resetClose, gracefulClose, lingerClose). */
+    report?: ReportExpectation;
   };
   /** What must cross the wire, judged where the row ran with a packet capture (`lab --capture`). */
   wire?: WireExpectation;
   /** A remark on the claim, with its source. */
   note?: string;
+}
+
+/** A claim on a close helper's report; elapsed bounds are generous, to tell "capped" from "waited forever". */
+export interface ReportExpectation {
+  outcome: string;
+  reset?: boolean;
+  elapsedAtLeastMs?: number;
+  elapsedAtMostMs?: number;
 }
 
 /** Claims on the connection's TCP segments. */
@@ -67,6 +92,8 @@ export interface WireExpectation {
   noRst?: boolean;
   /** The closer's RST comes after (in answer to) data from the peer. */
   rstAfterPeerData?: boolean;
+  /** Off loopback: every RST the closer sent was lost on the way (true), or one reached the peer (false). */
+  closerRstLost?: boolean;
 }
 
 /** A runtime a claim may depend on: what Node (libuv), Bun or Deno report differs in places. */
@@ -106,6 +133,8 @@ export interface ConnectionScenario {
    * it matters whether a read can be short. Windows reads through IOCP and has no such shortcut.
    */
   peerReadBuffer?: number;
+  /** Played only off loopback, under this condition (`net-linger lab --condition`). */
+  condition?: Condition;
   expect: Partial<Record<Platform, ConnectionExpectation>>;
   variants?: Partial<Record<Platform, readonly Variant<ConnectionExpectation>[]>>;
   /** Platforms documented elsewhere but not verified here, with the source. */
@@ -138,6 +167,8 @@ export const peer = {
   waitEof: (): Step => ({ actor: 'peer', do: 'wait-eof' }),
   end: (): Step => ({ actor: 'peer', do: 'end' }),
   writeUntilError: (): Step => ({ actor: 'peer', do: 'write-until-error' }),
+  /** Waits until the peer has read this many bytes in all. */
+  waitReceived: (bytes: number): Step => ({ actor: 'peer', do: 'wait-received', bytes }),
 };
 export const closer = {
   send: (bytes: number): Step => ({ actor: 'closer', do: 'send', bytes }),
@@ -157,6 +188,12 @@ export const closer = {
   lingerClose: (seconds: number, onTimeout?: 'reset' | 'close'): Step =>
     ({ actor: 'closer', do: 'linger-close', seconds, ...(onTimeout ? { onTimeout } : {}) }),
   awaitClose: (): Step => ({ actor: 'closer', do: 'await-close' }),
+};
+export const network = {
+  /** The peer vanishes: from here on every TCP segment between the two is dropped, both ways. */
+  vanish: (): Step => ({ actor: 'network', do: 'vanish' }),
+  /** The network comes back. */
+  restore: (): Step => ({ actor: 'network', do: 'restore' }),
 };
 
 // Why Bun observes some rows differently; each is asserted where it applies (npm run test:matrix).
@@ -484,7 +521,8 @@ export const SCENARIOS: readonly Scenario[] = [
 
 function isStep(value: unknown): value is Step {
   const step = value as Partial<Step> | null;
-  return typeof step === 'object' && step !== null && (step.actor === 'peer' || step.actor === 'closer') && typeof step.do === 'string';
+  return typeof step === 'object' && step !== null && (step.actor === 'peer' || step.actor === 'closer' || step.actor === 'network') &&
+    typeof step.do === 'string';
 }
 
 /** Throws ERR_INVALID_ARG_TYPE unless the value has the shape of a row of the table. */
@@ -510,6 +548,8 @@ export function describeStep(step: Step): string {
       return 'fill the send queue';
     case 'wait-unread':
       return `wait until ${formatBytes(step.bytes)} unread`;
+    case 'wait-received':
+      return `wait until ${formatBytes(step.bytes)} read`;
     case 'set-linger':
       return `setLinger(${step.onoff ? 'on' : 'off'}, ${step.seconds})`;
     case 'shutdown':
@@ -537,6 +577,10 @@ export function describeStep(step: Step): string {
       return `lingerClose(${step.seconds} s${step.onTimeout ? `, onTimeout ${step.onTimeout}` : ''})`;
     case 'await-close':
       return 'wait for it to finish';
+    case 'vanish':
+      return 'the peer vanishes (every segment dropped, both ways)';
+    case 'restore':
+      return 'the network comes back';
     default:
       return step.do;
   }
@@ -560,7 +604,8 @@ const SUBJECT_TEXT: Readonly<Record<CallSubject, string>> = {
 export function describeCloser(scenario: Scenario): string {
   assertScenario(scenario);
   if (scenario.kind === 'call') return `${CALL_TEXT[scenario.call]} on ${SUBJECT_TEXT[scenario.subject]}`;
-  return scenario.steps.filter((s) => s.actor === 'closer').map(describeStep).join(' → ');
+  return scenario.steps.filter((s) => s.actor === 'closer' || isNetworkStep(s))
+    .map((s) => (isNetworkStep(s) ? `[${describeStep(s)}]` : describeStep(s))).join(' → ');
 }
 
 /** What the peer does, as one line. */
@@ -611,6 +656,7 @@ export function describeWireClaim(wire: WireExpectation): string {
   if (wire.closerSends) parts.push(wire.closerSends === 'nothing' ? 'closer sends neither FIN nor RST' : `closer sends ${wire.closerSends}`);
   if (wire.rstAfterPeerData) parts.push("closer's RST answers the peer's data");
   if (wire.noRst) parts.push('no RST from anyone');
+  if (wire.closerRstLost !== undefined) parts.push(wire.closerRstLost ? "the closer's RST is lost on the way" : "an RST from the closer reaches the peer");
   return `wire: ${parts.join(', ')}`;
 }
 
@@ -629,8 +675,25 @@ export function describeClaim(expected: Expectation, withWire = false): string {
   }
   if (c?.timeWait !== undefined) parts.push(c.timeWait ? 'closer keeps TIME_WAIT' : 'no TIME_WAIT');
   if (c?.blockedAtLeastMs !== undefined) parts.push(`close() blocks the thread ≥ ${c.blockedAtLeastMs / 1000} s`);
+  if (c?.state !== undefined) parts.push(c.state === 'gone' ? 'closer keeps no connection state' : `closer left in ${c.state}`);
+  if (c?.report) parts.push(describeReportClaim(c.report));
   if (withWire && expected.wire) parts.push(describeWireClaim(expected.wire));
   return parts.join('; ');
+}
+
+function describeReportClaim(r: ReportExpectation): string {
+  const seconds = (ms: number) => `${ms / 1000} s`;
+  const within = r.elapsedAtLeastMs !== undefined && r.elapsedAtMostMs !== undefined
+    ? ` after ${seconds(r.elapsedAtLeastMs)}–${seconds(r.elapsedAtMostMs)}`
+    : r.elapsedAtLeastMs !== undefined ? ` after ≥ ${seconds(r.elapsedAtLeastMs)}`
+      : r.elapsedAtMostMs !== undefined ? ` within ${seconds(r.elapsedAtMostMs)}` : '';
+  const reset = r.reset === undefined ? '' : r.reset ? ', with an RST' : ', no RST';
+  return `the report says ${r.outcome}${within}${reset}`;
+}
+
+/** What a row's steps say about the closer and the peer: the network's steps are shown with the closer's. */
+function isNetworkStep(step: Step): boolean {
+  return step.actor === 'network';
 }
 
 /**
