@@ -21,3 +21,7 @@ export {
   type GracefulCloseOptions, type GracefulCloseOutcome, type GracefulCloseReport,
   type LingerCloseOptions, type LingerCloseOutcome, type LingerCloseReport, type ResetCloseReport,
 } from './close';
+export {
+  relay,
+  type RelayClose, type RelayDirection, type RelayEnd, type RelayOptions, type RelayReport, type RelaySideReport,
+} from './relay';
