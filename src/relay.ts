@@ -2,7 +2,8 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { resetClose } from './close';
 import { isConnectionReset, normalizeErrorCode } from './errors';
-import { invalidArgType, invalidArgValue, validateInteger } from './validate';
+import { streamError } from './node-internals';
+import { invalidArgType, invalidArgValue, validateChoice, validateInteger, validateOptionsObject, validateSignal } from './validate';
 
 // A faithful TCP relay between two live sockets: bytes both ways with backpressure, and every
 // way a connection can end passed on as the same kind of ending.
@@ -159,8 +160,8 @@ export class Relay {
       const s = side.socket;
       if (s.closed) this.onClose(side);
       else if (s.destroyed) {
-        const errored = (s as net.Socket & { errored?: Error | null }).errored;
-        if (errored) this.onError(side, errored as NodeJS.ErrnoException);
+        const errored = streamError(s);
+        if (errored) this.onError(side, errored);
       } else if (s.readableEnded) this.onEnd(side);
     }
     for (const side of [this.a, this.b]) if (!side.socket.destroyed && !side.held) side.socket.resume();
@@ -332,23 +333,13 @@ export function validateRelayArgs(a: unknown, b: unknown, options: unknown): Req
   for (const [socket, name] of [[a, 'a'], [b, 'b']] as const) {
     if (relaying.has(socket)) throw invalidArgValue(name, `<a socket>`, 'is already being relayed');
   }
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw invalidArgType('options', 'of type object', options);
-  }
-  const opts = (options ?? {}) as Record<string, unknown>;
-  const out: Required<Pick<RelayOptions, 'onTimeout'>> & RelayOptions = { onTimeout: 'destroy' };
-  if (opts.signal !== undefined) {
-    if (!(opts.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', opts.signal);
-    out.signal = opts.signal;
-  }
+  const opts = validateOptionsObject(options);
+  const out: Required<Pick<RelayOptions, 'onTimeout'>> & RelayOptions = {
+    onTimeout: validateChoice(opts.onTimeout, 'options.onTimeout', ['destroy', 'reset'] as const, 'destroy'),
+  };
+  const signal = validateSignal(opts.signal);
+  if (signal) out.signal = signal;
   if (opts.idleTimeout !== undefined) out.idleTimeout = validateInteger(opts.idleTimeout, 'options.idleTimeout', 0, MAX_TIMER_MS);
-  if (opts.onTimeout !== undefined) {
-    if (typeof opts.onTimeout !== 'string') throw invalidArgType('options.onTimeout', "one of 'destroy', 'reset'", opts.onTimeout);
-    if (opts.onTimeout !== 'destroy' && opts.onTimeout !== 'reset') {
-      throw invalidArgValue('options.onTimeout', opts.onTimeout, "must be one of 'destroy', 'reset'");
-    }
-    out.onTimeout = opts.onTimeout;
-  }
   return out;
 }
 
