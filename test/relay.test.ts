@@ -111,7 +111,8 @@ describe('relay() with Node peers', () => {
     await new Promise((resolve) => closed.close(resolve));
     const r = await relayTo('127.0.0.1', deadPort);
     const client = await pythonClient('client-read', '127.0.0.1', r.port, 0);
-    expect(client.ended).toBe('ECONNRESET');
+    // The RST can come so soon after the handshake that Python's connect() itself reports it.
+    expect(client.ended ?? client.error).toBe('ECONNRESET');
     const report = await r.report();
     expect(report.b).toMatchObject({ ended: 'error', code: 'ECONNREFUSED' });
     expect(report.a.closedWith).toBe('reset');
