@@ -6,7 +6,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { pythonClient, pythonServer } from './peer-support';
+import { peersAvailable, pythonClient, pythonServer } from './peer-support';
 
 const cli = path.resolve(__dirname, '..', 'dist', 'cjs', 'cli', 'main.js');
 
@@ -47,7 +47,7 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-describe.skipIf(!isMainThread)('net-linger proxy', () => {
+describe.skipIf(!isMainThread || !peersAvailable)('net-linger proxy', () => {
   it('with no fault, a Python client that sends 1 MB then half-closes reads the Python server\'s full reply and EOF', async () => {
     const server = await pythonServer('server-count', '127.0.0.1');
     const proxy = await startProxy(['--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${server.port}`, '--json']);
@@ -73,7 +73,7 @@ describe.skipIf(!isMainThread)('net-linger proxy', () => {
   });
 
   it('--reset-after: curl reports "Connection reset by peer" (exit 56), the JSON line says what was done', async () => {
-    const server = await pythonServer('server-send', '::1', 50_000);
+    const server = await pythonServer('server-answer', '::1', 50_000);
     const proxy = await startProxy(['--listen', '[::1]:0', '--upstream', `[::1]:${server.port}`, '--reset-after', '2000', '--json']);
     expect(proxy.address).toBe('[::1]');
     const curl = await new Promise<{ code: number; stderr: string }>((resolve) => {
