@@ -57,9 +57,9 @@ const DIFFERENCES: Readonly<Record<string, Difference>> = {
     },
   },
   'linger-zero': {
-    why: "The relay's buffers can hold everything the closer's kernel had accepted, so the RST may find nothing left to discard: the peer reads part or all of the data, then ECONNRESET.",
+    why: "The relay's buffers can hold everything the closer's kernel had accepted, so the RST may find nothing left to discard: the peer reads part or all of the data, then ECONNRESET. On libuv before 1.52 the relay's own socket may be told EOF for the closer's RST (it arrives with data queued), and the relay passes on the FIN it was told of.",
     check(relayed) {
-      expect(relayed.peer.outcome).toBe('ECONNRESET');
+      expect(oldLibuv ? ['ECONNRESET', 'eof'] : ['ECONNRESET']).toContain(relayed.peer.outcome);
       expect(relayed.peer.received).toBeLessThanOrEqual(relayed.closer.sent);
       // Only Linux can tell (null elsewhere).
       if (relayed.closer.timeWait !== null) expect(relayed.closer.timeWait).toBe(false);
