@@ -13,6 +13,7 @@ import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } f
 import { SCENARIOS, describeExpectation, type Condition, type Platform, type Scenario } from '../lab/scenarios';
 import { CONDITION_SCENARIOS } from '../lab/condition-scenarios';
 import { CONDITION_NAMES, UNAVAILABLE, conditionUnavailable } from '../lab/netns';
+import { runProxy } from './proxy';
 
 const EXIT_OK = 0;
 const EXIT_MISMATCH = 1;
@@ -23,6 +24,7 @@ const HELP = `net-linger: close TCP connections on purpose, and see what the pee
 Usage:
   net-linger lab [options]           run the scenario table on loopback and judge it
   net-linger explain <code|number>   one error code, what it means on each OS, what avoids it
+  net-linger proxy --upstream H:P    a TCP proxy that relays faithfully and injects faults
   net-linger help [lab|explain]      this help, or a command's
 
 Examples:
@@ -338,6 +340,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return lab(rest);
     case 'explain':
       return explain(rest);
+    case 'proxy':
+      return runProxy(rest);
     case 'help':
     case '-h':
     case '--help':

@@ -14,6 +14,8 @@ export interface LoopbackOptions {
   beforeConnect?: (port: number) => unknown;
   /** Called with the connecting socket as soon as it exists, before it can emit anything. */
   onClient?: (socket: net.Socket) => void;
+  /** A middlebox (a relay, a proxy): given the listener's address, resolves to the address the client connects to instead. */
+  via?: Via;
   /** Make it TLS (the accepted side is then the server's TLSSocket): the server's key and cert. */
   tls?: { key: Buffer | string; cert: Buffer | string };
 }
@@ -24,6 +26,8 @@ export interface LoopbackPair {
   /** The accepted side: paused, so it reads nothing until asked (TCP: from its first byte). */
   accepted: net.Socket;
 }
+
+export type Via = (listener: { host: string; port: number }) => Promise<{ host: string; port: number }>;
 
 export const loopbackHost = (family: 4 | 6 = 4): string => (family === 6 ? '::1' : '127.0.0.1');
 
@@ -55,7 +59,14 @@ export async function loopbackPair(options: LoopbackOptions = {}): Promise<Loopb
     throw err;
   }
   const accepted = new Promise<net.Socket>((resolve) => server.once(options.tls ? 'secureConnection' : 'connection', resolve));
-  const clientOptions = { allowHalfOpen: true, ...options.client, port, host };
+  let target = { host, port };
+  try {
+    if (options.via) target = await options.via(target);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  const clientOptions = { allowHalfOpen: true, ...options.client, port: target.port, host: target.host };
   // tls.connect passes allowHalfOpen on to the socket; @types/node does not list it.
   const client = options.tls
     ? tls.connect({ ...clientOptions, rejectUnauthorized: false } as tls.ConnectionOptions)

@@ -9,10 +9,11 @@ import { packageRoot } from '../binding';
 import { gracefulClose, lingerClose, resetClose } from '../close';
 import { NetLingerError, normalizeErrorCode } from '../errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
-import { listenLoopback, loopbackHost, loopbackPair } from './loopback';
+import { listenLoopback, loopbackHost, loopbackPair, type Via } from './loopback';
 import { assertScenario, claimFor, describeStep } from './scenarios';
 import { startCapture, type Capture, type RawSegment, type WireSegment } from './capture';
 import { tcpState } from './tcp-state';
+export type { Via } from './loopback';
 import { findWindowsSocket, resolveHandle } from '../handle';
 import { dgramFd, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
 import { ADDRESSES, type LabNetwork } from './netns';
@@ -101,6 +102,11 @@ export interface RunOptions {
    * capture on that port). Not for rows that run in a child process.
    */
   onListening?: (port: number) => void | Promise<void>;
+  /**
+   * A middlebox between the two sides (a relay, a proxy): given the closer's listening address,
+   * resolves to the address the peer connects to instead. Rows then run in this process.
+   */
+  via?: Via;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -165,7 +171,7 @@ interface Pair {
  * A loopback connection: the closer is the accepted side, paused so it reads nothing unasked.
  * With `peerReadBuffer` the peer reads into one fixed buffer of that size.
  */
-async function connectPair(family: Family, peerReadBuffer?: number, beforeConnect?: (port: number) => unknown): Promise<Pair> {
+async function connectPair(family: Family, peerReadBuffer?: number, beforeConnect?: (port: number) => unknown, via?: Via): Promise<Pair> {
   let peer: Side | undefined;
   // The shortcut a fixed read size avoids is in libuv's Unix stream code; Windows reads through
   // IOCP, where reading one byte at a time only makes the peer slow.
@@ -175,7 +181,7 @@ async function connectPair(family: Family, peerReadBuffer?: number, beforeConnec
     callback: (bytes: number) => { peer!.received += bytes; return true; },
   };
   const { accepted } = await loopbackPair({
-    family, beforeConnect, client: onread ? { onread } : {}, onClient: (client) => { peer = new Side(client); },
+    family, beforeConnect, via, client: onread ? { onread } : {}, onClient: (client) => { peer = new Side(client); },
   });
   return {
     closer: new Side(accepted),
@@ -366,7 +372,7 @@ async function runConnection(
         await capture.ready;
       }
       await options.onListening?.(port);
-    });
+    }, options.via);
   } catch (err) {
     capture?.stop();
     throw err;
@@ -729,6 +735,7 @@ export interface ObserveOptions {
   capture?: boolean;
   onListening?: (port: number) => void | Promise<void>;
   network?: LabNetwork;
+  via?: Via;
 }
 
 export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000, options: ObserveOptions = {}): Promise<Observation> {
@@ -750,9 +757,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const start = performance.now();
   const claimed = scenario.expect[platform as Platform] !== undefined;
   try {
-    const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess && !scenario.condition
+    const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess && !scenario.condition && !options.via
       ? await runIsolated(scenario.name, family, options.capture === true)
-      : await observe(scenario, family, options.stepTimeoutMs, { capture: options.capture, onListening: options.onListening, network: options.network });
+      : await observe(scenario, family, options.stepTimeoutMs, {
+        capture: options.capture, onListening: options.onListening, network: options.network, via: options.via,
+      });
     const mismatches = check(scenario, observed, platform) ?? [];
     return { name: scenario.name, family, platform, claimed, observed, mismatches, passed: mismatches.length === 0, durationMs: performance.now() - start };
   } catch (err) {
