@@ -10,7 +10,7 @@ import path from 'node:path';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const target = `${process.platform}-${process.arch}`;
 if (!fs.existsSync(path.join(root, 'prebuilds', target))) {
-  console.error(`prebuilds/${target} is missing: run "npm run prebuild" first`);
+  console.error(`prebuilds/${target} is missing: run "npm run prebuilds" first`);
   process.exit(1);
 }
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const require = createRequire(import.meta.url);
-const { semanticsTable } = require(path.join(root, 'dist/cjs/readme.js'));
+const { semanticsTable } = require(path.join(root, 'dist/cjs/lab/semantics-table.js'));
 
 const table = semanticsTable();
 if (process.argv.includes('--write')) {

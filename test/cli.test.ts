@@ -5,10 +5,10 @@ import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/errors';
-import { SCENARIOS } from '../src/scenarios';
+import { SCENARIOS } from '../src/lab/scenarios';
 
 const root = path.resolve(__dirname, '..');
-const cli = path.join(root, 'dist', 'cjs', 'cli.js');
+const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');
 const schema = JSON.parse(fs.readFileSync(path.join(root, 'docs', 'lab-output.schema.json'), 'utf8')) as Schema;
 const platform = process.platform;
 const linux = platform === 'linux';

@@ -2,12 +2,12 @@
 // net-linger: `lab` shows on this machine what each way of closing does to the peer;
 // `explain` turns any spelling of a socket error into the one code and what to do about it.
 import path from 'node:path';
-import { binding } from './binding';
-import { NetLingerError } from './errors';
-import { explainError, formatExplanation } from './explain';
-import type { Family } from './lab';
-import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from './lab-report';
-import { SCENARIOS, describeExpectation, type Platform, type Scenario } from './scenarios';
+import { binding } from '../binding';
+import { NetLingerError } from '../errors';
+import { explainError, formatExplanation } from '../explain';
+import type { Family } from '../lab/runner';
+import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from '../lab/report';
+import { SCENARIOS, describeExpectation, type Platform, type Scenario } from '../lab/scenarios';
 
 const EXIT_OK = 0;
 const EXIT_MISMATCH = 1;

@@ -5,12 +5,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { packageRoot } from './binding';
-import { gracefulClose, lingerClose, resetClose } from './close';
-import { NetLingerError, normalizeErrorCode } from './errors';
-import { getLinger, pendingBytes, setLinger, shutdown } from './options';
+import { packageRoot } from '../binding';
+import { gracefulClose, lingerClose, resetClose } from '../close';
+import { NetLingerError, normalizeErrorCode } from '../errors';
+import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
 import { assertScenario, claimFor } from './scenarios';
-import { findWindowsSocket, resolveHandle, runtimeName } from './target';
+import { findWindowsSocket, resolveHandle } from '../handle';
+import { dgramFd, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
 import type {
   CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
 } from './scenarios';
@@ -270,8 +271,7 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       // Write until the kernel refuses more and the runtime starts queueing: the peer must not be
       // reading. Node tells the exact bytes libuv still holds (writeQueueSize); other runtimes
       // only how much of their stream buffer is unwritten.
-      const handle = (side.socket as unknown as { _handle?: { writeQueueSize?: number } })._handle;
-      const unwritten = () => (typeof handle?.writeQueueSize === 'number' ? handle.writeQueueSize : side.socket.writableLength);
+      const unwritten = () => writeQueueSize(side.socket) ?? side.socket.writableLength;
       const chunk = Buffer.alloc(64 * 1024, 0x62);
       for (let total = 0; total < 256 * 1024 * 1024; total += chunk.length) {
         side.socket.write(chunk);
@@ -374,14 +374,11 @@ function unconnectedHandle(
 
 /** A dgram socket's handle (Node keeps its descriptor behind an internal symbol). */
 function dgramHandle(socket: dgram.Socket): number | bigint {
-  const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-  const fd = symbol ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[symbol]?.handle?.fd : undefined;
-  return unconnectedHandle(true, socket.address(), fd, { js: 'dgram.Socket', os: 'UDP socket' });
+  return unconnectedHandle(true, socket.address(), dgramFd(socket), { js: 'dgram.Socket', os: 'UDP socket' });
 }
 
 function serverHandle(server: net.Server): number | bigint {
-  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  return unconnectedHandle(false, server.address() as net.AddressInfo, fd, { js: 'net.Server', os: 'listening socket' });
+  return unconnectedHandle(false, server.address() as net.AddressInfo, handleFd(server), { js: 'net.Server', os: 'listening socket' });
 }
 
 function callOn(call: CallScenario['call'], target: number | bigint | net.Socket): CallObservation {
@@ -484,12 +481,10 @@ export function check(scenario: Scenario, obs: Observation, platform: string): s
 
 /** Runs a row in a child process (for rows that block their thread on purpose). */
 function runIsolated(name: string, family: Family): Promise<Observation> {
-  const entry = path.join(packageRoot(), 'dist', 'cjs', 'lab-child.js');
+  const entry = path.join(packageRoot(), 'dist', 'cjs', 'lab', 'child.js');
   if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build:ts"`);
   return new Promise((resolve, reject) => {
-    // Deno runs a script through its 'run' subcommand; Node and Bun take the script directly.
-    const runtimeArgs = 'Deno' in globalThis ? ['run', '-A'] : [];
-    const child = spawn(process.execPath, [...runtimeArgs, entry, name, String(family)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...scriptArgs(), entry, name, String(family)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });

@@ -2,8 +2,8 @@
 // renders the result as a table for people or as versioned JSON (docs/lab-output.schema.json).
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { packageRoot } from './binding';
-import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './lab';
+import { packageRoot } from '../binding';
+import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './runner';
 import {
   SCENARIOS, claimFor, describeClaim, describeCloser, describePeer, type Platform, type Scenario,
 } from './scenarios';
