@@ -15,3 +15,7 @@ export {
   type GracefulCloseOptions, type GracefulCloseOutcome, type GracefulCloseReport,
   type LingerCloseOptions, type LingerCloseOutcome, type LingerCloseReport, type ResetCloseReport,
 } from './close';
+export {
+  probeExitCode, probeServer,
+  type ProbeOptions, type ProbeReport, type ProbeResponse, type ProbeServerClose, type ProbeVerdict,
+} from './probe';

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { isConnectionReset, normalizeErrorCode } from './errors';
-import { pendingBytes } from './options';
+import { writeQueueSize } from './node-internals';
+import { pendingBytes } from './socket-ops';
 import { invalidArgType, invalidArgValue, validateInteger } from './validate';
 
 // probeServer: upload a body to a server (HTTP, or raw bytes to a TCP port) the way a careful
@@ -330,9 +331,15 @@ function unreadBytes(socket: net.Socket): number {
   }
 }
 
+// Linux SIOCOUTQ and macOS SO_NWRITE count every byte still in the send queue, so "handed to the
+// kernel minus that" is what the server's TCP acknowledged. Windows counts only bytes in flight,
+// which would count queued bytes as acknowledged: no figure there.
+const ACK_COUNTABLE = process.platform !== 'win32';
+
 function unacknowledged(socket: net.Socket): number | null {
+  if (!ACK_COUNTABLE) return null;
   try {
-    return pendingBytes(socket).unsent;
+    return pendingBytes(socket).unacked;
   } catch {
     return null;
   }
@@ -360,7 +367,8 @@ function run(target: ParsedTarget, opts: Validated): Promise<ProbeReport> {
     const wire = new WireMap();
     let connected = false;
     let bodyQueued = 0;
-    let wireSent = 0; // request bytes handed to the kernel (write callbacks)
+    let wireDone = 0; // request bytes of writes whose callbacks have run
+    let wireInFlight = 0; // request bytes of writes still in flight (Node queues at most one here: the pump waits for 'drain')
     let ackedWire: number | null = null;
     let receivedBytes = 0;
     let serverFin = false;
@@ -376,11 +384,16 @@ function run(target: ParsedTarget, opts: Validated): Promise<ProbeReport> {
     const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
     socket.setNoDelay(true);
 
+    // Request bytes in the kernel's hands: the finished writes, and of the one in flight what libuv no longer holds.
+    const wireSent = () => wireDone + Math.max(0, wireInFlight - (socket.destroyed ? wireInFlight : writeQueueSize(socket) ?? wireInFlight));
+    let handedMax = 0;
     const sample = () => {
       if (!connected || reset || socket.destroyed) return;
+      const handed = wireSent();
+      if (handed > handedMax) handedMax = handed;
       const unacked = unacknowledged(socket);
       if (unacked === null) return;
-      const acked = Math.max(0, wireSent - unacked);
+      const acked = Math.max(0, handed - unacked);
       if (ackedWire === null || acked > ackedWire) ackedWire = acked;
     };
     const sampler = setInterval(sample, 5);
@@ -468,7 +481,7 @@ function run(target: ParsedTarget, opts: Validated): Promise<ProbeReport> {
           '', '',
         ].join('\r\n')
         : '';
-      if (headLines) send(Buffer.from(headLines, 'latin1'), 0, 0);
+      if (headLines && !send(Buffer.from(headLines, 'latin1'), 0, 0)) await new Promise<void>((r) => { drainWaiter = r; });
       const block = Buffer.alloc(CHUNK, 0x61);
       while (!finished && !stopBody && bodyQueued < opts.size) {
         // Read first: a write that fails would destroy the socket with the answer still unread.
@@ -496,11 +509,12 @@ function run(target: ParsedTarget, opts: Validated): Promise<ProbeReport> {
       bodyQueued += body;
       wire.add(prefix, body, buffer.length - prefix - body);
       const size = buffer.length;
+      wireInFlight += size;
       return socket.write(buffer, (err) => {
-        if (!err) {
-          wireSent += size;
-          sample();
-        }
+        if (err) return;
+        wireInFlight -= size;
+        wireDone += size;
+        sample();
       });
     }
 
@@ -511,13 +525,14 @@ function run(target: ParsedTarget, opts: Validated): Promise<ProbeReport> {
       clearInterval(sampler);
       clearTimeout(deadline);
       wake();
+      const sentWire = Math.max(handedMax, socket.destroyed ? 0 : wireSent());
       if (!socket.destroyed) socket.destroy();
       const elapsedMs = now();
       const response = reader?.response ?? null;
       const complete = reader ? reader.complete : true;
       const serverClose: ProbeServerClose = reset ? 'reset' : serverFin ? 'fin' : 'none';
       const acknowledgedBytes = ackedWire === null ? null : Math.min(wire.bodyAt(ackedWire), opts.size);
-      const sentBytes = Math.min(wire.bodyAt(wireSent), opts.size);
+      const sentBytes = Math.min(wire.bodyAt(sentWire), opts.size);
       const uploadComplete = sentBytes >= opts.size;
       let verdict: ProbeVerdict;
       if (why === 'unreachable') verdict = 'unreachable';
@@ -526,7 +541,7 @@ function run(target: ParsedTarget, opts: Validated): Promise<ProbeReport> {
       else if (why === 'timeout' && !endedOurSide) verdict = 'timeout';
       else if (why === 'error') verdict = 'cut-off';
       else verdict = 'clean';
-      const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
+      const mib = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : `${n.toLocaleString('en-US')} bytes`);
       const acceptedText = acknowledgedBytes === null ? `${mib(sentBytes)} sent` : `${mib(acknowledgedBytes)} of ${mib(opts.size)} acknowledged`;
       const answer = response ? `${response.status}${complete ? ' read whole' : ' cut short'}` : 'no response';
       let summary: string;
@@ -547,8 +562,8 @@ function run(target: ParsedTarget, opts: Validated): Promise<ProbeReport> {
           break;
         default:
           summary = http
-            ? `clean: ${answer}, then ${serverFin ? 'a FIN' : 'the connection left open for reuse'}, no reset; ${acceptedText}`
-            : `clean: ${serverFin ? 'the server closed with a FIN' : 'the server kept the connection open after our FIN'}, no reset; ${acceptedText}`;
+            ? `${answer}, then ${serverFin ? 'a FIN' : 'the connection left open for reuse'}, no reset; ${acceptedText}`
+            : `${serverFin ? 'the server closed with a FIN' : 'the server kept the connection open after our FIN'}, no reset; ${acceptedText}`;
       }
       const advice = verdict === 'reset' ? ADVICE_RESET : verdict === 'cut-off' ? ADVICE_CUT_OFF : verdict === 'timeout' ? ADVICE_TIMEOUT : null;
       resolve({

@@ -8,6 +8,7 @@ import { explainError, formatExplanation } from '../explain';
 import type { Family } from '../lab/runner';
 import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from '../lab/report';
 import { SCENARIOS, describeExpectation, type Platform, type Scenario } from '../lab/scenarios';
+import { probeCommand } from './probe';
 
 const EXIT_OK = 0;
 const EXIT_MISMATCH = 1;
@@ -18,6 +19,7 @@ const HELP = `net-linger: close TCP connections on purpose, and see what the pee
 Usage:
   net-linger lab [options]           run the scenario table on loopback and judge it
   net-linger explain <code|number>   one error code, what it means on each OS, what avoids it
+  net-linger probe <url|host:port>   upload to your server: does it reset or close cleanly? (probe --help)
   net-linger help [lab|explain]      this help, or a command's
 
 Examples:
@@ -276,6 +278,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return lab(rest);
     case 'explain':
       return explain(rest);
+    case 'probe':
+      return probeCommand(rest);
     case 'help':
     case '-h':
     case '--help':
