@@ -1,5 +1,6 @@
-// npm run bench: per-call cost against the physical limit, closing many connections, and how
-// the cost grows; one run, written to bench/RESULTS.md and bench/close-chart.svg.
+// npm run bench: per-call cost against the physical limit, closing many connections, how the
+// cost grows, and relaying (throughput against pipe and socat, many idle connections); one run,
+// written to bench/RESULTS.md and bench/close-chart.svg.
 // BENCH_QUICK=1 runs a smaller version (a smoke check, written to bench/.build/, not for the numbers).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,8 @@ import { CLOSE_ROWS } from './close-rows.mjs';
 import { closeChartSvg } from './lib/chart.mjs';
 import { overheadSection } from './lib/overhead.mjs';
 import { root } from './lib/build.mjs';
+import { runRelayIdle, runRelayThroughput } from './relay.mjs';
+import { relaySections } from './lib/relay-report.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -33,6 +36,10 @@ const closeTable = await runCloseTable(quick ? { connections: 1000, trials: 1, l
 log('scaling...');
 const scalingRows = CLOSE_ROWS.filter((r) => ['Node destroy()', 'Node resetAndDestroy()', 'setLinger(on, 0) + destroy()', 'resetClose()', 'gracefulClose()'].includes(r.name));
 const scaling = await runScaling({ sizes, rows: scalingRows, log });
+log('relay throughput...');
+const relayThroughput = await runRelayThroughput(quick ? { bytes: 32 * 2 ** 20, trials: 1, log } : { bytes: 512 * 2 ** 20, trials: 5, log });
+log('relay idle connections...');
+const relayIdle = await runRelayIdle(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
 const elapsed = (Date.now() - started) / 1000;
 
 const fmt = (n, digits = 1) => (n == null || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
@@ -77,9 +84,11 @@ for (const row of scalingRows) {
 }
 lines.push('');
 
+lines.push(...relaySections(relayThroughput, relayIdle));
+
 // A quick smoke run never overwrites the real results.
 const outDir = quick ? path.join(root, 'bench', '.build') : path.join(root, 'bench');
 fs.writeFileSync(path.join(outDir, 'RESULTS.md'), `${lines.join('\n')}\n`);
 fs.writeFileSync(path.join(outDir, 'close-chart.svg'), `${closeChartSvg(closeTable, `Closing ${(closeTable[0]?.connections ?? 0).toLocaleString('en-US')} loopback connections, Node.js ${process.version}, ${os.type()} ${os.release()}`)}\n`);
-fs.writeFileSync(path.join(root, 'bench', '.build', 'results.json'), JSON.stringify({ perCall, closeTable, scaling }, null, 1));
+fs.writeFileSync(path.join(root, 'bench', '.build', 'results.json'), JSON.stringify({ perCall, closeTable, scaling, relayThroughput, relayIdle }, null, 1));
 log(`wrote ${path.relative(root, outDir)}/RESULTS.md and close-chart.svg in ${fmt(elapsed, 0)} s`);
