@@ -19,3 +19,7 @@ export {
   probeExitCode, probeServer,
   type ProbeOptions, type ProbeReport, type ProbeResponse, type ProbeServerClose, type ProbeVerdict,
 } from './probe';
+export {
+  relay,
+  type RelayClose, type RelayDirection, type RelayEnd, type RelayOptions, type RelayReport, type RelaySideReport,
+} from './relay';
