@@ -170,6 +170,7 @@ describe.skipIf(!isMainThread)('net-linger probe', () => {
         expect(text.code, text.stdout).toBe(1);
         expect(text.stdout).toMatch(/server close +RST/);
         expect(text.stdout).toMatch(/verdict +RESET/);
+        expect(text.stdout.split('\n').every((line) => line.length <= 100), text.stdout).toBe(true);
       } finally {
         await closeServer(server);
       }
@@ -316,6 +317,9 @@ describe.skipIf(!isMainThread)('net-linger probe', () => {
       const { code, stdout } = await run(['--help']);
       expect(code).toBe(0);
       expect(stdout).toContain('Usage: net-linger probe');
+      expect(stdout.split('\n').every((line) => line.length <= 100)).toBe(true);
+      const viaHelp = await new Promise<string>((resolve) => execFile(process.execPath, [cli, 'help', 'probe'], (_e, out) => resolve(out)));
+      expect(viaHelp).toBe(stdout);
     });
   });
 });

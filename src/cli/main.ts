@@ -8,7 +8,7 @@ import { explainError, formatExplanation } from '../explain';
 import type { Family } from '../lab/runner';
 import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from '../lab/report';
 import { SCENARIOS, describeExpectation, type Platform, type Scenario } from '../lab/scenarios';
-import { probeCommand } from './probe';
+import { PROBE_HELP, probeCommand } from './probe';
 
 const EXIT_OK = 0;
 const EXIT_MISMATCH = 1;
@@ -19,7 +19,7 @@ const HELP = `net-linger: close TCP connections on purpose, and see what the pee
 Usage:
   net-linger lab [options]           run the scenario table on loopback and judge it
   net-linger explain <code|number>   one error code, what it means on each OS, what avoids it
-  net-linger probe <url|host:port>   upload to your server: does it reset or close cleanly? (probe --help)
+  net-linger probe <url|host:port>   upload to a server: does it reset, or close cleanly?
   net-linger help [lab|explain]      this help, or a command's
 
 Examples:
@@ -283,7 +283,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'help':
     case '-h':
     case '--help':
-      process.stdout.write(rest[0] === 'lab' ? LAB_HELP : rest[0] === 'explain' ? EXPLAIN_HELP : HELP);
+      process.stdout.write(rest[0] === 'lab' ? LAB_HELP : rest[0] === 'explain' ? EXPLAIN_HELP : rest[0] === 'probe' ? PROBE_HELP : HELP);
       return EXIT_OK;
     case '-v':
     case '--version':

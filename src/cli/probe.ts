@@ -112,7 +112,18 @@ export function formatProbeReport(report: ProbeReport): string {
   const lines: string[] = [];
   const what = report.target.kind === 'http' ? report.target.url : `tcp ${report.target.host}:${report.target.port}`;
   lines.push(`net-linger probe ${what}: ${mib(report.size)} upload`);
-  const row = (label: string, text: string) => lines.push(`  ${label.padEnd(13)}${text}`);
+  // Label column, then the text wrapped at 100 columns under itself.
+  const row = (label: string, text: string) => {
+    const width = 100 - 15;
+    const words = text.split(' ');
+    let line = '';
+    const out: string[] = [];
+    for (const word of words) {
+      if (line && line.length + 1 + word.length > width) { out.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+    }
+    out.push(line);
+    out.forEach((l, i) => lines.push(`  ${(i === 0 ? label : '').padEnd(13)}${l}`));
+  };
   if (report.target.kind === 'http') {
     const r = report.response;
     row('response', r
