@@ -23,3 +23,8 @@ export {
   relay,
   type RelayClose, type RelayDirection, type RelayEnd, type RelayOptions, type RelayReport, type RelaySideReport,
 } from './relay';
+export {
+  createFaultProxy,
+  type AddressInput, type EndpointReport, type FaultAction, type FaultDirection, type FaultName, type FaultProxy,
+  type FaultProxyOptions, type Faults, type ProxyConnectionReport, type ResolvedFaults,
+} from './faults';

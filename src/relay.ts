@@ -79,6 +79,8 @@ export interface RelayPolicy {
   fin?(dir: RelayDirection): boolean;
   /** The source of a direction ended abruptly or was closed: false to keep the other side open and unaware. */
   propagate?(dir: RelayDirection, how: 'reset' | 'error' | 'closed'): boolean;
+  /** Called once before the relay reads anything (a policy may hold a side here), after the sockets are taken over. */
+  begin?(): void;
   /** Called once, after both sockets closed, before the report is resolved. */
   done?(): void;
 }
@@ -140,6 +142,12 @@ export class Relay {
   get elapsedMs(): number { return performance.now() - this.start; }
 
   run(): Promise<RelayReport> {
+    // Without allowHalfOpen, Node ends a socket's writable side as soon as its peer's FIN
+    // arrives, and the other direction could no longer be relayed. Node reads the flag when the
+    // FIN comes (net.js onReadableStreamEnd, streams' endReadableNT), so setting it now is enough.
+    for (const side of [this.a, this.b]) side.socket.allowHalfOpen = true;
+    // Before the 'data' listeners: a side held now is never read, not even into Node's buffer.
+    this.policy.begin?.();
     for (const side of [this.a, this.b]) this.attach(side);
     const { signal, idleTimeout } = this.options;
     if (idleTimeout) {
@@ -170,10 +178,6 @@ export class Relay {
 
   private attach(side: RelaySide): void {
     const s = side.socket;
-    // Without this, Node ends a socket's writable side as soon as its peer's FIN arrives, and
-    // the other direction could no longer be relayed. Read at the time of the FIN (net.js
-    // onReadableStreamEnd, streams' endReadableNT), so setting it now is enough.
-    s.allowHalfOpen = true;
     const onData = (chunk: Buffer) => this.onData(side, chunk);
     const onEnd = () => this.onEnd(side);
     const onError = (err: NodeJS.ErrnoException) => this.onError(side, err);
@@ -225,8 +229,10 @@ export class Relay {
     side.ended ??= 'fin';
     this.first ??= side.name;
     const dir = this.dirFrom(side);
-    if (this.policy.fin && !this.policy.fin(dir)) return;
-    this.forwardFin(dir);
+    if (!this.policy.fin || this.policy.fin(dir)) this.forwardFin(dir);
+    // The other side is gone (a policy kept its ending from this one): nothing more can come
+    // here, and this peer sends nothing more either.
+    if (this.other(side).closed && !side.socket.writableEnded) this.destroySide(side);
   }
 
   /** Passes a FIN on in `dir`: end() on the target, after every byte already written to it. */
@@ -260,10 +266,14 @@ export class Relay {
       this.first ??= side.name;
     }
     const other = this.other(side);
-    // Both peers sent everything: the other socket closes by itself once its writes are out.
-    const bothDone = side.fin && other.fin;
+    // The other peer sent everything and has this side's FIN: it closes by itself once its writes are out.
+    const otherDone = other.fin && other.socket.writableEnded;
     const errored = side.ended === 'reset' || side.ended === 'error';
-    if (!other.closed && !byRelay && !bothDone && !errored) {
+    if (!other.closed && other.fin && !other.socket.writableEnded) {
+      // The other peer is done sending and nothing more can come to it from here (a policy kept
+      // this side's ending from it): close it, or it would stay half-open for ever.
+      this.destroySide(other);
+    } else if (!other.closed && !byRelay && !otherDone && !errored) {
       // Nothing more can be delivered to this side, and it sends nothing more: a plain close.
       if (!this.policy.propagate || this.policy.propagate(this.dirFrom(side), 'closed')) this.destroySide(other);
     }

@@ -9,6 +9,7 @@ import type { Family } from '../lab/runner';
 import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from '../lab/report';
 import { SCENARIOS, describeExpectation, type Platform, type Scenario } from '../lab/scenarios';
 import { PROBE_HELP, probeCommand } from './probe';
+import { runProxy } from './proxy';
 
 const EXIT_OK = 0;
 const EXIT_MISMATCH = 1;
@@ -20,6 +21,7 @@ Usage:
   net-linger lab [options]           run the scenario table on loopback and judge it
   net-linger explain <code|number>   one error code, what it means on each OS, what avoids it
   net-linger probe <url|host:port>   upload to a server: does it reset, or close cleanly?
+  net-linger proxy --upstream H:P    a TCP proxy that relays faithfully and injects faults
   net-linger help [lab|explain]      this help, or a command's
 
 Examples:
@@ -280,6 +282,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return explain(rest);
     case 'probe':
       return probeCommand(rest);
+    case 'proxy':
+      return runProxy(rest);
     case 'help':
     case '-h':
     case '--help':

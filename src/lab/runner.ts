@@ -77,7 +77,14 @@ export interface RunOptions {
    * process is then frozen while such a row runs.
    */
   inProcess?: boolean;
+  /**
+   * A middlebox between the two sides (a relay, a proxy): given the closer's listening address,
+   * resolves to the address the peer connects to instead. Rows then run in this process.
+   */
+  via?: Via;
 }
+
+export type Via = (closer: { host: string; port: number }) => Promise<{ host: string; port: number }>;
 
 const host = (family: Family): string => (family === 6 ? '::1' : '127.0.0.1');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -150,9 +157,10 @@ function listening(server: net.Server, family: Family): Promise<net.Server> {
  * A loopback connection: the closer is the accepted side, paused so it reads nothing unasked.
  * With `peerReadBuffer` the peer reads into one fixed buffer of that size.
  */
-async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pair> {
+async function connectPair(family: Family, peerReadBuffer?: number, via?: Via): Promise<Pair> {
   const server = await listening(net.createServer({ pauseOnConnect: true, allowHalfOpen: true }), family);
-  const { port } = server.address() as net.AddressInfo;
+  const listeningAt = { host: host(family), port: (server.address() as net.AddressInfo).port };
+  const { host: connectHost, port } = via ? await via(listeningAt) : listeningAt;
   const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
   let peer: Side | undefined;
   // The shortcut a fixed read size avoids is in libuv's Unix stream code; Windows reads through
@@ -162,7 +170,7 @@ async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pai
     buffer: Buffer.alloc(peerReadBuffer),
     callback: (bytes: number) => { peer!.received += bytes; return true; },
   };
-  const client = net.connect({ host: host(family), port, allowHalfOpen: true, ...(onread ? { onread } : {}) });
+  const client = net.connect({ host: connectHost, port, allowHalfOpen: true, ...(onread ? { onread } : {}) });
   peer = new Side(client);
   await new Promise<void>((resolve, reject) => {
     client.once('connect', resolve);
@@ -331,8 +339,8 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
   }
 }
 
-async function runConnection(scenario: ConnectionScenario, family: Family, timeoutMs: number): Promise<ConnectionObservation> {
-  const pair = await connectPair(family, scenario.peerReadBuffer);
+async function runConnection(scenario: ConnectionScenario, family: Family, timeoutMs: number, via?: Via): Promise<ConnectionObservation> {
+  const pair = await connectPair(family, scenario.peerReadBuffer, via);
   const state: { blockedMs: number | null } = { blockedMs: null };
   try {
     // A runtime that cannot give the closer's descriptor refuses here, before any step.
@@ -505,8 +513,8 @@ function runIsolated(name: string, family: Family): Promise<Observation> {
 }
 
 /** Runs one row in this process and returns what was observed. */
-export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000): Promise<Observation> {
-  return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs);
+export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000, via?: Via): Promise<Observation> {
+  return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs, via);
 }
 
 /** Runs one row on loopback and judges it against the table. Never rejects: failures are results. */
@@ -517,9 +525,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const start = performance.now();
   const claimed = scenario.expect[platform as Platform] !== undefined;
   try {
-    const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess
+    const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess && !options.via
       ? await runIsolated(scenario.name, family)
-      : await observe(scenario, family, options.stepTimeoutMs);
+      : await observe(scenario, family, options.stepTimeoutMs, options.via);
     const mismatches = check(scenario, observed, platform) ?? [];
     return { name: scenario.name, family, platform, claimed, observed, mismatches, passed: mismatches.length === 0, durationMs: performance.now() - start };
   } catch (err) {

@@ -1,0 +1,190 @@
+// `net-linger proxy`: a TCP proxy that relays faithfully and injects faults, for testing a
+// client or a server against resets, truncation and silence.
+import {
+  type Faults, type ProxyConnectionReport, createFaultProxy, formatHostPort, parseAddress, resolveFaults,
+} from '../faults';
+
+export const PROXY_HELP = `Usage: net-linger proxy --upstream HOST:PORT [--listen HOST:PORT] [faults] [--json]
+
+Relays every connection to the upstream faithfully (a FIN goes on as a FIN, an RST as an RST,
+the other direction keeps flowing) and injects the faults given. The first line on stdout is
+"listening on HOST:PORT"; then one line per connection once it has closed.
+
+Addresses:
+  --listen HOST:PORT        where to listen (default 127.0.0.1:0: port 0 picks a free one)
+  --upstream HOST:PORT      where to connect; [::1]:PORT for IPv6
+
+Faults (applied in this order; see docs/proxy.md):
+  --direction up|down|both  which way the faults act: down (default) hits the client,
+                            up hits the upstream
+  --probability P           chance in [0, 1] that a connection gets the faults (default 1)
+  --close-unread[=N]        stop reading the victim (after N of its bytes), then close while
+                            its data sits unread: the kernel sends the RST
+  --blackhole               nothing reaches the victim: no byte, no FIN, no RST
+  --blackhole-after N       the same after N bytes
+  --limit-data N            FIN after N bytes; the rest of that direction is discarded
+  --reset-after N           RST once the victim has N bytes (deterministic)
+  --reset-after-ms MS       RST MS ms after the first byte in the direction
+  --delay-fin MS            hold each FIN MS ms
+  --half-close-then-reset MS  once a FIN reached the victim, RST MS ms later
+
+Output:
+  --json                    one JSON object per connection (bytes each way, who ended first
+                            and how, what the faults did)
+  -h, --help                this help
+
+SIGINT or SIGTERM closes the proxy (live connections get a plain close) and exits 0.
+Exit codes: 0 stopped by a signal, 2 bad usage or an address it cannot listen on.
+`;
+
+class ProxyUsageError extends Error {}
+
+const COUNT_FLAGS: Readonly<Record<string, keyof Faults>> = {
+  '--reset-after': 'resetAfter',
+  '--reset-after-ms': 'resetAfterMs',
+  '--limit-data': 'limitData',
+  '--blackhole-after': 'blackholeAfter',
+  '--half-close-then-reset': 'halfCloseThenReset',
+  '--delay-fin': 'delayFin',
+};
+
+interface ProxyArgs {
+  listen: string;
+  upstream: string | undefined;
+  faults: Faults;
+  json: boolean;
+  help: boolean;
+}
+
+function integerValue(flag: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new ProxyUsageError(`${flag} needs a whole number >= 0, got "${value}"`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new ProxyUsageError(`${flag}: ${value} is too large`);
+  return n;
+}
+
+export function parseProxyArgs(argv: readonly string[]): ProxyArgs {
+  const parsed: ProxyArgs = { listen: '127.0.0.1:0', upstream: undefined, faults: {}, json: false, help: false };
+  const faults = parsed.faults as Record<string, unknown>;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const next = argv[++i];
+      if (next === undefined || next.startsWith('-')) throw new ProxyUsageError(`${flag} needs a value`);
+      return next;
+    };
+    const noValue = () => {
+      if (inline !== undefined) throw new ProxyUsageError(`${flag} takes no value`);
+    };
+    if (flag in COUNT_FLAGS) {
+      faults[COUNT_FLAGS[flag]] = integerValue(flag, value());
+      continue;
+    }
+    switch (flag) {
+      case '--listen': parsed.listen = value(); break;
+      case '--upstream': parsed.upstream = value(); break;
+      case '--direction': {
+        const d = value();
+        if (d !== 'up' && d !== 'down' && d !== 'both') throw new ProxyUsageError(`--direction must be up, down or both, got "${d}"`);
+        faults.direction = d;
+        break;
+      }
+      case '--probability': {
+        const v = value();
+        const p = Number(v);
+        if (!/^\d*\.?\d+$/.test(v) || !(p >= 0 && p <= 1)) throw new ProxyUsageError(`--probability must be a number from 0 to 1, got "${v}"`);
+        faults.probability = p;
+        break;
+      }
+      case '--blackhole': noValue(); faults.blackhole = true; break;
+      case '--close-unread': faults.closeUnread = inline === undefined ? true : integerValue(flag, inline); break;
+      case '--json': noValue(); parsed.json = true; break;
+      case '-h': case '--help': parsed.help = true; break;
+      default:
+        throw new ProxyUsageError(arg.startsWith('-') ? `unknown option ${arg}` : `unexpected argument "${arg}"`);
+    }
+  }
+  return parsed;
+}
+
+function bytes(n: number): string {
+  return `${n} B`;
+}
+
+function sideText(name: string, s: ProxyConnectionReport['client']): string {
+  const ended = s.ended === null ? 'open until the proxy closed it' : s.ended === 'fin' ? 'sent FIN' : s.ended === 'reset' ? `reset (${s.code})` : s.ended === 'error' ? `failed (${s.code})` : 'closed';
+  const closed = s.closedWith === null ? '' : s.closedWith === 'fin' ? ', got FIN' : s.closedWith === 'reset' ? ', got RST' : ', closed by the proxy';
+  return `${name} ${ended}${closed}`;
+}
+
+/** One line per connection for people. */
+export function formatConnection(r: ProxyConnectionReport): string {
+  const actions = r.actions.map((a) => `${a.fault} ${a.direction} at ${bytes(a.atBytes)}/${Math.round(a.atMs)} ms`).join(', ');
+  const upstream = r.upstream.connected ? sideText('upstream', r.upstream) : `upstream unreachable (${r.upstream.code ?? 'error'})`;
+  return `#${r.id} ${formatHostPort(r.client.host, r.client.port)}: up ${bytes(r.bytes.up)}, down ${bytes(r.bytes.down)}; ` +
+    `${sideText('client', r.client)}; ${upstream}` + (actions ? `; faults: ${actions}` : r.faults ? '; faults: none fired' : '') + '\n';
+}
+
+/** Runs `net-linger proxy` until SIGINT/SIGTERM; resolves to the exit code. */
+export async function runProxy(argv: readonly string[]): Promise<number> {
+  let args: ProxyArgs;
+  let listen: { host: string; port: number };
+  let upstream: { host: string; port: number };
+  try {
+    args = parseProxyArgs(argv);
+    if (args.help) {
+      process.stdout.write(PROXY_HELP);
+      return 0;
+    }
+    if (args.upstream === undefined) throw new ProxyUsageError('--upstream HOST:PORT is required');
+    listen = addressArg('--listen', args.listen, 0);
+    upstream = addressArg('--upstream', args.upstream, 1);
+    try {
+      resolveFaults(args.faults);
+    } catch (err) {
+      throw new ProxyUsageError((err as Error).message);
+    }
+  } catch (err) {
+    if (!(err instanceof ProxyUsageError)) throw err;
+    process.stderr.write(`net-linger proxy: ${err.message}\nRun "net-linger proxy --help" for usage.\n`);
+    return 2;
+  }
+  let proxy;
+  try {
+    proxy = await createFaultProxy({ listen, upstream, faults: args.faults });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(`net-linger proxy: cannot listen on ${formatHostPort(listen.host, listen.port)}: ${e.code ?? e.message}\n`);
+    return 2;
+  }
+  process.stdout.write(`listening on ${proxy.hostPort}\n`);
+  proxy.on('report', (r: ProxyConnectionReport) => {
+    process.stdout.write(args.json ? `${JSON.stringify(r)}\n` : formatConnection(r));
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await proxy.close();
+  return 0;
+}
+
+function addressArg(flag: string, value: string, minPort: number): { host: string; port: number } {
+  try {
+    return parseAddress(value, flag, { host: '127.0.0.1', minPort });
+  } catch (err) {
+    const reason = (err as { code?: string }).code === 'ERR_OUT_OF_RANGE'
+      ? `port must be ${minPort}-65535`
+      : 'must be HOST:PORT (brackets around IPv6: [::1]:8080)';
+    throw new ProxyUsageError(`${flag} ${reason}, got "${value}"`);
+  }
+}
