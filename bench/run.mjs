@@ -37,7 +37,7 @@ log('scaling...');
 const scalingRows = CLOSE_ROWS.filter((r) => ['Node destroy()', 'Node resetAndDestroy()', 'setLinger(on, 0) + destroy()', 'resetClose()', 'gracefulClose()'].includes(r.name));
 const scaling = await runScaling({ sizes, rows: scalingRows, log });
 log('relay throughput...');
-const relayThroughput = await runRelayThroughput(quick ? { bytes: 32 * 2 ** 20, trials: 1, log } : { bytes: 512 * 2 ** 20, trials: 5, log });
+const relayThroughput = await runRelayThroughput(quick ? { bytes: 32 * 2 ** 20, trials: 1, log } : { bytes: 256 * 2 ** 20, trials: 7, log });
 log('relay idle connections...');
 const relayIdle = await runRelayIdle(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
 const elapsed = (Date.now() - started) / 1000;
