@@ -4,7 +4,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { resetClose } from './close';
 import { isConnectionReset } from './errors';
-import { detachHttpParser, httpInternals, restartReading } from './node-internals';
+import { detachHttpParser, httpInternals, restartReading, wrapHttpEndListener } from './node-internals';
 import { invalidArgType, invalidArgValue, validateInteger } from './validate';
 
 // nginx's lingering close for Node's HTTP servers. When a server closes a connection right after
@@ -186,14 +186,27 @@ class Controller implements LingeringCloseHandle {
     socket.destroySoon = overrideDestroySoon;
     socket.end = overrideEnd as net.Socket['end'];
     socket.destroy = overrideDestroy as net.Socket['destroy'];
+    // A client that read the whole response and stops uploading sends its FIN mid-body: that is
+    // the end of the conversation, not a client error. Node's HTTP parser would call it
+    // HPE_INVALID_EOF_STATE and emit 'clientError'; end the connection as a complete request would.
+    wrapHttpEndListener(socket, (original) => function lingerAwareEnd(this: net.Socket) {
+      if (state.controller.enabled && abandonedAfterResponse(socket)) {
+        proto(socket, 'end').call(socket);
+        return;
+      }
+      original.call(this);
+    });
     // Node's own inactivity close (server.timeout, keepAliveTimeout) is a destroy() without an
-    // error: it must keep Node's behaviour, so it is recognised by the 'timeout' that precedes it.
-    socket.prependListener('timeout', () => { state.timedOut = true; });
+    // error, recognised by the 'timeout' event that calls it synchronously.
+    socket.prependListener('timeout', () => {
+      state.timedOut = true;
+      process.nextTick(() => { state.timedOut = false; });
+    });
   }
 
   /** Whether a close of this socket now should linger. */
   shouldLinger(socket: net.Socket, state: SocketState): boolean {
-    if (!this.enabled || state.timedOut || socket.destroyed || socket.readableEnded) return false;
+    if (!this.enabled || socket.destroyed || socket.readableEnded) return false;
     const s = httpInternals(socket);
     const parser = s.parser;
     if (!parser) return false; // freed: upgraded, CONNECT, or already closing
@@ -212,8 +225,12 @@ class Controller implements LingeringCloseHandle {
       if (req?.upgrade) return false;
       if (!req && socket.bytesWritten === 0) return false; // no response written on this connection
     }
+    const unfinished = req !== undefined && !req.complete;
+    // An inactivity close (keepAliveTimeout, server.timeout) lingers only for a body still
+    // arriving: a client stalled mid-upload because nobody reads it (koa's raw-body pauses it).
+    if (state.timedOut) return unfinished;
     if (this.opts.mode === 'always') return true;
-    return (req !== undefined && !req.complete) || socket.readableLength > 0;
+    return unfinished || socket.readableLength > 0;
   }
 
   /** Starts a lingering close, or returns false when the cap says Node's default close applies. */
@@ -285,6 +302,15 @@ class Controller implements LingeringCloseHandle {
     }
     proto(socket, 'destroy').call(socket);
   }
+}
+
+/** The response is complete and the request body is not: the client may stop sending at will. */
+function abandonedAfterResponse(socket: net.Socket): boolean {
+  const s = httpInternals(socket);
+  const incoming = s.parser?.incoming;
+  if (!incoming || incoming.complete || incoming.upgrade) return false;
+  const res = s._httpMessage;
+  return !res || (res.writableEnded && res.req === incoming);
 }
 
 /** Decides once per socket: linger, or Node's default close from here on. */

@@ -71,7 +71,7 @@ function run(cmd: string, args: string[], timeout = 30_000): Promise<{ code: num
 }
 
 export async function curlUpload(t: Target, o: UploadOptions): Promise<ClientView> {
-  const args = ['-sS', '--max-time', '20', '-X', 'POST', '-H', 'Expect:', '-H', 'Content-Type: application/octet-stream',
+  const args = ['-sS', '--max-time', '20', '-X', 'POST', '-H', 'Expect:', '-H', 'Content-Type: text/plain',
     '--data-binary', `@${fileOf(o.bytes)}`, '-w', '\n%{http_code}', url(t)];
   if (o.chunked) args.unshift('-H', 'Transfer-Encoding: chunked');
   if (t.tls) args.unshift('-k');
@@ -100,7 +100,7 @@ try:
             if delay: time.sleep(delay)
             yield block
             sent += len(block)
-    headers = {'Content-Type': 'application/octet-stream'}
+    headers = {'Content-Type': 'text/plain'}
     if chunked:
         c.request('POST', '/upload', body=body(), encode_chunked=True, headers=dict(headers, **{'Transfer-Encoding': 'chunked'}))
     else:
@@ -129,7 +129,7 @@ export function nodeUpload(t: Target, o: UploadOptions & { keepAlive?: boolean }
     const agent = t.tls
       ? new https.Agent({ keepAlive: o.keepAlive ?? false, rejectUnauthorized: false })
       : new http.Agent({ keepAlive: o.keepAlive ?? false });
-    const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream' };
+    const headers: Record<string, string | number> = { 'content-type': 'text/plain' };
     if (!o.chunked) headers['content-length'] = o.bytes;
     const req = (t.tls ? https : http).request({ host: t.host, port: t.port, method: 'POST', path: '/upload', agent, headers });
     req.on('socket', (socket) => socket.once('connect', () => track(socket)));
@@ -168,7 +168,7 @@ export async function fetchUpload(t: Target, o: UploadOptions): Promise<ClientVi
   try {
     const body = o.chunked ? (Readable.toWeb(bodyStream(o)) as ReadableStream) : Buffer.alloc(o.bytes, 0x75);
     const res = await fetch(url(t), {
-      method: 'POST', body, headers: { 'content-type': 'application/octet-stream' }, ...(o.chunked ? { duplex: 'half' } : {}),
+      method: 'POST', body, headers: { 'content-type': 'text/plain' }, ...(o.chunked ? { duplex: 'half' } : {}),
     } as RequestInit);
     return { status: res.status, body: await res.text() };
   } catch (err) {
