@@ -28,3 +28,7 @@ export {
   type AddressInput, type EndpointReport, type FaultAction, type FaultDirection, type FaultName, type FaultProxy,
   type FaultProxyOptions, type Faults, type ProxyConnectionReport, type ResolvedFaults,
 } from './faults';
+export {
+  enableLingeringClose,
+  type LingeringCloseCounts, type LingeringCloseHandle, type LingeringCloseMode, type LingeringCloseOptions,
+} from './http';
