@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { gracefulClose, probeServer, type ProbeReport } from '../src/index';
+import { enableLingeringClose, gracefulClose, probeServer, type ProbeReport } from '../src/index';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');
@@ -207,6 +207,26 @@ describe.skipIf(!isMainThread)('net-linger probe', () => {
   });
 
   describe.skipIf(!linux)('servers that close cleanly: exit 0', () => {
+    it('the same Node server with enableLingeringClose: 413 read whole, FIN, no reset', async () => {
+      const server = tooLargeNodeServer();
+      const lingering = enableLingeringClose(server);
+      const port = await listen(server);
+      try {
+        const { code, report } = await probeJson([`http://127.0.0.1:${port}/upload`]);
+        const seen = JSON.stringify(report);
+        expect(code, seen).toBe(0);
+        expect(report, seen).toMatchObject({ verdict: 'clean', serverClose: 'fin', error: null, advice: null });
+        expect(report.response, seen).toMatchObject({ status: 413, complete: true });
+        const text = await run([`http://127.0.0.1:${port}/upload`, '--chunked']);
+        expect(text.code, text.stdout).toBe(0);
+        expect(text.stdout).toMatch(/server close +FIN/);
+        expect(text.stdout).toMatch(/verdict +CLEAN/);
+      } finally {
+        lingering.disable();
+        await closeServer(server);
+      }
+    });
+
     it.skipIf(!nginxBinary)(`nginx${nginxBinary ? '' : ' (skipped: nginx is not installed; scripts/ensure-nginx.sh installs nginx-light)'} with lingering_close on and client_max_body_size 1m: 413, FIN, no reset`, async () => {
       const nginx = await startNginx();
       try {
