@@ -95,6 +95,8 @@ const DEFAULT_TIMEOUT = 30_000;
 const DEFAULT_SETTLE = 500;
 // How long to wait for the server's FIN after ours before calling the connection kept open.
 const KEPT_OPEN_WAIT = 2000;
+// Before our FIN: how long the send queue may stand still before the probe stops waiting for it to drain.
+const ACK_STALL_MS = 200;
 const CHUNK = 64 * 1024;
 const CRLF = Buffer.from('\r\n');
 const MAX_HEAD = 64 * 1024;
@@ -378,6 +380,7 @@ function run(target: ParsedTarget, opts: Validated): Promise<ProbeReport> {
     let failure: { code: string | null; message: string; syscall?: string } | null = null;
     let stopBody = false;
     let endedOurSide = false;
+    let finSent = false;
     let finished = false;
     let drainWaiter: (() => void) | null = null;
 
@@ -444,7 +447,7 @@ function run(target: ParsedTarget, opts: Validated): Promise<ProbeReport> {
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const code = normalizeErrorCode(err) ?? err.code ?? null;
       // EPIPE while our side is still open can only follow an RST (in CLOSE_WAIT Linux reports the RST as EPIPE).
-      if (connected && (isConnectionReset(err) || (code === 'EPIPE' && !endedOurSide))) {
+      if (connected && (isConnectionReset(err) || (code === 'EPIPE' && !finSent))) {
         reset = true;
         closedAtMs ??= now();
       }
@@ -455,10 +458,30 @@ function run(target: ParsedTarget, opts: Validated): Promise<ProbeReport> {
 
     function endOurSide(): void {
       if (endedOurSide || socket.destroyed) return;
-      endedOurSide = true;
-      socket.end();
-      // A server that keeps the connection open after our FIN (keep-alive) has said all it will.
-      setTimeout(() => finish('kept-open'), Math.min(KEPT_OPEN_WAIT, opts.timeout)).unref();
+      endedOurSide = true; // no more writes
+      void (async () => {
+        // Node closes the socket once our FIN is queued, acknowledged or not: first let what is
+        // already queued reach the server (or stall for ACK_STALL_MS), so acknowledgedBytes counts it.
+        let last = -1;
+        let lastChange = performance.now();
+        while (!finished && !socket.destroyed) {
+          sample();
+          const unacked = unacknowledged(socket);
+          if (unacked === null) break;
+          const outstanding = unacked + (writeQueueSize(socket) ?? 0) + socket.writableLength;
+          if (outstanding === 0) break;
+          if (outstanding !== last) {
+            last = outstanding;
+            lastChange = performance.now();
+          } else if (performance.now() - lastChange > ACK_STALL_MS) break;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        if (finished || socket.destroyed) return;
+        finSent = true;
+        socket.end();
+        // A server that keeps the connection open after our FIN (keep-alive) has said all it will.
+        setTimeout(() => finish('kept-open'), Math.min(KEPT_OPEN_WAIT, opts.timeout)).unref();
+      })();
     }
 
     function maybeDone(): void {
@@ -538,7 +561,7 @@ function run(target: ParsedTarget, opts: Validated): Promise<ProbeReport> {
       if (why === 'unreachable') verdict = 'unreachable';
       else if (reset) verdict = 'reset';
       else if (http && !complete) verdict = why === 'timeout' && !serverFin ? 'timeout' : 'cut-off';
-      else if (why === 'timeout' && !endedOurSide) verdict = 'timeout';
+      else if (why === 'timeout' && !finSent) verdict = 'timeout';
       else if (why === 'error') verdict = 'cut-off';
       else verdict = 'clean';
       const mib = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : `${n.toLocaleString('en-US')} bytes`);
