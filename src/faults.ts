@@ -421,13 +421,15 @@ class FaultPolicy implements RelayPolicy {
         const toVictim: RelayDirection = fromVictim === 'aToB' ? 'bToA' : 'aToB';
         this.record('close-unread', toVictim, { unread });
         this.relay.destroySide(victim);
-        this.relay.destroySide(this.relay.target(fromVictim));
+        // The other side gets a FIN after what was relayed to it.
+        this.relay.forwardFin(fromVictim);
         return;
       }
       this.timer(UNREAD_POLL_MS, poll);
     };
+    // Not at once: the bytes relayed before the hold are written first.
     if (victim.socket.connecting) victim.socket.once('connect', poll);
-    else poll();
+    else this.timer(0, poll);
   }
 
   /**

@@ -1,11 +1,19 @@
 // Python peers (test/fixtures/peers.py) as promises: a server on an ephemeral loopback port, a
 // client that prints what it observed.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 
 const script = path.join(__dirname, 'fixtures', 'peers.py');
+
+/**
+ * python3 and curl on PATH. Windows' Python is not python3, and the Wine leg runs node.exe alone:
+ * there the suites that need these peers are skipped (Linux and macOS CI have both).
+ */
+export const peersAvailable = process.platform !== 'win32' &&
+  spawnSync('python3', ['-c', ''], { stdio: 'ignore' }).status === 0 &&
+  spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0;
 
 export interface PythonServer {
   port: number;

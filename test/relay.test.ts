@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relay, resetClose, type RelayReport } from '../src/index';
 import { resourceGuard, until } from './close-support';
-import { oneShotServer, pythonClient, pythonServer } from './peer-support';
+import { oneShotServer, peersAvailable, pythonClient, pythonServer } from './peer-support';
 
 const key = fs.readFileSync(path.join(__dirname, 'fixtures', 'key.pem'));
 const cert = fs.readFileSync(path.join(__dirname, 'fixtures', 'cert.pem'));
@@ -58,7 +58,7 @@ describe('relay() with bad arguments throws before touching anything', () => {
 });
 
 for (const host of ['127.0.0.1', '::1']) {
-  describe(`relay() between Python peers over ${host}`, () => {
+  describe.skipIf(!peersAvailable)(`relay() between Python peers over ${host}`, () => {
     it('a client that sends 1 MB then half-closes reads the whole reply and EOF', async () => {
       const server = await pythonServer('server-count', host);
       const r = await relayTo(host, server.port);
@@ -103,7 +103,7 @@ for (const host of ['127.0.0.1', '::1']) {
   });
 }
 
-describe('relay() with Node peers', () => {
+describe.skipIf(!peersAvailable)('relay() with Node and Python peers', () => {
   it('an upstream that cannot be reached resets the client; the report says why', async () => {
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
@@ -111,7 +111,8 @@ describe('relay() with Node peers', () => {
     await new Promise((resolve) => closed.close(resolve));
     const r = await relayTo('127.0.0.1', deadPort);
     const client = await pythonClient('client-read', '127.0.0.1', r.port, 0);
-    expect(client.ended).toBe('ECONNRESET');
+    // The RST can come so soon after the handshake that Python's connect() itself reports it.
+    expect(client.ended ?? client.error).toBe('ECONNRESET');
     const report = await r.report();
     expect(report.b).toMatchObject({ ended: 'error', code: 'ECONNREFUSED' });
     expect(report.a.closedWith).toBe('reset');
