@@ -59,6 +59,7 @@ function summarise(samples) {
     trials: samples.length,
     closesPerSecond: pick((s) => s.closesPerSecond),
     perCloseUs: pick((s) => s.perCloseUs),
+    cpuUsPerClose: pick((s) => s.cpuUsPerClose),
     loopDelayMs: { p50: pick((s) => s.loopDelayMs.p50), p99: pick((s) => s.loopDelayMs.p99), max: pick((s) => s.loopDelayMs.max) },
     longestCloseCallsMs: pick((s) => s.longestCloseCallsMs),
     peakRssMiB: pick((s) => s.peakRssMiB),

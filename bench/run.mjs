@@ -42,6 +42,22 @@ log('relay idle connections...');
 const relayIdle = await runRelayIdle(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
 const elapsed = (Date.now() - started) / 1000;
 
+/** The helpers against the Node call each wraps: throughput and closer-CPU ratios from the table above. */
+function closeRatios(table) {
+  const row = (name) => table.find((r) => r.row === name);
+  const pairs = [['resetClose()', 'Node resetAndDestroy()'], ['gracefulClose()', 'Node end()'], ['gracefulClose()', 'Node end() + resume()'], ['Node end() + resume()', 'Node end()']];
+  const out = ['How close each helper comes to the bare Node call it wraps (goal: ≥ 95 %). *Throughput* is closes/s of the helper ÷ closes/s of the Node call; *CPU* is the Node call\'s CPU µs/close ÷ the helper\'s (higher is better in both). On a shared machine the throughput ratio moves by tens of percent from run to run (other work takes the cores); the closer\'s own CPU time is the steadier view of the work each close adds. The helper\'s extra work per close: validation, the HTTP/2 check, a promise and its report, plus for resetClose an error listener kept until \'close\'; gracefulClose adds reading until the peer\'s FIN (*Node end() + resume()* is that alone), four listeners, one timer, the byte count, and a getsockopt(SO_LINGER) only where setLinger() armed a linger.', ''];
+  out.push('| helper | Node call | throughput | CPU |', '|---|---|---:|---:|');
+  for (const [helper, base] of pairs) {
+    const h = row(helper);
+    const b = row(base);
+    if (!h || !b) continue;
+    out.push(`| ${helper} | ${base} | ${fmt((100 * h.closesPerSecond) / b.closesPerSecond)} % | ${fmt((100 * b.cpuUsPerClose) / h.cpuUsPerClose)} % |`);
+  }
+  out.push('');
+  return out;
+}
+
 const fmt = (n, digits = 1) => (n == null || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const lines = [];
@@ -63,11 +79,12 @@ lines.push('Rows: *package* is the public API (`setLinger(fd, true, 0)`, `getLin
 lines.push(...overheadSection(perCall.rows));
 lines.push('## 2. Closing many connections', '');
 lines.push(`Each row: a fresh closer process opens N loopback connections to a fresh peer process (which reads and answers EOF with EOF), then closes all N, 10 close calls per event-loop turn, and waits for every \`'close'\` event. Throughput is N / (first close call → last \`'close'\`). Event-loop delay from \`monitorEventLoopDelay({ resolution: 1 })\` during the closing, so its values include the 1 ms sampling interval. *Longest block* is the longest synchronous run of one turn's close calls. Peak RSS is the closer process's \`maxRSS\`. TIME_WAIT is counted from /proc/net/tcp for the row's port once no connection is in FIN_WAIT/CLOSE_WAIT/LAST_ACK. Medians of ${closeTable[0]?.trials ?? 0} trials.`, '');
-lines.push('| close | connections | closes/s | µs/close | loop delay p50 / p99 / max (ms) | longest block (ms) | peak RSS (MiB) | TIME_WAIT left |', '|---|---:|---:|---:|---|---:|---:|---:|');
+lines.push('| close | connections | closes/s | µs/close | CPU µs/close | loop delay p50 / p99 / max (ms) | longest block (ms) | peak RSS (MiB) | TIME_WAIT left |', '|---|---:|---:|---:|---:|---|---:|---:|---:|');
 for (const r of closeTable) {
-  lines.push(`| ${r.row} | ${r.connections.toLocaleString('en-US')} | ${fmt(r.closesPerSecond, r.closesPerSecond < 10 ? 2 : 0)} | ${fmt(r.perCloseUs)} | ${fmt(r.loopDelayMs.p50, 2)} / ${fmt(r.loopDelayMs.p99, 2)} / ${fmt(r.loopDelayMs.max, 2)} | ${fmt(r.longestCloseCallsMs, 2)} | ${fmt(r.peakRssMiB)} | ${r.timeWait.toLocaleString('en-US')} |`);
+  lines.push(`| ${r.row} | ${r.connections.toLocaleString('en-US')} | ${fmt(r.closesPerSecond, r.closesPerSecond < 10 ? 2 : 0)} | ${fmt(r.perCloseUs)} | ${fmt(r.cpuUsPerClose)} | ${fmt(r.loopDelayMs.p50, 2)} / ${fmt(r.loopDelayMs.p99, 2)} / ${fmt(r.loopDelayMs.max, 2)} | ${fmt(r.longestCloseCallsMs, 2)} | ${fmt(r.peakRssMiB)} | ${r.timeWait.toLocaleString('en-US')} |`);
 }
 lines.push('');
+lines.push(...closeRatios(closeTable));
 lines.push('![close benchmark](close-chart.svg)', '');
 lines.push('The lingering rows are capped (`maxConnections` in `bench/close-rows.mjs`): with unacknowledged data in the send queue (*unacked data*: the peer never reads and 4 MiB were written first) every `destroy()` blocks the whole event loop for the full linger time, because Linux `close()` waits even on a non-blocking socket.', '');
 

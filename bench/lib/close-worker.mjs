@@ -47,6 +47,7 @@ histogram.enable();
 // The histogram records from its second tick on: let it start before the first close can block.
 await new Promise((resolve) => setTimeout(resolve, 5));
 const t0 = process.hrtime.bigint();
+const cpu0 = process.cpuUsage();
 const done = [];
 let longestBatchNs = 0n;
 for (let i = 0; i < sockets.length; i += batch) {
@@ -58,6 +59,7 @@ for (let i = 0; i < sockets.length; i += batch) {
 }
 await Promise.all(done);
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+const cpu = process.cpuUsage(cpu0);
 // Let the sampling timer fire once more, so a turn that blocked to the end is recorded too.
 await new Promise((resolve) => setTimeout(resolve, 3));
 histogram.disable();
@@ -68,6 +70,8 @@ process.send({
   seconds,
   closesPerSecond: sockets.length / seconds,
   perCloseUs: (seconds * 1e6) / sockets.length,
+  // The closer process's own CPU (user + system) per close: what contention on a shared machine inflates least.
+  cpuUsPerClose: (cpu.user + cpu.system) / sockets.length,
   loopDelayMs: { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) },
   longestCloseCallsMs: Number(longestBatchNs) / 1e6,
   peakRssMiB: process.resourceUsage().maxRSS / 1024,

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // net-linger: `lab` shows on this machine what each way of closing does to the peer;
 // `explain` turns any spelling of a socket error into the one code and what to do about it.
+import fs from 'node:fs';
 import path from 'node:path';
 import { binding } from '../binding';
 import { NetLingerError } from '../errors';
 import { explainError, formatExplanation } from '../explain';
 import type { Family } from '../lab/runner';
+import { formatHtml } from '../lab/html';
+import { captureGate } from './capture-gate';
 import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from '../lab/report';
 import { SCENARIOS, describeExpectation, type Platform, type Scenario } from '../lab/scenarios';
 import { PROBE_HELP, probeCommand } from './probe';
@@ -48,12 +51,20 @@ Options:
   --json              print the report as JSON (schema: docs/lab-output.schema.json)
   --list              list the rows and what each claims here, without running them
   --platform <name>   judge against another platform's claims (linux, darwin, win32, ...);
-                      rows that claim nothing for it are shown as "not claimed"
+                      the rows still run here, so where the platforms differ the run
+                      fails (exit 1) and shows how; rows that claim nothing for it are
+                      shown as "not claimed"
   --in-process        run the row that blocks its thread in this process, not a child
                       (for hosts that cannot start a child of this runtime, e.g. qemu-user)
+  --capture           record each connection's TCP segments and judge the wire claims
+                      (Linux: root, or a private user+network namespace the lab enters
+                      itself where the kernel allows it; elsewhere: exit 2, saying why)
+  --html <file>       also write the report as one self-contained HTML page with a
+                      ladder diagram of each row's segments (implies --capture)
   -h, --help          this help
 
-Exit codes: 0 every claimed row matched, 1 something did not, 2 bad usage.
+Exit codes: 0 every claimed row matched, 1 something did not, 2 bad usage or no capture
+possible here (the message says why).
 Rows that claim nothing for the platform are shown but never fail the run.
 Colour only on a terminal, never when NO_COLOR is set; a progress line on stderr
 only when stderr is a terminal.
@@ -75,7 +86,8 @@ Options:
   --platform <name>   read plain numbers as linux, darwin or win32 (default: this machine)
   -h, --help          this help
 
-Exit codes: 0 explained, 2 bad usage or an input that names no known error.
+Exit codes: 0 explained (one of the connection errors net-linger normalises); 2 bad usage, or an
+input outside that table (an OS error such as ETIMEDOUT is named, on stderr, but still exits 2).
 `;
 
 const PLATFORMS = ['aix', 'android', 'cygwin', 'darwin', 'freebsd', 'haiku', 'linux', 'netbsd', 'openbsd', 'sunos', 'win32'];
@@ -132,11 +144,13 @@ interface LabArgs {
   help: boolean;
   platform: string;
   inProcess: boolean;
+  capture: boolean;
+  html: string | undefined;
 }
 
 function parseLab(argv: readonly string[]): LabArgs {
   const args = new Args(argv, 'lab');
-  const parsed: LabArgs = { names: [], families: new Set(), json: false, list: false, help: false, platform: process.platform, inProcess: false };
+  const parsed: LabArgs = { names: [], families: new Set(), json: false, list: false, help: false, platform: process.platform, inProcess: false, capture: false, html: undefined };
   for (let token = args.next(); token; token = args.next()) {
     if ('positional' in token) throw new UsageError(`unexpected argument "${token.positional}"`, 'lab');
     const { flag, inline } = token;
@@ -151,6 +165,8 @@ function parseLab(argv: readonly string[]): LabArgs {
       case '--json': noValue(); parsed.json = true; break;
       case '--list': noValue(); parsed.list = true; break;
       case '--in-process': noValue(); parsed.inProcess = true; break;
+      case '--capture': noValue(); parsed.capture = true; break;
+      case '--html': parsed.html = args.value(flag, inline); parsed.capture = true; break;
       case '--platform': parsed.platform = platformValue(args.value(flag, inline), 'lab'); break;
       case '-h': case '--help': parsed.help = true; break;
       default: throw new UsageError(`unknown option ${flag}`, 'lab');
@@ -228,6 +244,16 @@ async function lab(argv: readonly string[]): Promise<number> {
     process.stderr.write(`net-linger lab: ${err.message}\n`);
     return EXIT_MISMATCH;
   }
+  if (args.capture) {
+    // Where this process cannot capture, the lab may run again inside a private user and network
+    // namespace; where nothing works, it says why and stops.
+    const gate = await captureGate(argv);
+    if (gate.kind === 'refused') {
+      process.stderr.write(`net-linger lab: ${gate.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (gate.kind === 'ran-elsewhere') return gate.exitCode;
+  }
   const families: Family[] = args.families.size ? [...args.families].sort() : [4];
   const progress = progressLine();
   let report: LabReport;
@@ -237,12 +263,17 @@ async function lab(argv: readonly string[]): Promise<number> {
       families,
       platform: args.platform,
       inProcess: args.inProcess,
+      capture: args.capture,
       onProgress: ({ index, total, scenario, family }) => {
         progress.update(`net-linger lab [${index + 1}/${total}] IPv${family} ${scenario.name}: ${scenario.title}…`);
       },
     });
   } finally {
     progress.clear();
+  }
+  if (args.html) {
+    fs.writeFileSync(args.html, formatHtml(report));
+    if (!args.json) process.stderr.write(`net-linger lab: wrote ${args.html}\n`);
   }
   if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatReport(report, useColour(process.stdout) ? COLOUR : PLAIN, tableWidth()));

@@ -3,6 +3,9 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../binding';
+import { formatBytes, wrapWords } from '../text';
+import { invalidArgValue } from '../validate';
+import { closingLadder } from './ladder';
 import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './runner';
 import {
   SCENARIOS, claimFor, describeClaim, describeCloser, describePeer, type Platform, type Scenario,
@@ -55,13 +58,15 @@ export interface LabReport {
 }
 
 export interface LabOptions {
-  /** Which rows; default every row of the table. */
-  scenarios?: readonly Scenario[];
+  /** Which rows, by name or as row objects (run in the order given); default every row of the table. */
+  scenarios?: readonly (string | Scenario)[];
   families?: readonly Family[];
   /** Judge against this platform's claims; default the running platform. */
   platform?: string;
   /** Run rows that block their thread in this process instead of a child (see RunOptions.inProcess). */
   inProcess?: boolean;
+  /** Record each connection row's TCP segments and judge its wire claims (Linux, CAP_NET_RAW). */
+  capture?: boolean;
   /** Called before each row starts. */
   onProgress?: (event: { index: number; total: number; scenario: Scenario; family: Family }) => void;
 }
@@ -77,7 +82,7 @@ function toRow(scenario: Scenario, result: ScenarioResult, platform: string): La
     closerDid: describeCloser(scenario),
     peerDid: scenario.kind === 'call' ? null : describePeer(scenario),
     claimed: result.claimed,
-    expected: claim ? describeClaim(claim.expect) : null,
+    expected: claim ? describeClaim(claim.expect, result.observed?.kind === 'connection' && result.observed.wire !== undefined) : null,
     note: claim?.source ?? (claim && 'note' in claim.expect ? claim.expect.note : undefined) ?? null,
     status,
     mismatches: result.error ? [] : result.mismatches,
@@ -97,12 +102,19 @@ export function packageVersion(): string {
   }
 }
 
+/** The table's row with this name, or ERR_INVALID_ARG_VALUE listing the names there are. */
+export function scenarioNamed(name: string, table: readonly Scenario[] = SCENARIOS): Scenario {
+  const row = table.find((s) => s.name === name);
+  if (!row) throw invalidArgValue('scenario', name, `must be a row of the scenario table (${table.map((s) => s.name).join(', ')})`);
+  return row;
+}
+
 /**
  * Runs the rows one after another, never overlapping: a row that measures how long close()
  * blocks must not share the machine's attention with another row.
  */
 export async function runLab(options: LabOptions = {}): Promise<LabReport> {
-  const scenarios = options.scenarios ?? SCENARIOS;
+  const scenarios = (options.scenarios ?? SCENARIOS).map((s) => (typeof s === 'string' ? scenarioNamed(s) : s));
   const families = [...(options.families ?? [4])];
   const platform = options.platform ?? process.platform;
   const startedAt = new Date().toISOString();
@@ -112,7 +124,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
   for (const family of families) {
     for (const scenario of scenarios) {
       options.onProgress?.({ index: rows.length, total, scenario, family });
-      rows.push(toRow(scenario, await runScenario(scenario, { family, platform, inProcess: options.inProcess }), platform));
+      rows.push(toRow(scenario, await runScenario(scenario, { family, platform, inProcess: options.inProcess, capture: options.capture }), platform));
     }
   }
   const count = (status: RowStatus) => rows.filter((r) => r.status === status).length;
@@ -144,11 +156,6 @@ const sgr = (open: number, close: number) => (text: string) => `\x1b[${open}m${t
 export const COLOUR: Style = { pass: sgr(32, 39), fail: sgr(31, 39), dim: sgr(2, 22), bold: sgr(1, 22) };
 export const PLAIN: Style = { pass: (t) => t, fail: (t) => t, dim: (t) => t, bold: (t) => t };
 
-function formatBytes(n: number): string {
-  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
-  return n >= 10_000 ? `${n.toLocaleString('en-US')} B` : `${n} B`;
-}
-
 function describeEnd(side: { received: number; sent: number; outcome: string; errno?: number; syscall?: string }, withSent: boolean): string {
   const done = [`read ${formatBytes(side.received)}`];
   if (withSent && side.sent > 0) done.push(`sent ${formatBytes(side.sent)}`);
@@ -170,6 +177,10 @@ export function describeObserved(observed: Observation | null): string {
   const parts = [`peer: ${describeEnd(observed.peer, true)}`];
   const closerSaid = describeCloserEnd(observed);
   if (closerSaid) parts.push(`closer: ${closerSaid}`);
+  if (observed.wire) {
+    parts.push(`on the wire:\n${closingLadder(observed.wire).join('\n')}`);
+    if (observed.wireDropped) parts.push(`(the capture lost ${observed.wireDropped} packets)`);
+  }
   return parts.join('\n');
 }
 
@@ -199,22 +210,7 @@ const NBSP = '\u00a0';
 
 function wrap(cell: string, width: number): string[] {
   const text = cell.replace(KEEP_TOGETHER, (_, n, unit, word, m) => (n ? `${n}${NBSP}${unit}` : `${word}${NBSP}${m}`));
-  const lines: string[] = [];
-  for (const paragraph of text.split('\n')) {
-    let line = '';
-    for (let word of paragraph.split(' ')) {
-      while (word.length > width) {
-        if (line) { lines.push(line); line = ''; }
-        lines.push(word.slice(0, width));
-        word = word.slice(width);
-      }
-      if (!line) line = word;
-      else if (line.length + 1 + word.length <= width) line += ` ${word}`;
-      else { lines.push(line); line = word; }
-    }
-    lines.push(line);
-  }
-  return lines.map((l) => l.replaceAll(NBSP, ' '));
+  return wrapWords(text, width).map((l) => l.replaceAll(NBSP, ' '));
 }
 
 const longestWord = (text: string) => Math.max(...text.replace(KEEP_TOGETHER, '$1$3_$2$4').split(/\s+/).map((w) => w.length));

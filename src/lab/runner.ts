@@ -9,11 +9,14 @@ import { packageRoot } from '../binding';
 import { gracefulClose, lingerClose, resetClose } from '../close';
 import { NetLingerError, normalizeErrorCode } from '../errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
+import { listenLoopback, loopbackHost, loopbackPair, type Via } from './loopback';
+export type { Via } from './loopback';
 import { assertScenario, claimFor } from './scenarios';
+import { startCapture, type Capture, type WireSegment } from './capture';
 import { findWindowsSocket, resolveHandle } from '../handle';
 import { dgramFd, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
 import type {
-  CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
+  CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step, WireExpectation,
 } from './scenarios';
 
 export type Family = 4 | 6;
@@ -39,6 +42,13 @@ export interface ConnectionObservation {
     /** How long close() held the thread. */
     closeBlockedMs: number | null;
   };
+  /**
+   * The connection's TCP segments as captured (with RunOptions.capture): SYN, FIN, RST and data;
+   * ACK-only segments are folded away. Absent when the row ran without a capture.
+   */
+  wire?: WireSegment[];
+  /** Packets the capture lost (its buffer was full); present only when some were: the record is incomplete. */
+  wireDropped?: number;
 }
 
 export interface CallObservation {
@@ -77,6 +87,13 @@ export interface RunOptions {
    * process is then frozen while such a row runs.
    */
   inProcess?: boolean;
+  /** Record each connection's segments (Linux, CAP_NET_RAW: see capture.ts); wire claims are judged only then. */
+  capture?: boolean;
+  /**
+   * Called with the listener's port before the peer connects, and awaited (e.g. to start another
+   * capture on that port). Not for rows that run in a child process.
+   */
+  onListening?: (port: number) => void | Promise<void>;
   /**
    * A middlebox between the two sides (a relay, a proxy): given the closer's listening address,
    * resolves to the address the peer connects to instead. Rows then run in this process.
@@ -84,9 +101,6 @@ export interface RunOptions {
   via?: Via;
 }
 
-export type Via = (closer: { host: string; port: number }) => Promise<{ host: string; port: number }>;
-
-const host = (family: Family): string => (family === 6 ? '::1' : '127.0.0.1');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -145,23 +159,11 @@ interface Pair {
   closerPorts: { local: number; remote: number };
 }
 
-/** The server, listening on an ephemeral loopback port. */
-function listening(server: net.Server, family: Family): Promise<net.Server> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host(family), () => resolve(server));
-  });
-}
-
 /**
  * A loopback connection: the closer is the accepted side, paused so it reads nothing unasked.
  * With `peerReadBuffer` the peer reads into one fixed buffer of that size.
  */
-async function connectPair(family: Family, peerReadBuffer?: number, via?: Via): Promise<Pair> {
-  const server = await listening(net.createServer({ pauseOnConnect: true, allowHalfOpen: true }), family);
-  const listeningAt = { host: host(family), port: (server.address() as net.AddressInfo).port };
-  const { host: connectHost, port } = via ? await via(listeningAt) : listeningAt;
-  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+async function connectPair(family: Family, peerReadBuffer?: number, beforeConnect?: (port: number) => unknown, via?: Via): Promise<Pair> {
   let peer: Side | undefined;
   // The shortcut a fixed read size avoids is in libuv's Unix stream code; Windows reads through
   // IOCP, where reading one byte at a time only makes the peer slow.
@@ -170,18 +172,13 @@ async function connectPair(family: Family, peerReadBuffer?: number, via?: Via): 
     buffer: Buffer.alloc(peerReadBuffer),
     callback: (bytes: number) => { peer!.received += bytes; return true; },
   };
-  const client = net.connect({ host: connectHost, port, allowHalfOpen: true, ...(onread ? { onread } : {}) });
-  peer = new Side(client);
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
+  const { accepted } = await loopbackPair({
+    family, beforeConnect, via, client: onread ? { onread } : {}, onClient: (client) => { peer = new Side(client); },
   });
-  const closerSocket = await accepted;
-  server.close();
   return {
-    closer: new Side(closerSocket),
-    peer,
-    closerPorts: { local: closerSocket.localPort!, remote: closerSocket.remotePort! },
+    closer: new Side(accepted),
+    peer: peer!,
+    closerPorts: { local: accepted.localPort!, remote: accepted.remotePort! },
   };
 }
 
@@ -339,8 +336,23 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
   }
 }
 
-async function runConnection(scenario: ConnectionScenario, family: Family, timeoutMs: number, via?: Via): Promise<ConnectionObservation> {
-  const pair = await connectPair(family, scenario.peerReadBuffer, via);
+async function runConnection(
+  scenario: ConnectionScenario, family: Family, timeoutMs: number, options: ObserveOptions,
+): Promise<ConnectionObservation> {
+  let capture: Capture | undefined;
+  let pair: Pair;
+  try {
+    pair = await connectPair(family, scenario.peerReadBuffer, async (port) => {
+      if (options.capture) {
+        capture = startCapture({ port });
+        await capture.ready;
+      }
+      await options.onListening?.(port);
+    }, options.via);
+  } catch (err) {
+    capture?.stop();
+    throw err;
+  }
   const state: { blockedMs: number | null } = { blockedMs: null };
   try {
     // A runtime that cannot give the closer's descriptor refuses here, before any step.
@@ -350,6 +362,7 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
     // stays open and receives nothing more for 500 ms is an outcome too.
     await settlePeer(pair.peer, timeoutMs);
     const closerState = await settledState(pair.closerPorts);
+    const wire = capture ? recordWire(capture, pair) : {};
     return {
       kind: 'connection',
       peer: pair.peer.observe(),
@@ -359,11 +372,20 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
         timeWait: closerState === null ? null : closerState === 'TIME_WAIT',
         closeBlockedMs: state.blockedMs,
       },
+      ...wire,
     };
   } finally {
     pair.peer.socket.destroy();
     pair.closer.socket.destroy();
+    capture?.stop();
   }
+}
+
+/** The connection's segments once everything the steps caused has crossed (loopback: at once). */
+function recordWire(capture: Capture, pair: Pair): Pick<ConnectionObservation, 'wire' | 'wireDropped'> {
+  capture.stop();
+  const wire = capture.segments({ closerPort: pair.closerPorts.local, peerPort: pair.closerPorts.remote });
+  return capture.drops > 0 ? { wire, wireDropped: capture.drops } : { wire };
 }
 
 /**
@@ -429,7 +451,7 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
       }
     }
     case 'tcp-listening': {
-      const server = await listening(net.createServer(), family);
+      const server = await listenLoopback(net.createServer(), family);
       try {
         return callOn(scenario.call, serverHandle(server));
       } finally {
@@ -438,7 +460,7 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
     }
     case 'udp-unconnected': {
       const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-      await new Promise<void>((resolve) => socket.bind(0, host(family), resolve));
+      await new Promise<void>((resolve) => socket.bind(0, loopbackHost(family), resolve));
       try {
         return callOn(scenario.call, dgramHandle(socket));
       } finally {
@@ -468,10 +490,50 @@ function checkConnection(expect: ConnectionExpectation, obs: ConnectionObservati
     problems.push(`closer received ${obs.closer.received} bytes, expected ${c.received}`);
   }
   if (c?.timeWait !== undefined && obs.closer.timeWait !== null && obs.closer.timeWait !== c.timeWait) {
-    problems.push(`closer TIME_WAIT: expected ${c.timeWait ? 'yes' : 'none'}, observed ${obs.closer.timeWait ? 'yes' : 'none'}`);
+    problems.push(`closer TIME_WAIT: expected ${c.timeWait ? 'yes' : 'none'}, observed ${obs.closer.timeWait ? 'yes' : 'none'}${c.timeWait ? timeWaitTableFull() : ''}`);
   }
   if (c?.blockedAtLeastMs !== undefined && !((obs.closer.closeBlockedMs ?? 0) >= c.blockedAtLeastMs)) {
     problems.push(`close() blocked ${Math.round(obs.closer.closeBlockedMs ?? 0)} ms, expected at least ${c.blockedAtLeastMs} ms`);
+  }
+  if (expect.wire && obs.wire) problems.push(...checkWire(expect.wire, obs.wire, obs.wireDropped));
+  return problems;
+}
+
+/**
+ * Linux keeps at most net.ipv4.tcp_max_tw_buckets TIME_WAIT entries; past that a closing socket
+ * goes straight to CLOSED (and answers a late FIN with RST). On a busy machine that, not the row,
+ * explains a missing TIME_WAIT: say so.
+ */
+function timeWaitTableFull(): string {
+  if (process.platform !== 'linux') return '';
+  try {
+    const max = Number(fs.readFileSync('/proc/sys/net/ipv4/tcp_max_tw_buckets', 'utf8'));
+    const tw = Number(/\btw (\d+)/.exec(fs.readFileSync('/proc/net/sockstat', 'utf8'))?.[1]);
+    return tw >= max * 0.95 ? ` (the kernel's TIME_WAIT table is full: ${tw} of net.ipv4.tcp_max_tw_buckets ${max})` : '';
+  } catch {
+    return '';
+  }
+}
+
+/** Wire claims, judged only where the row was captured. */
+export function checkWire(claim: WireExpectation, wire: readonly WireSegment[], dropped = 0): string[] {
+  const problems: string[] = [];
+  if (dropped > 0) return [`the capture lost ${dropped} packets, so the wire claims cannot be judged`];
+  if (!wire.some((s) => s.flags.includes('SYN'))) return ['the capture holds no SYN for this connection, so the wire claims cannot be judged'];
+  const ending = wire.findIndex((s) => s.from === 'closer' && (s.flags.includes('FIN') || s.flags.includes('RST')));
+  const closerEnd = ending < 0 ? 'nothing' : wire[ending].flags.includes('RST') ? 'RST' : 'FIN';
+  if (claim.closerSends && closerEnd !== claim.closerSends) {
+    problems.push(`wire: the closer's first closing segment was ${closerEnd}, expected ${claim.closerSends}`);
+  }
+  if (claim.noRst) {
+    const resets = wire.filter((s) => s.flags.includes('RST'));
+    if (resets.length) problems.push(`wire: expected no RST, saw ${resets.length} (${[...new Set(resets.map((s) => s.from))].join(' and ')})`);
+  }
+  if (claim.rstAfterPeerData) {
+    const reset = wire.findIndex((s) => s.from === 'closer' && s.flags.includes('RST'));
+    const peerData = wire.findIndex((s) => s.from === 'peer' && s.bytes > 0);
+    if (reset < 0) problems.push('wire: expected an RST from the closer, saw none');
+    else if (peerData < 0 || peerData > reset) problems.push('wire: expected the closer\'s RST to answer data from the peer, but no peer data came before it');
   }
   return problems;
 }
@@ -488,11 +550,11 @@ export function check(scenario: Scenario, obs: Observation, platform: string): s
 }
 
 /** Runs a row in a child process (for rows that block their thread on purpose). */
-function runIsolated(name: string, family: Family): Promise<Observation> {
+function runIsolated(name: string, family: Family, capture: boolean): Promise<Observation> {
   const entry = path.join(packageRoot(), 'dist', 'cjs', 'lab', 'child.js');
   if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build:ts"`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...scriptArgs(), entry, name, String(family)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...scriptArgs(), entry, name, String(family), ...(capture ? ['capture'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -513,8 +575,14 @@ function runIsolated(name: string, family: Family): Promise<Observation> {
 }
 
 /** Runs one row in this process and returns what was observed. */
-export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000, via?: Via): Promise<Observation> {
-  return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs, via);
+export interface ObserveOptions {
+  capture?: boolean;
+  onListening?: (port: number) => void | Promise<void>;
+  via?: Via;
+}
+
+export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000, options: ObserveOptions = {}): Promise<Observation> {
+  return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs, options);
 }
 
 /** Runs one row on loopback and judges it against the table. Never rejects: failures are results. */
@@ -526,8 +594,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const claimed = scenario.expect[platform as Platform] !== undefined;
   try {
     const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess && !options.via
-      ? await runIsolated(scenario.name, family)
-      : await observe(scenario, family, options.stepTimeoutMs, options.via);
+      ? await runIsolated(scenario.name, family, options.capture === true)
+      : await observe(scenario, family, options.stepTimeoutMs, { capture: options.capture, onListening: options.onListening, via: options.via });
     const mismatches = check(scenario, observed, platform) ?? [];
     return { name: scenario.name, family, platform, claimed, observed, mismatches, passed: mismatches.length === 0, durationMs: performance.now() - start };
   } catch (err) {

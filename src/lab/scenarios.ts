@@ -5,6 +5,7 @@
  */
 
 import { currentRuntime, type RuntimeInfo } from '../node-internals';
+import { formatBytes } from '../text';
 import { invalidArgType } from '../validate';
 
 export type Platform = 'linux' | 'darwin' | 'win32';
@@ -52,8 +53,20 @@ export interface ConnectionExpectation {
     /** close() blocked the calling thread (and so Node's event loop) for at least this long. */
     blockedAtLeastMs?: number;
   };
+  /** What must cross the wire, judged where the row ran with a packet capture (`lab --capture`). */
+  wire?: WireExpectation;
   /** A remark on the claim, with its source. */
   note?: string;
+}
+
+/** Claims on the connection's TCP segments. */
+export interface WireExpectation {
+  /** The closer's first closing segment: FIN (an orderly close) or RST (an abortive one); 'nothing': neither. */
+  closerSends?: 'FIN' | 'RST' | 'nothing';
+  /** No RST from either side, ever. */
+  noRst?: boolean;
+  /** The closer's RST comes after (in answer to) data from the peer. */
+  rstAfterPeerData?: boolean;
 }
 
 /** A runtime a claim may depend on: what Node (libuv), Bun or Deno report differs in places. */
@@ -158,7 +171,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'The normal active close: FIN, the peer reads everything then EOF, and the closer keeps TIME_WAIT.',
     steps: [closer.send(1000), closer.close(), peer.waitEof(), peer.end()],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { timeWait: true } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { timeWait: true }, wire: { closerSends: 'FIN', noRst: true } },
       win32: { peer: { outcome: 'eof', received: 'all' } },
     },
   },
@@ -169,7 +182,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'The classic cause of ECONNRESET: closing while the receive buffer still holds data sends RST, not FIN.',
     steps: [peer.send(1000), closer.waitUnread(1000), closer.close()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
       win32: { peer: { outcome: 'ECONNRESET', syscall: 'read' } },
     },
   },
@@ -181,7 +194,7 @@ export const SCENARIOS: readonly Scenario[] = [
     peerReadBuffer: 1,
     steps: [peer.pause(), closer.fillSendQueue(), closer.setLinger(1, 0), closer.close(), peer.resume()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
       // Winsock reports WSAECONNRESET (10054); Node's own error says errno -4077.
       win32: {
         peer: { outcome: 'ECONNRESET' },
@@ -197,12 +210,12 @@ export const SCENARIOS: readonly Scenario[] = [
     peerReadBuffer: 1 << 20,
     steps: [peer.pause(), closer.fillSendQueue(), closer.setLinger(1, 0), closer.close(), peer.resume()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
     },
     variants: {
       linux: [{
         when: { runtime: 'node', libuvBefore: '1.52.0' },
-        expect: { peer: { outcome: 'eof', received: 'partial' }, closer: { timeWait: false } },
+        expect: { peer: { outcome: 'eof', received: 'partial' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
         source: 'libuv src/unix/stream.c uv__stream_io reads POLLHUP after a short read as EOF; changed by libuv PR #4997. Seen here: Node 22 (libuv 1.51.0) reports EOF, Node 24 (libuv 1.52.1) the reset',
       }],
     },
@@ -214,7 +227,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'FIN without closing: the peer reads EOF and can still send; the closer still receives but can no longer send.',
     steps: [closer.shutdown('write'), peer.waitEof(), peer.send(100), closer.read(100), closer.send(10)],
     expect: {
-      linux: { peer: { outcome: 'eof' }, closer: { received: 100, outcome: 'EPIPE' } },
+      linux: { peer: { outcome: 'eof' }, closer: { received: 100, outcome: 'EPIPE' }, wire: { closerSends: 'FIN', noRst: true } },
       // The closer's send fails WSAESHUTDOWN (10058), which libuv reports as EPIPE (-4047).
       win32: { peer: { outcome: 'eof' }, closer: { received: 100, outcome: 'EPIPE' } },
     },
@@ -235,7 +248,7 @@ export const SCENARIOS: readonly Scenario[] = [
       closer.close(),
     ],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof', timeWait: true } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof', timeWait: true }, wire: { closerSends: 'FIN', noRst: true } },
       win32: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof' } },
     },
   },
@@ -253,7 +266,7 @@ export const SCENARIOS: readonly Scenario[] = [
       closer.readUntilFin(),
     ],
     expect: {
-      linux: { peer: { outcome: 'open' }, closer: { outcome: 'eof', received: 200 } },
+      linux: { peer: { outcome: 'open' }, closer: { outcome: 'eof', received: 200 }, wire: { closerSends: 'nothing', noRst: true } },
       // Data after SD_RECEIVE resets the connection; libuv then fails the closer's read with EPIPE.
       win32: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { outcome: 'EPIPE', syscall: 'read', received: 0 } },
     },
@@ -265,7 +278,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'After both directions are shut, data from the peer is answered with RST.',
     steps: [closer.shutdown('both'), peer.waitEof(), peer.writeUntilError()],
     expect: {
-      linux: { peer: { outcome: 'EPIPE', syscall: 'write' } },
+      linux: { peer: { outcome: 'EPIPE', syscall: 'write' }, wire: { closerSends: 'FIN', rstAfterPeerData: true } },
     },
     variants: {
       linux: [{
@@ -285,7 +298,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'A peer that is not reading learns of the RST on its next send.',
     steps: [peer.pause(), closer.setLinger(1, 0), closer.close(), peer.writeUntilError()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', syscall: 'write' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', syscall: 'write' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
       win32: { peer: { outcome: 'ECONNRESET', syscall: 'write' } },
     },
   },
@@ -297,7 +310,7 @@ export const SCENARIOS: readonly Scenario[] = [
     isolate: true,
     steps: [peer.pause(), closer.fillSendQueue(), closer.setLinger(1, 2), closer.close(), peer.resume(), peer.waitEof()],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { blockedAtLeastMs: 1500 } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { blockedAtLeastMs: 1500 }, wire: { closerSends: 'FIN', noRst: true } },
     },
     variants: {
       linux: [{
@@ -379,7 +392,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: "Node's own resetAndDestroy(): RST at once, unsent data thrown away, no TIME_WAIT. (A Node peer that was not reading may read EOF first: libuv takes POLLHUP after a short read for EOF; its next write fails.)",
     steps: [peer.pause(), closer.fillSendQueue(), closer.resetClose(), peer.resume(), peer.waitEof(), peer.writeUntilError()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
     },
   },
   {
@@ -389,7 +402,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'After end() libuv refuses a reset (EINVAL) and Node never closes the handle; SO_LINGER {1,0} + destroy() still resets.',
     steps: [peer.pause(), closer.fillSendQueue(), closer.end(), closer.resetClose(), peer.resume(), peer.waitEof(), peer.writeUntilError()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
     },
   },
   {
@@ -407,7 +420,7 @@ export const SCENARIOS: readonly Scenario[] = [
       closer.awaitClose(),
     ],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof', received: 64 * 1024, timeWait: true } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof', received: 64 * 1024, timeWait: true }, wire: { closerSends: 'FIN', noRst: true } },
     },
   },
   {
@@ -422,7 +435,7 @@ export const SCENARIOS: readonly Scenario[] = [
       peer.writeUntilError(),
     ],
     expect: {
-      linux: { peer: { outcome: 'EPIPE', syscall: 'write' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'EPIPE', syscall: 'write' }, closer: { timeWait: false }, wire: { closerSends: 'FIN' } },
     },
     variants: {
       linux: [{
@@ -447,7 +460,7 @@ export const SCENARIOS: readonly Scenario[] = [
       closer.awaitClose(),
     ],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, wire: { closerSends: 'FIN', noRst: true } },
     },
   },
   {
@@ -457,7 +470,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: "Like Linux's SO_LINGER timeout, without freezing the loop: closed after 1 s, and what the kernel holds is still delivered.",
     steps: [peer.pause(), closer.fillSendQueue(), closer.lingerClose(1), closer.awaitClose(), peer.resume(), peer.waitEof()],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, wire: { closerSends: 'FIN', noRst: true } },
     },
     variants: {
       linux: [{
@@ -529,10 +542,6 @@ export function describeStep(step: Step): string {
   }
 }
 
-function formatBytes(n: number): string {
-  return n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`;
-}
-
 const CALL_TEXT: Readonly<Record<CallScenario['call'], string>> = {
   'shutdown-write': 'shutdown(write)',
   'set-linger': 'setLinger(on, 0)',
@@ -595,8 +604,18 @@ export function describeCondition(when: RuntimeCondition): string {
   return when.libuvBefore ? `${name} with libuv before ${when.libuvBefore}` : name;
 }
 
-/** A claim as one line. */
-export function describeClaim(expected: Expectation): string {
+/** A wire claim as a few words. */
+export function describeWireClaim(wire: WireExpectation): string {
+  if (typeof wire !== 'object' || wire === null) throw invalidArgType('wire', 'a wire claim object', wire);
+  const parts: string[] = [];
+  if (wire.closerSends) parts.push(wire.closerSends === 'nothing' ? 'closer sends neither FIN nor RST' : `closer sends ${wire.closerSends}`);
+  if (wire.rstAfterPeerData) parts.push("closer's RST answers the peer's data");
+  if (wire.noRst) parts.push('no RST from anyone');
+  return `wire: ${parts.join(', ')}`;
+}
+
+/** A claim as one line; with `withWire`, its wire claim too (judged only on a captured run). */
+export function describeClaim(expected: Expectation, withWire = false): string {
   if ('code' in expected) return expected.code === 'ok' ? 'succeeds' : `fails ${expected.code}`;
   const { peer: p, closer: c } = expected;
   const parts: string[] = [];
@@ -610,6 +629,7 @@ export function describeClaim(expected: Expectation): string {
   }
   if (c?.timeWait !== undefined) parts.push(c.timeWait ? 'closer keeps TIME_WAIT' : 'no TIME_WAIT');
   if (c?.blockedAtLeastMs !== undefined) parts.push(`close() blocks the thread ≥ ${c.blockedAtLeastMs / 1000} s`);
+  if (withWire && expected.wire) parts.push(describeWireClaim(expected.wire));
   return parts.join('; ');
 }
 
