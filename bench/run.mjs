@@ -1,5 +1,6 @@
-// npm run bench: per-call cost against the physical limit, closing many connections, and how
-// the cost grows; one run, written to bench/RESULTS.md and bench/close-chart.svg.
+// npm run bench: per-call cost against the physical limit, closing many connections, how the
+// cost grows, and relaying (throughput against pipe and socat, many idle connections); one run,
+// written to bench/RESULTS.md and bench/close-chart.svg.
 // BENCH_QUICK=1 runs a smaller version (a smoke check, written to bench/.build/, not for the numbers).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,6 +13,8 @@ import { closeChartSvg } from './lib/chart.mjs';
 import { overheadSection } from './lib/overhead.mjs';
 import { runWindowsLookup } from './windows.mjs';
 import { root } from './lib/build.mjs';
+import { runRelayIdle, runRelayThroughput } from './relay.mjs';
+import { relaySections } from './lib/relay-report.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -53,8 +56,12 @@ async function measure() {
   const closeTable = await runCloseTable(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
   log('scaling...');
   const scaling = await runScaling({ sizes, rows: CLOSE_ROWS.filter((r) => SCALING_ROWS.includes(r.name)), log });
+  log('relay throughput...');
+  const relayThroughput = await runRelayThroughput(quick ? { bytes: 32 * 2 ** 20, trials: 1, log } : { bytes: 256 * 2 ** 20, trials: 7, log });
+  log('relay idle connections...');
+  const relayIdle = await runRelayIdle(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
   const meta = { date: new Date().toISOString().slice(0, 10), elapsed: (Date.now() - started) / 1000, loadAverage, limit, largest, sizes, quick };
-  return { meta, perCall, closeTable, scaling, windows, windowsError };
+  return { meta, perCall, closeTable, scaling, windows, windowsError, relayThroughput, relayIdle };
 }
 
 const SCALING_ROWS = ['Node destroy()', 'Node resetAndDestroy()', 'setLinger(on, 0) + destroy()', 'resetClose()', 'gracefulClose()'];
@@ -63,7 +70,7 @@ if (!renderOnly) {
   fs.mkdirSync(path.dirname(resultsJson), { recursive: true });
   fs.writeFileSync(resultsJson, JSON.stringify(run, null, 1));
 }
-const { meta, perCall, closeTable, scaling, windows, windowsError } = run;
+const { meta, perCall, closeTable, scaling, windows, windowsError, relayThroughput, relayIdle } = run;
 const { elapsed, limit, largest, sizes } = meta;
 const scalingRows = SCALING_ROWS.map((name) => ({ name }));
 
@@ -149,6 +156,7 @@ if (windowsError) {
   lines.push(`From ${first.connections.toLocaleString('en-US')} to ${last.connections.toLocaleString('en-US')} connections a remembered lookup goes from ${fmt(first.rememberedLookupUs, 3)} to ${fmt(last.rememberedLookupUs, 3)} µs and a first lookup on a new connection from ${fmt(first.firstCallAfterNewConnectionUs)} to ${fmt(last.firstCallAfterNewConnectionUs)} µs, where a walk with syscalls on every handle goes from ${fmt(first.fullWalkUs, 0)} to ${fmt(last.fullWalkUs, 0)} µs (×${fmt(last.fullWalkUs / first.fullWalkUs, 0)}). `
     + 'What is left growing is a walk of the handle list without syscalls on a socket\'s first lookup; each handle\'s addresses are read once (getsockname + getpeername) and kept as a hint that is checked before it is used. Memory: one WeakMap entry per socket looked up, and one hint per connected TCP handle, dropped once the hints outgrow the open handles.', '');
 }
+lines.push(...relaySections(relayThroughput, relayIdle));
 
 // A quick smoke run never overwrites the real results.
 const outDir = meta.quick ? path.join(root, 'bench', '.build') : path.join(root, 'bench');

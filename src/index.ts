@@ -16,6 +16,10 @@ export {
   type LingerCloseOptions, type LingerCloseOutcome, type LingerCloseReport, type ResetCloseReport,
 } from './close';
 export {
+  probeExitCode, probeServer,
+  type ProbeOptions, type ProbeReport, type ProbeResponse, type ProbeServerClose, type ProbeVerdict,
+} from './probe';
+export {
   relay,
   type RelayClose, type RelayDirection, type RelayEnd, type RelayOptions, type RelayReport, type RelaySideReport,
 } from './relay';
@@ -24,3 +28,7 @@ export {
   type AddressInput, type EndpointReport, type FaultAction, type FaultDirection, type FaultName, type FaultProxy,
   type FaultProxyOptions, type Faults, type ProxyConnectionReport, type ResolvedFaults,
 } from './faults';
+export {
+  enableLingeringClose,
+  type LingeringCloseCounts, type LingeringCloseHandle, type LingeringCloseMode, type LingeringCloseOptions,
+} from './http';

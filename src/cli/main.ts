@@ -13,6 +13,7 @@ import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } f
 import { SCENARIOS, describeExpectation, type Condition, type Platform, type Scenario } from '../lab/scenarios';
 import { CONDITION_SCENARIOS } from '../lab/condition-scenarios';
 import { CONDITION_NAMES, UNAVAILABLE, conditionUnavailable } from '../lab/netns';
+import { PROBE_HELP, probeCommand } from './probe';
 import { runProxy } from './proxy';
 
 const EXIT_OK = 0;
@@ -24,6 +25,7 @@ const HELP = `net-linger: close TCP connections on purpose, and see what the pee
 Usage:
   net-linger lab [options]           run the scenario table on loopback and judge it
   net-linger explain <code|number>   one error code, what it means on each OS, what avoids it
+  net-linger probe <url|host:port>   upload to a server: does it reset, or close cleanly?
   net-linger proxy --upstream H:P    a TCP proxy that relays faithfully and injects faults
   net-linger help [lab|explain]      this help, or a command's
 
@@ -340,12 +342,14 @@ async function main(argv: readonly string[]): Promise<number> {
       return lab(rest);
     case 'explain':
       return explain(rest);
+    case 'probe':
+      return probeCommand(rest);
     case 'proxy':
       return runProxy(rest);
     case 'help':
     case '-h':
     case '--help':
-      process.stdout.write(rest[0] === 'lab' ? LAB_HELP : rest[0] === 'explain' ? EXPLAIN_HELP : HELP);
+      process.stdout.write(rest[0] === 'lab' ? LAB_HELP : rest[0] === 'explain' ? EXPLAIN_HELP : rest[0] === 'probe' ? PROBE_HELP : HELP);
       return EXIT_OK;
     case '-v':
     case '--version':
