@@ -3,8 +3,8 @@ import https from 'node:https';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { resetClose } from './close';
-import { isConnectionReset } from './errors';
-import { detachHttpParser, httpInternals, restartReading, wrapHttpEndListener } from './node-internals';
+import { NetLingerError, isConnectionReset } from './errors';
+import { detachHttpParser, foreignHttpRuntime, httpInternals, restartReading, wrapHttpEndListener } from './node-internals';
 import { invalidArgType, invalidArgValue, validateInteger } from './validate';
 
 // nginx's lingering close for Node's HTTP servers. When a server closes a connection right after
@@ -378,7 +378,8 @@ function overrideDestroy(this: net.Socket, error?: Error | null): net.Socket {
  *
  * Calling it again for the same server updates the options it names (the others stay) and returns
  * the same handle, enabled again if it was disabled.
- * Throws Node's TypeError/RangeError for bad arguments, before anything is touched.
+ * Throws Node's TypeError/RangeError for bad arguments, before anything is touched; on Bun and
+ * Deno (their own node:http), NetLingerError ERR_NET_LINGER_UNSUPPORTED.
  */
 export function enableLingeringClose(server: http.Server | https.Server, options?: LingeringCloseOptions): LingeringCloseHandle {
   const given: unknown = server;
@@ -386,6 +387,14 @@ export function enableLingeringClose(server: http.Server | https.Server, options
     throw invalidArgType('server', 'an instance of http.Server or https.Server', server);
   }
   const existing = controllers.get(server);
+  const foreign = foreignHttpRuntime();
+  if (foreign) {
+    validateOptions(options, DEFAULTS);
+    throw new NetLingerError(
+      'ERR_NET_LINGER_UNSUPPORTED',
+      `enableLingeringClose needs Node's own HTTP server internals; ${foreign} implements node:http differently`,
+    );
+  }
   const opts = validateOptions(options, existing?.opts ?? DEFAULTS);
   if (existing) {
     existing.opts = opts;

@@ -67,6 +67,27 @@ const HTTP_SOCKET_LISTENERS: ReadonlyArray<readonly [string, string]> = [
   ['pause', 'onSocketPause'], // stops them
 ];
 
+let warned = false;
+function warnUnknownHttp(): void {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(
+    `enableLingeringClose: this runtime's HTTP server socket lacks the listeners net-linger takes off (checked on Node 18-26); closes keep ${process.release.name} ${process.version}'s default behaviour`,
+    { type: 'NetLingerWarning', code: 'NET_LINGER_HTTP_INTERNALS' },
+  );
+}
+
+/**
+ * Runtimes whose node:http is their own implementation, without Node's parser on the socket:
+ * Bun (checked 1.4.5) and Deno. Lingering there is refused with a typed error, not a silent no-op.
+ */
+export function foreignHttpRuntime(): string | undefined {
+  const versions = process.versions as NodeJS.ProcessVersions & { bun?: string; deno?: string };
+  if (versions.bun) return `Bun ${versions.bun}`;
+  if (versions.deno) return `Deno ${versions.deno}`;
+  return undefined;
+}
+
 const endWrappers = new WeakSet<(...args: unknown[]) => void>();
 
 /**
@@ -101,7 +122,10 @@ export function detachHttpParser(socket: net.Socket): boolean {
   // A runtime whose http module hangs other listeners (renamed in a later Node, or Bun's own
   // http) is left alone: Node's default close applies rather than half a detach.
   const named = (event: string, name: string) => socket.listeners(event).some((l) => (l as { name?: string }).name === name || endWrappers.has(l as () => void));
-  if (!named('end', 'bound socketOnEnd') || !named('error', 'socketOnError')) return false;
+  if (!named('end', 'bound socketOnEnd') || !named('error', 'socketOnError')) {
+    warnUnknownHttp();
+    return false;
+  }
   for (const [event, name] of HTTP_SOCKET_LISTENERS) {
     for (const listener of socket.listeners(event)) {
       const fn = listener as (...a: unknown[]) => void;
