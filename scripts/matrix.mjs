@@ -64,7 +64,7 @@ function classify(report, status) {
 
 const prebuilt = (target) => fs.existsSync(path.join(root, 'prebuilds', target));
 if (!httpOnly && (!prebuilt('linux-x64') || (selected.some((r) => r.prebuild === 'linux-arm64') && !prebuilt('linux-arm64')))) {
-  console.error('matrix: prebuilds missing: run "npm run prebuild" first');
+  console.error('matrix: prebuilds missing: run "npm run prebuilds" first');
   process.exit(1);
 }
 
@@ -76,7 +76,7 @@ for (const runtime of httpOnly ? [] : selected) {
     continue;
   }
   const bin = install(runtime);
-  const command = [...(runtime.wrap ?? []), bin, ...(runtime.args ?? []), path.join(root, 'dist', 'cjs', 'cli.js'), 'lab', '--json', ...(runtime.labArgs ?? [])];
+  const command = [...(runtime.wrap ?? []), bin, ...(runtime.args ?? []), path.join(root, 'dist', 'cjs', 'cli', 'main.js'), 'lab', '--json', ...(runtime.labArgs ?? [])];
   const start = Date.now();
   const run = spawnSync(command[0], command.slice(1), {
     cwd: root, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 << 20,
