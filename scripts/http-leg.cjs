@@ -21,7 +21,7 @@ const PY = [
   'import http.client, sys',
   'port, size, chunked = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"',
   'try:',
-  '    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)',
+  '    c = http.client.HTTPConnection("127.0.0.1", port, timeout=8)',
   '    def body():',
   '        for _ in range(size // 65536): yield b"u" * 65536',
   '    h = {"Content-Type": "text/plain"}',
