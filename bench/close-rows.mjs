@@ -10,6 +10,8 @@ export const CLOSE_ROWS = [
   { name: "Node destroy()", close: (s) => { s.destroy(); return closed(s); } },
   { name: "Node resetAndDestroy()", close: (s) => { s.resetAndDestroy(); return closed(s); } },
   { name: 'setLinger(on, 0) + destroy()', close: (s, lib) => { lib.setLinger(s, true, 0); s.destroy(); return closed(s); } },
+  // The least a draining close does: read until the peer's FIN (Node resumes the stream on a tick).
+  { name: 'Node end() + resume()', close: (s) => { s.resume(); s.end(); return closed(s); } },
   { name: 'resetClose()', close: (s, lib) => lib.resetClose(s).then(() => closed(s)) },
   { name: 'gracefulClose()', close: (s, lib) => lib.gracefulClose(s).then(() => closed(s)) },
   { name: 'lingerClose(s, 2)', close: (s, lib) => lib.lingerClose(s, 2).then(() => closed(s)) },

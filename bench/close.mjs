@@ -5,7 +5,7 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { CLOSE_ROWS } from './close-rows.mjs';
 import { median, shuffled } from './lib/stats.mjs';
-import { tcpStates } from './lib/tcp-states.mjs';
+import { tcpStates } from './lib/build.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -59,6 +59,7 @@ function summarise(samples) {
     trials: samples.length,
     closesPerSecond: pick((s) => s.closesPerSecond),
     perCloseUs: pick((s) => s.perCloseUs),
+    cpuUsPerClose: pick((s) => s.cpuUsPerClose),
     loopDelayMs: { p50: pick((s) => s.loopDelayMs.p50), p99: pick((s) => s.loopDelayMs.p99), max: pick((s) => s.loopDelayMs.max) },
     longestCloseCallsMs: pick((s) => s.longestCloseCallsMs),
     peakRssMiB: pick((s) => s.peakRssMiB),

@@ -1,13 +1,13 @@
 // Per-call cost of setLinger / getLinger / pendingBytes: the package's public API against the
-// physical limit (a C loop making the same syscalls on the same kind of socket) and against
-// koffi calling libc directly, with the layers in between split out. Trials are interleaved
-// (a seeded shuffle per round) and medians reported, because the machine is shared.
+// physical limit (a C loop making the same syscalls on the same kind of socket), against the
+// floor for any Node-API binding (bench/native/bare_addon.cc: the syscall and nothing else) and
+// against koffi calling libc directly, with the layers in between split out. Trials are
+// interleaved (a seeded shuffle per round) and medians reported, because the machine is shared.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import path from 'node:path';
 import { buildBenchNatives, root } from './lib/build.mjs';
-import { leanApi } from './lib/lean-api.mjs';
+import { connectedPair } from './lib/loopback.mjs';
 import { median, shuffled } from './lib/stats.mjs';
 
 const require = createRequire(import.meta.url);
@@ -17,47 +17,13 @@ const SO_LINGER = 13;
 const FIONREAD = 0x541b;
 const SIOCOUTQ = 0x5411;
 
-async function connectedPair() {
-  const server = net.createServer({ pauseOnConnect: true });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const accepted = new Promise((resolve) => server.once('connection', resolve));
-  const client = net.connect(server.address().port, '127.0.0.1');
-  await new Promise((resolve) => client.once('connect', resolve));
-  const peer = await accepted;
-  server.close();
-  client.on('error', () => {});
-  peer.on('error', () => {});
-  return { client, peer, fd: client._handle.fd };
-}
-
-/**
- * The package's own dist/cjs/socket-ops.js (the real public functions), loaded a second time over
- * another addon with the same raw interface, so a proposed addon.cc is measured under the
- * unchanged TypeScript policy.
- */
-function packageOver(addon) {
-  const bindingPath = require.resolve(path.join(root, 'dist', 'cjs', 'binding.js'));
-  const optionsPath = require.resolve(path.join(root, 'dist', 'cjs', 'socket-ops.js'));
-  const real = require(bindingPath).binding();
-  const saved = { binding: require.cache[bindingPath], options: require.cache[optionsPath] };
-  const native = {
-    setLinger: addon.setLinger, getLinger: addon.getLinger, shutdown: addon.shutdown, pendingBytes: addon.pendingBytes,
-    maxLingerSeconds: real.maxLingerSeconds, syscalls: real.syscalls,
-  };
-  require.cache[bindingPath] = { id: bindingPath, filename: bindingPath, loaded: true, exports: { binding: () => native } };
-  delete require.cache[optionsPath];
-  try {
-    return require(optionsPath);
-  } finally {
-    require.cache[bindingPath] = saved.binding;
-    require.cache[optionsPath] = saved.options;
-  }
-}
+/** The row every ratio of an operation is taken against, besides the C loop. */
+export const FLOOR_ROW = 'bare Node-API addon (the floor), fd';
 
 let sink = 0;
 
 /** Each variant's loop is its own function literal, so V8 sees one monomorphic call site per variant. */
-function jsVariants({ fd, socket, lib, native, raw, noop, libc, lean, proposed, proposedLib, proposedLean }) {
+function jsVariants({ fd, socket, lib, native, bare, noop, libc }) {
   const lingerBuf = new Int32Array([1, 0]);
   const lingerOut = new Int32Array(2);
   const lenBuf = new Uint32Array(1);
@@ -70,11 +36,8 @@ function jsVariants({ fd, socket, lib, native, raw, noop, libc, lean, proposed, 
     { op: 'setLinger', name: 'package, fd', run: timed((n) => { for (let i = 0; i < n; i++) lib.setLinger(fd, true, 0); }) },
     { op: 'setLinger', name: 'package, net.Socket', run: timed((n) => { for (let i = 0; i < n; i++) lib.setLinger(socket, true, 0); }) },
     { op: 'setLinger', name: 'addon, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += native.setLinger(fd, true, 0); }) },
-    { op: 'setLinger', name: 'raw node_api.h copy, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += raw.setLinger(fd, true, 0); }) },
-    { op: 'setLinger', name: 'raw node_api.h, 2 args', run: timed((n) => { for (let i = 0; i < n; i++) sink += raw.setLingerPacked(fd, 0); }) },
-    { op: 'setLinger', name: 'same TS policy over raw copy, fd', run: timed((n) => { for (let i = 0; i < n; i++) lean.setLinger(fd, true, 0); }) },
-    { op: 'setLinger', name: 'proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposed.setLinger(fd, true, 0); }) },
-    { op: 'setLinger', name: 'package over proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) proposedLib.setLinger(fd, true, 0); }) },
+    { op: 'setLinger', name: FLOOR_ROW, run: timed((n) => { for (let i = 0; i < n; i++) sink += bare.setLinger(fd, true, 0); }) },
+    { op: 'setLinger', name: 'bare, 2 args (seconds or -1)', run: timed((n) => { for (let i = 0; i < n; i++) sink += bare.setLingerPacked(fd, 0); }) },
     { op: 'setLinger', name: 'koffi -> libc setsockopt', run: timed((n) => {
       for (let i = 0; i < n; i++) if (libc.setsockopt(fd, SOL_SOCKET, SO_LINGER, lingerBuf, 8) !== 0) sink += libc.errno();
     }) },
@@ -82,13 +45,8 @@ function jsVariants({ fd, socket, lib, native, raw, noop, libc, lean, proposed, 
     { op: 'getLinger', name: 'package, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += lib.getLinger(fd).seconds; }) },
     { op: 'getLinger', name: 'package, net.Socket', run: timed((n) => { for (let i = 0; i < n; i++) sink += lib.getLinger(socket).seconds; }) },
     { op: 'getLinger', name: 'addon, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += native.getLinger(fd, lingerOut); }) },
-    { op: 'getLinger', name: 'raw node_api.h copy, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += raw.getLinger(fd, lingerOut); }) },
-    { op: 'getLinger', name: 'raw node_api.h, packed return', run: timed((n) => { for (let i = 0; i < n; i++) sink += raw.getLingerPacked(fd); }) },
-    { op: 'getLinger', name: 'same TS policy over raw copy, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += lean.getLinger(fd).seconds; }) },
-    { op: 'getLinger', name: 'same TS policy, packed return, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += lean.getLingerPacked(fd).seconds; }) },
-    { op: 'getLinger', name: 'proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposed.getLinger(fd, lingerOut); }) },
-    { op: 'getLinger', name: 'package over proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposedLib.getLinger(fd).seconds; }) },
-    { op: 'getLinger', name: 'package policy over proposed addon.cc, packed return, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposedLean.getLingerPacked(fd).seconds; }) },
+    { op: 'getLinger', name: FLOOR_ROW, run: timed((n) => { for (let i = 0; i < n; i++) sink += bare.getLinger(fd, lingerOut); }) },
+    { op: 'getLinger', name: 'bare, packed return (no out-array)', run: timed((n) => { for (let i = 0; i < n; i++) sink += bare.getLingerPacked(fd); }) },
     { op: 'getLinger', name: 'koffi -> libc getsockopt', run: timed((n) => {
       for (let i = 0; i < n; i++) {
         lenBuf[0] = 8;
@@ -100,10 +58,7 @@ function jsVariants({ fd, socket, lib, native, raw, noop, libc, lean, proposed, 
     { op: 'pendingBytes', name: 'package, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += lib.pendingBytes(fd).unread; }) },
     { op: 'pendingBytes', name: 'package, net.Socket', run: timed((n) => { for (let i = 0; i < n; i++) sink += lib.pendingBytes(socket).unread; }) },
     { op: 'pendingBytes', name: 'addon, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += native.pendingBytes(fd, pendingOut); }) },
-    { op: 'pendingBytes', name: 'raw node_api.h copy, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += raw.pendingBytes(fd, pendingOut); }) },
-    { op: 'pendingBytes', name: 'same TS policy over raw copy, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += lean.pendingBytes(fd).unread; }) },
-    { op: 'pendingBytes', name: 'proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposed.pendingBytes(fd, pendingOut); }) },
-    { op: 'pendingBytes', name: 'package over proposed addon.cc, fd', run: timed((n) => { for (let i = 0; i < n; i++) sink += proposedLib.pendingBytes(fd).unread; }) },
+    { op: 'pendingBytes', name: FLOOR_ROW, run: timed((n) => { for (let i = 0; i < n; i++) sink += bare.pendingBytes(fd, pendingOut); }) },
     { op: 'pendingBytes', name: 'koffi -> libc ioctl x2', run: timed((n) => {
       for (let i = 0; i < n; i++) {
         if (libc.ioctl(fd, FIONREAD, intOut) !== 0 || libc.ioctl(fd, SIOCOUTQ, intOut2) !== 0) sink += libc.errno();
@@ -112,7 +67,7 @@ function jsVariants({ fd, socket, lib, native, raw, noop, libc, lean, proposed, 
     }) },
     // the fixed cost of crossing into native code at all
     { op: 'empty call', name: 'node-addon-api', run: timed((n) => { for (let i = 0; i < n; i++) noop.noop(); }) },
-    { op: 'empty call', name: 'raw node_api.h', run: timed((n) => { for (let i = 0; i < n; i++) raw.noop(); }) },
+    { op: 'empty call', name: 'plain Node-API', run: timed((n) => { for (let i = 0; i < n; i++) bare.noop(); }) },
   ];
 }
 
@@ -129,38 +84,38 @@ export async function runPerCall({ iterations = 1_000_000, trials = 5, log = () 
   };
   const lib = require(path.join(root, 'dist', 'cjs', 'index.js'));
   const native = require(path.join(root, 'dist', 'cjs', 'binding.js')).binding();
-  const raw = require(built.rawAddon);
+  const bare = require(built.bareAddon);
   const noop = require(built.addonApiNoop);
-  const proposed = require(built.proposedAddon);
   const pair = await connectedPair();
   const variants = [
     ...['setLinger', 'getLinger', 'pendingBytes'].map((op) => ({
       op, name: 'C loop (the limit)', run: (n) => Number(execFileSync(built.syscallLoop, [op, String(n)], { encoding: 'utf8' })),
     })),
-    ...jsVariants({
-      fd: pair.fd, socket: pair.client, lib, native, raw, noop, libc, lean: leanApi(raw),
-      proposed, proposedLib: packageOver(proposed), proposedLean: leanApi(proposed),
-    }),
+    ...jsVariants({ fd: pair.client._handle.fd, socket: pair.client, lib, native, bare, noop, libc }),
   ];
   // Warm up every JS loop so the trials measure optimised code.
   for (const v of variants) v.run(Math.min(iterations, 100_000));
   const samples = new Map(variants.map((v) => [v, []]));
   for (let trial = 0; trial < trials; trial++) {
     for (const v of shuffled(variants, 0x9e3779b9 + trial)) samples.get(v).push(v.run(iterations));
-    log(`  per-call trial ${trial + 1}/${trials} done`);
+    if ((trial + 1) % 10 === 0 || trial + 1 === trials) log(`  per-call trial ${trial + 1}/${trials} done`);
   }
-  pair.client.destroy();
-  pair.peer.destroy();
+  pair.close();
   const rows = variants.map((v) => ({ op: v.op, name: v.name, ns: median(samples.get(v)), best: Math.min(...samples.get(v)), samples: samples.get(v) }));
   for (const row of rows) {
     const base = rows.find((r) => r.op === row.op && r.name.startsWith('C loop'));
     row.ratio = base ? row.ns / base.ns : null;
     row.bestRatio = base ? row.best / base.best : null;
+    const floor = rows.find((r) => r.op === row.op && r.name === FLOOR_ROW);
+    row.floorRatio = floor ? row.ns / floor.ns : null;
+    row.floorBestRatio = floor ? row.best / floor.best : null;
+    // Each trial's ratio to the floor measured in the same round, then their median: the paired view.
+    row.floorPairedRatio = floor ? median(row.samples.map((ns, i) => ns / floor.samples[i])) : null;
   }
   return { iterations, trials, rows, sink };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await runPerCall({ iterations: Number(process.env.BENCH_ITERATIONS ?? 200_000), trials: 3, log: console.log });
-  console.table(result.rows.map(({ samples, ...r }) => r));
+  console.table(result.rows.map(({ samples, ...r }) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? Number(v.toFixed(3)) : v]))));
 }

@@ -1,6 +1,7 @@
 // Linux and macOS.
 #include "socket_ops.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <sys/ioctl.h>
@@ -97,6 +98,14 @@ int pending_bytes(SocketHandle s, Pending* out, int* failed_step) {
 int find_socket(void*, const SocketQuery&, SocketHandle*, int* matches) {
   *matches = 0;
   return kFindUnsupported;
+}
+
+// A second reference with RTLD_NODELETE: dlclose() of Node's own reference then never unmaps us.
+void keep_loaded() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&keep_loaded), &info) != 0 && info.dli_fname != nullptr) {
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+  }
 }
 
 }  // namespace net_linger

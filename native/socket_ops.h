@@ -70,9 +70,15 @@ enum FindStatus {
 };
 
 // Finds the one socket on this thread's libuv loop (`uv_loop`, from napi_get_uv_event_loop) whose
-// type, local and remote address match the query. Never caches: the result is valid only until
-// the event loop runs again. *matches receives the number of matching sockets.
+// type, local and remote address match the query. *matches receives the number of matching
+// sockets. A connected TCP query may be answered from the previous walk's pairs, after checking
+// that the SOCKET has the queried pair now; every other answer comes from a fresh walk.
 int find_socket(void* uv_loop, const SocketQuery& query, SocketHandle* out, int* matches);
+
+// Keeps this library loaded until the process exits, so its process-wide state (the once-per-process
+// flags) survives a worker thread that loaded it first and exited: Node unloads an addon when the
+// last environment that loaded it goes away, and a reload would start with fresh statics.
+void keep_loaded();
 
 }  // namespace net_linger
 

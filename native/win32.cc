@@ -7,6 +7,10 @@
 #include <windows.h>
 
 #include <cstring>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 namespace net_linger {
 
@@ -193,6 +197,121 @@ void visit(uv_handle_opaque* handle, void* arg) {
   search->matches++;
 }
 
+// A connected TCP socket's (local, remote) pair as one byte string: a hash key.
+std::string pair_key(const sockaddr_storage& local, const sockaddr_storage& remote) {
+  auto bytes = [](const sockaddr_storage& sa, std::string* out) {
+    if (sa.ss_family == AF_INET) {
+      const sockaddr_in& in = reinterpret_cast<const sockaddr_in&>(sa);
+      out->append(reinterpret_cast<const char*>(&in.sin_port), 2).append(reinterpret_cast<const char*>(&in.sin_addr), 4);
+    } else {
+      const sockaddr_in6& in6 = reinterpret_cast<const sockaddr_in6&>(sa);
+      out->append(reinterpret_cast<const char*>(&in6.sin6_port), 2).append(reinterpret_cast<const char*>(&in6.sin6_addr), 16);
+    }
+  };
+  std::string key(1, static_cast<char>(local.ss_family));
+  bytes(local, &key);
+  bytes(remote, &key);
+  return key;
+}
+
+std::string pair_key(const Address& local, const Address& remote) {
+  sockaddr_storage a;
+  sockaddr_storage b;
+  auto fill = [](const Address& from, sockaddr_storage* to) {
+    std::memset(to, 0, sizeof *to);
+    to->ss_family = static_cast<ADDRESS_FAMILY>(from.family);
+    if (from.family == AF_INET) {
+      sockaddr_in& in = reinterpret_cast<sockaddr_in&>(*to);
+      in.sin_port = htons(static_cast<u_short>(from.port));
+      std::memcpy(&in.sin_addr, from.bytes, 4);
+    } else {
+      sockaddr_in6& in6 = reinterpret_cast<sockaddr_in6&>(*to);
+      in6.sin6_port = htons(static_cast<u_short>(from.port));
+      std::memcpy(&in6.sin6_addr, from.bytes, 16);
+    }
+  };
+  fill(local, &a);
+  fill(remote, &b);
+  return pair_key(a, b);
+}
+
+// Pairs (local, remote) of the connected TCP sockets this thread has looked at, both ways. Only
+// hints: an answer is given from them only after its SOCKET is checked to have the queried pair
+// now (getsockname + getpeername). A connected TCP socket's pair never changes and no two open
+// sockets share one, so a SOCKET that has the pair is that connection's socket even when a hint
+// is stale (a closed handle's SOCKET value reused by a new connection). Per thread: one loop each.
+struct Hints {
+  void* loop = nullptr;
+  std::unordered_map<std::string, SOCKET> by_pair;
+  std::unordered_map<SOCKET, std::string> by_socket;
+
+  void remember(SOCKET s, std::string key) {
+    auto old = by_socket.find(s);
+    if (old != by_socket.end()) {
+      if (old->second == key) return;
+      auto stale = by_pair.find(old->second);
+      if (stale != by_pair.end() && stale->second == s) by_pair.erase(stale);
+    }
+    by_pair[key] = s;
+    by_socket[s] = std::move(key);
+  }
+
+  // Drops what belongs to SOCKETs no longer open, once the hints outgrow the open handles.
+  void prune(const std::vector<SOCKET>& open) {
+    if (by_socket.size() <= 2 * open.size() + 64) return;
+    std::unordered_set<SOCKET> live(open.begin(), open.end());
+    for (auto it = by_socket.begin(); it != by_socket.end();) {
+      if (live.count(it->first) != 0) {
+        ++it;
+        continue;
+      }
+      auto pair = by_pair.find(it->second);
+      if (pair != by_pair.end() && pair->second == it->first) by_pair.erase(pair);
+      it = by_socket.erase(it);
+    }
+  }
+};
+thread_local Hints hints;
+
+struct OpenTcp {
+  const Libuv* uv;
+  std::vector<SOCKET>* sockets;
+};
+
+// The SOCKET of every open TCP handle, in the loop's order (oldest first): no syscalls.
+void collect(uv_handle_opaque* handle, void* arg) {
+  OpenTcp* open = static_cast<OpenTcp*>(arg);
+  if (open->uv->get_type(handle) != kUvTcp || open->uv->is_closing(handle)) return;
+  HANDLE os_handle = INVALID_HANDLE_VALUE;
+  if (open->uv->fileno(handle, &os_handle) != 0) return;
+  open->sockets->push_back(reinterpret_cast<SOCKET>(os_handle));
+}
+
+// A connected socket's pair as a key; false for a listener (no peer) or a failed call.
+bool pair_of(SOCKET s, std::string* key) {
+  sockaddr_storage local;
+  sockaddr_storage remote;
+  int local_size = static_cast<int>(sizeof local);
+  int remote_size = static_cast<int>(sizeof remote);
+  if (getsockname(s, reinterpret_cast<sockaddr*>(&local), &local_size) != 0 ||
+      (local.ss_family != AF_INET && local.ss_family != AF_INET6) ||
+      getpeername(s, reinterpret_cast<sockaddr*>(&remote), &remote_size) != 0 || remote.ss_family != local.ss_family) {
+    return false;
+  }
+  *key = pair_key(local, remote);
+  return true;
+}
+
+// Does this SOCKET have exactly this pair now?
+bool has_pair(SOCKET s, const Address& local, const Address& remote) {
+  sockaddr_storage name;
+  sockaddr_storage peer;
+  int name_size = static_cast<int>(sizeof name);
+  int peer_size = static_cast<int>(sizeof peer);
+  return getsockname(s, reinterpret_cast<sockaddr*>(&name), &name_size) == 0 && same_address(name, local) &&
+         getpeername(s, reinterpret_cast<sockaddr*>(&peer), &peer_size) == 0 && same_address(peer, remote);
+}
+
 }  // namespace
 
 int find_socket(void* uv_loop, const SocketQuery& query, SocketHandle* out, int* matches) {
@@ -209,6 +328,45 @@ int find_socket(void* uv_loop, const SocketQuery& query, SocketHandle* out, int*
   if (search.has_remote && !parse_address(query.remote_address, query.remote_port, &search.remote)) {
     return kFindBadAddress;
   }
+  if (!query.datagram && search.has_remote) {
+    // A connected TCP socket: its hint, checked (no walk); else the loop's open TCP handles from
+    // the newest (libuv appends new handles, so a new connection is found first), first only
+    // those with no hint yet, then all of them. Each handle costs getsockname + getpeername once,
+    // not once per lookup: N lookups on N connections are not N walks with syscalls.
+    if (hints.loop != uv_loop) {
+      hints = Hints();
+      hints.loop = uv_loop;
+    }
+    const std::string key = pair_key(search.local, search.remote);
+    auto hit = hints.by_pair.find(key);
+    if (hit != hints.by_pair.end() && has_pair(hit->second, search.local, search.remote)) {
+      *matches = 1;
+      *out = static_cast<SocketHandle>(hit->second);
+      return kFindFound;
+    }
+    std::vector<SOCKET> open;
+    OpenTcp collector = {&uv, &open};
+    uv.walk(uv_loop, collect, &collector);
+    int status = kFindNoMatch;
+    for (int pass = 0; pass < 2 && status == kFindNoMatch; pass++) {
+      for (size_t i = open.size(); i-- > 0;) {
+        SOCKET s = open[i];
+        if (pass == 0 && hints.by_socket.count(s) != 0) continue;
+        std::string pair;
+        if (!pair_of(s, &pair)) continue;
+        const bool match = pair == key;
+        hints.remember(s, std::move(pair));
+        if (match) {
+          *matches = 1;
+          *out = static_cast<SocketHandle>(s);
+          status = kFindFound;
+          break;
+        }
+      }
+    }
+    hints.prune(open);
+    return status;
+  }
   search.found = INVALID_SOCKET;
   search.matches = 0;
   // uv_walk only reads the loop's handle queue and calls back synchronously on this thread.
@@ -218,6 +376,13 @@ int find_socket(void* uv_loop, const SocketQuery& query, SocketHandle* out, int*
   if (search.matches > 1) return kFindSeveral;
   *out = static_cast<SocketHandle>(search.found);
   return kFindFound;
+}
+
+// Pins the DLL: FreeLibrary() of Node's own reference then never unloads it.
+void keep_loaded() {
+  HMODULE self = nullptr;
+  GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                     reinterpret_cast<LPCWSTR>(reinterpret_cast<void*>(&keep_loaded)), &self);
 }
 
 }  // namespace net_linger

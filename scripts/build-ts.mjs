@@ -10,6 +10,20 @@ fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
 
 const require = createRequire(import.meta.url);
+
+// tsc writes each re-export of an entry as `exports.x = void 0` and then redefines it as a getter;
+// that redefinition turns the exports object into a slow (dictionary-mode) object, so every
+// `lib.setLinger(...)` through a CommonJS entry paid a hash lookup and a getter call (~10 ns,
+// bench/RESULTS.md). Every export is a function, class or constant that is never reassigned, so
+// a plain data property holds the same value.
+for (const entry of ['index', 'lab/index']) {
+  const file = path.join(root, 'dist/cjs', `${entry}.js`);
+  const getter = /^Object\.defineProperty\(exports, "(\w+)", \{ enumerable: true, get: function \(\) \{ return (\w+)\.(\w+); \} \}\);$/gm;
+  const text = fs.readFileSync(file, 'utf8').replace(getter, 'exports.$1 = $2.$3;');
+  if (/get: function/.test(text)) throw new Error(`${file}: a re-export tsc wrote in a form this script does not know`);
+  fs.writeFileSync(file, text);
+}
+
 // The package's entries: `net-linger` (the library) and `net-linger/lab` (the tool).
 for (const entry of ['index', 'lab/index']) {
   const names = Object.keys(require(path.join(root, 'dist/cjs', `${entry}.js`))).filter((n) => n !== '__esModule').sort();

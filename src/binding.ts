@@ -18,6 +18,8 @@ export interface NativeBinding {
     datagram: boolean, localAddress: string, localPort: number, remoteAddress: string | null, remotePort: number,
     out: BigUint64Array,
   ): number;
+  /** True for the first call with this index in the whole process (every worker thread), false after. */
+  claimOnce(index: number): boolean;
   readonly maxLingerSeconds: number;
   readonly syscalls: {
     readonly setLinger: string;
@@ -41,6 +43,9 @@ export function packageRoot(): string {
 
 /** native/socket_ops.h FindStatus. */
 export const FindStatus = { found: 0, noMatch: 1, several: 2, noLibuv: 3, unsupported: 4, badAddress: 5 } as const;
+
+/** claimOnce() indexes (0-3): one per once-per-process warning. */
+export const ONCE_BLOCKING_CLOSE_WARNING = 0;
 
 let loaded: NativeBinding | undefined;
 

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { binding, FindStatus } from './binding';
 import { NetLingerError } from './errors';
-import { runtimeName, streamHandle } from './node-internals';
+import { currentRuntime, runtimeName, streamHandle } from './node-internals';
 import { invalidArgType, outOfRange } from './validate';
 
 /** A POSIX file descriptor or Windows SOCKET, or a live `net.Socket` / `tls.TLSSocket`. */
@@ -13,8 +13,22 @@ export function isNodeSocket(target: unknown): target is net.Socket {
 }
 
 /**
- * The OS handle behind a target, resolved now and never cached: a Node socket's descriptor can
- * be closed and reused at any time. A socket with no handle is a typed error, never a no-op.
+ * The OS handle found for each libuv handle object (`socket._handle`): on Windows the SOCKET
+ * looked up among the loop's handles, on POSIX Node the descriptor (reading `_handle.fd` is a
+ * native accessor call; a WeakMap hit is cheaper). Keyed by the object, so an entry lives exactly
+ * as long as the handle and never answers for another one: Node never reuses a handle object, a
+ * handle's descriptor never changes once it has one, and Node drops a socket's handle in the same
+ * synchronous step that closes it, so a destroyed socket is refused before this is consulted and
+ * a new connection that gets a closed one's descriptor or SOCKET value back has a new handle
+ * object. Only on Node, whose handle objects are known to behave so.
+ */
+const rememberedHandles = new WeakMap<object, number | bigint>();
+const remember = currentRuntime().name === 'node';
+
+/**
+ * The OS handle behind a target. A Node socket's is read through its current handle object on
+ * every call (and remembered for that object, above). A socket with no handle is a typed error,
+ * never a no-op.
  */
 export function resolveHandle(target: unknown, name = 'target'): number | bigint {
   if (typeof target === 'number') {
@@ -31,15 +45,26 @@ export function resolveHandle(target: unknown, name = 'target'): number | bigint
     throw invalidArgType(name, 'of type number or bigint, or an instance of net.Socket', target);
   }
   const handle = streamHandle(target);
+  if (handle !== null && !target.destroyed) {
+    const known = rememberedHandles.get(handle);
+    if (known !== undefined) return known;
+  }
   const fd = handle?.fd;
-  if (typeof fd === 'number' && fd >= 0) return fd;
+  if (typeof fd === 'number' && fd >= 0) {
+    if (remember) rememberedHandles.set(handle!, fd);
+    return fd;
+  }
   if (target.destroyed || !handle) {
     throw new NetLingerError(
       'ERR_SOCKET_NO_HANDLE',
       target.destroyed ? 'The socket is destroyed: it has no OS handle any more' : 'The socket is not connected yet: it has no OS handle',
     );
   }
-  if (process.platform === 'win32') return windowsSocket(target);
+  if (process.platform === 'win32') {
+    const found = windowsSocket(target);
+    if (remember) rememberedHandles.set(handle, found);
+    return found;
+  }
   if (typeof fd !== 'number') {
     throw new NetLingerError(
       'ERR_NET_LINGER_UNSUPPORTED',
@@ -60,8 +85,9 @@ function handleValue(raw: bigint): number | bigint {
  * The SOCKET behind a Windows Node socket, where Node reports `_handle.fd === -1`: the one TCP
  * handle on this thread's libuv loop whose local and remote address and port are the socket's
  * (both ends of a loopback connection may live in this process; a listener shares the local
- * address but has no peer). Zero or several matches are an error, never a guess. The SOCKET is
- * valid only until the event loop runs again: callers use it at once and never keep it.
+ * address but has no peer). Zero or several matches are an error, never a guess. The addon
+ * answers from its last walk of the loop's handles when that SOCKET still has the pair, so N
+ * lookups on N connections cost one walk, not N.
  */
 function windowsSocket(socket: net.Socket): number | bigint {
   const localAddress = socket.localAddress;

@@ -5,6 +5,7 @@
 // Node release changes one of these, this file is the only one to change.
 import type dgram from 'node:dgram';
 import type net from 'node:net';
+import { types } from 'node:util';
 
 /** The running JavaScript runtime: Node, Bun or Deno, and libuv's version where it has one. */
 export interface RuntimeInfo {
@@ -45,6 +46,8 @@ export function scriptArgs(): string[] {
  */
 interface StreamHandle {
   fd?: unknown;
+  /** Fills `out` with the peer's address; returns 0 or a negative errno (the kernel's getpeername). */
+  getpeername?: (out: object) => number;
   writeQueueSize?: number;
   constructor?: { name?: string };
 }
@@ -80,10 +83,15 @@ export function writeQueueSize(socket: net.Socket): number | undefined {
   return typeof size === 'number' ? size : undefined;
 }
 
-/** Node's resetAndDestroy(), where this socket can use it (a TCP handle); undefined elsewhere. */
-export function nativeReset(socket: net.Socket): (() => net.Socket) | undefined {
-  const fn = internals(socket).resetAndDestroy;
-  return typeof fn === 'function' && handleKind(socket) === 'TCP' ? fn.bind(socket) : undefined;
+/**
+ * Calls Node's resetAndDestroy() where this socket can use it (a TCP handle) and returns true;
+ * false, touching nothing, elsewhere.
+ */
+export function nativeReset(socket: net.Socket): boolean {
+  const s = internals(socket);
+  if (typeof s.resetAndDestroy !== 'function' || handleKind(socket) !== 'TCP') return false;
+  s.resetAndDestroy();
+  return true;
 }
 
 /** The first error the socket emitted, if any. */
@@ -95,6 +103,63 @@ export function streamError(socket: net.Socket): NodeJS.ErrnoException | null {
 export function dgramFd(socket: dgram.Socket): unknown {
   const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
   return symbol ? (socket as unknown as Record<symbol, { handle?: { fd?: unknown } }>)[symbol]?.handle?.fd : undefined;
+}
+
+/**
+ * The kernel has a connection to a peer although Node may not have seen 'connect' yet
+ * (getpeername() through the handle succeeds). False without a handle or where it cannot say.
+ */
+export function kernelConnected(socket: net.Socket): boolean {
+  const handle = internals(socket)._handle;
+  if (!handle || typeof handle.getpeername !== 'function') return false;
+  try {
+    return handle.getpeername({}) === 0;
+  } catch {
+    return false;
+  }
+}
+
+const NODE_MAJOR = Number(process.versions.node?.split('.')[0]);
+
+/** Reading a property of one of Node's HTTP/2 socket proxies throws one of these. */
+function isHttp2ProxyError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ERR_HTTP2_NO_SOCKET_MANIPULATION' || code === 'ERR_HTTP2_SOCKET_UNBOUND';
+}
+
+function isHttp2Session(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && /Http2Session$/.test(value.constructor?.name ?? '');
+}
+
+/**
+ * The socket belongs to an HTTP/2 session: it is `session.socket` or the compatibility API's
+ * `req.socket` (both Proxies that throw ERR_HTTP2_NO_SOCKET_MANIPULATION for resume(), end(),
+ * destroy()...; checked on Node 18.20, 20.20, 22, 24, 26), or the socket under a session, which
+ * Node marks when the session binds it: `socket[kBoundSession]`, where Node 20-26's
+ * lib/internal/http2/core.js imports the symbol under a name its module does not export, so the
+ * session lands under the string key "undefined"; Node 18 stores it under Symbol(kSession).
+ */
+export function isHttp2Socket(socket: net.Socket): boolean {
+  if (typeof types.isProxy === 'function' && types.isProxy(socket)) {
+    try {
+      void (socket as unknown as { resume: unknown }).resume;
+      return false;
+    } catch (err) {
+      if (isHttp2ProxyError(err)) return true;
+      throw err;
+    }
+  }
+  if (isHttp2Session((socket as unknown as Record<string, unknown>)['undefined'])) return true;
+  // Node 18 keeps it under Symbol(kSession); a later Node that fixes the import would use
+  // Symbol(kBoundSession). Scanning symbols costs ~1 µs, so only where the string key is not used.
+  if (NODE_MAJOR === 18 || NODE_MAJOR > 26) {
+    for (const symbol of Object.getOwnPropertySymbols(socket)) {
+      if (symbol.description === 'kSession' || symbol.description === 'kBoundSession') {
+        if (isHttp2Session((socket as unknown as Record<symbol, unknown>)[symbol])) return true;
+      }
+    }
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------

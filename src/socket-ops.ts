@@ -1,4 +1,4 @@
-import { binding } from './binding';
+import { binding, ONCE_BLOCKING_CLOSE_WARNING } from './binding';
 import { NetLingerError, SocketError } from './errors';
 import { isNodeSocket, resolveHandle, type SocketTarget } from './handle';
 import { validateHow, validateInteger, validateOnoff } from './validate';
@@ -33,11 +33,31 @@ export function maxLingerSeconds(): number {
   return binding().maxLingerSeconds;
 }
 
-let warnedBlockingClose = false;
+// Where this module armed SO_LINGER, so the close helpers know when a close could block or
+// reset without asking the kernel each time (getsockopt costs 2-3 µs per socket when thousands
+// are open). A descriptor given as a number cannot be tied to its net.Socket: then every socket
+// counts as possibly armed.
+const lingerArmedSockets = new WeakSet<object>();
+let lingerArmedOnDescriptor = false;
+
+function noteLingerArmed(target: SocketTarget): void {
+  if (typeof target === 'object') lingerArmedSockets.add(target);
+  else lingerArmedOnDescriptor = true;
+}
+
+/** setLinger() may have left SO_LINGER on for this socket (through the socket or a bare descriptor). */
+export function lingerMayBeArmed(socket: object): boolean {
+  return lingerArmedOnDescriptor || lingerArmedSockets.has(socket);
+}
 
 // Reused for every call: the calls are synchronous and each thread has its own module instance.
 const lingerOut = new Int32Array(2);
 const pendingOut = new Float64Array(3);
+
+/** A descriptor or SOCKET given as a number that needs no further checks. */
+function isPlainHandle(target: unknown): target is number {
+  return typeof target === 'number' && target >= 0 && Number.isSafeInteger(target);
+}
 
 /**
  * SO_LINGER. `onoff` false restores the default close (FIN, unsent data still delivered in the
@@ -49,23 +69,43 @@ const pendingOut = new Float64Array(3);
  * Use lingerClose() for the same promise without blocking.
  */
 export function setLinger(target: SocketTarget, onoff: boolean | 0 | 1, seconds = 0): void {
+  // The common calls, arguments already of the right types, and for a Node socket no lingering
+  // time (nothing to refuse or warn about): the same checks in fewer steps.
+  if (typeof onoff === 'boolean' && typeof seconds === 'number' && seconds >= 0 && Number.isInteger(seconds) &&
+      (isPlainHandle(target) || !onoff || seconds === 0)) {
+    // resolveHandle() checks any other target exactly as the checked path would, first.
+    const handle = isPlainHandle(target) ? target : resolveHandle(target);
+    const native = binding();
+    if (seconds <= native.maxLingerSeconds) {
+      const errno = native.setLinger(handle, onoff, seconds);
+      if (errno !== 0) throw new SocketError(native.syscalls.setLinger, errno);
+      if (onoff) noteLingerArmed(target);
+      return;
+    }
+  }
+  setLingerChecked(target, onoff, seconds);
+}
+
+/** setLinger() with every check, the refusal and the warning: kept apart so the fast path stays small. */
+function setLingerChecked(target: unknown, onoff: unknown, seconds: unknown): void {
   const handle = resolveHandle(target);
   const on = validateOnoff(onoff);
   const native = binding();
-  validateInteger(seconds, 'seconds', 0, native.maxLingerSeconds);
-  const nodeSocket = isNodeSocket(target);
-  if (nodeSocket && on && seconds > 0 && process.platform === 'win32') {
+  const time = validateInteger(seconds, 'seconds', 0, native.maxLingerSeconds);
+  const lingering = on && time > 0 && isNodeSocket(target);
+  if (lingering && process.platform === 'win32') {
     throw new NetLingerError(
       'ERR_NET_LINGER_UNSUPPORTED',
       'On Windows a lingering close of a non-blocking (Node) socket fails with WSAEWOULDBLOCK and libuv ignores it; use lingerClose() instead',
     );
   }
-  const errno = native.setLinger(handle, on, seconds);
+  const errno = native.setLinger(handle, on, time);
   if (errno !== 0) throw new SocketError(native.syscalls.setLinger, errno);
-  if (nodeSocket && on && seconds > 0 && process.platform !== 'darwin' && !warnedBlockingClose) {
-    warnedBlockingClose = true;
+  if (on) noteLingerArmed(target as SocketTarget);
+  // Once per process, across worker threads: the flag lives in the addon, which a process loads once.
+  if (lingering && process.platform !== 'darwin' && native.claimOnce(ONCE_BLOCKING_CLOSE_WARNING)) {
     process.emitWarning(
-      `SO_LINGER {1, ${seconds}} on a Node socket: closing it will block the whole event loop for up to ${seconds} s ` +
+      `SO_LINGER {1, ${time}} on a Node socket: closing it will block the whole event loop for up to ${time} s ` +
         'while unacknowledged data remains. lingerClose() waits for the same thing without blocking.',
       { type: 'NetLingerWarning', code: 'NET_LINGER_BLOCKING_CLOSE' },
     );
@@ -75,7 +115,7 @@ export function setLinger(target: SocketTarget, onoff: boolean | 0 | 1, seconds 
 /** SO_LINGER as the kernel holds it. */
 export function getLinger(target: SocketTarget): LingerSetting {
   const native = binding();
-  const errno = native.getLinger(resolveHandle(target), lingerOut);
+  const errno = native.getLinger(isPlainHandle(target) ? target : resolveHandle(target), lingerOut);
   if (errno !== 0) throw new SocketError(native.syscalls.getLinger, errno);
   return { onoff: lingerOut[0] === 1, seconds: lingerOut[1] };
 }
@@ -88,8 +128,8 @@ export function getLinger(target: SocketTarget): LingerSetting {
  * back; for the write side prefer socket.end(), which Node tracks.
  */
 export function shutdown(target: SocketTarget, how: ShutdownHow): void {
-  const handle = resolveHandle(target);
-  const value = validateHow(how);
+  const handle = isPlainHandle(target) ? target : resolveHandle(target);
+  const value = typeof how === 'number' && (how === 0 || how === 1 || how === 2) ? how : validateHow(how);
   const native = binding();
   const errno = native.shutdown(handle, value);
   if (errno !== 0) throw new SocketError(native.syscalls.shutdown, errno);
@@ -98,7 +138,7 @@ export function shutdown(target: SocketTarget, how: ShutdownHow): void {
 /** "Are the buffers empty?": bytes waiting to be read, and bytes the peer has not acknowledged yet. */
 export function pendingBytes(target: SocketTarget): PendingBytes {
   const native = binding();
-  const errno = native.pendingBytes(resolveHandle(target), pendingOut);
+  const errno = native.pendingBytes(isPlainHandle(target) ? target : resolveHandle(target), pendingOut);
   if (errno !== 0) {
     throw new SocketError(pendingOut[2] === 0 ? native.syscalls.pendingUnread : native.syscalls.pendingUnsent, errno);
   }

@@ -5,11 +5,13 @@ import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../src/errors';
+import { captureSupport } from '../src/lab/capture';
 import { SCENARIOS } from '../src/lab/scenarios';
+import { labSchema } from './lab-schema';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');
-const schema = JSON.parse(fs.readFileSync(path.join(root, 'docs', 'lab-output.schema.json'), 'utf8')) as Schema;
+const { schema, validate } = labSchema();
 const platform = process.platform;
 const linux = platform === 'linux';
 
@@ -21,60 +23,6 @@ function run(args: string[], env: Record<string, string | undefined> = {}): Prom
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
-}
-
-// ---- a validator for the subset of JSON Schema that docs/lab-output.schema.json uses -------
-// Stricter than JSON Schema on one point: a property the schema does not document is an error,
-// so the documentation cannot fall behind the output.
-interface Schema {
-  $ref?: string; $defs?: Record<string, Schema>; type?: string | string[]; const?: unknown; enum?: unknown[];
-  required?: string[]; properties?: Record<string, Schema>; items?: Schema; minItems?: number; minimum?: number;
-  oneOf?: Schema[]; allOf?: Schema[]; description?: string; title?: string; $schema?: string; $id?: string;
-}
-const SUPPORTED = new Set(['$ref', '$defs', 'type', 'const', 'enum', 'required', 'properties', 'items', 'minItems', 'minimum', 'oneOf', 'allOf', 'description', 'title', '$schema', '$id']);
-
-function typeOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
-  return typeof value;
-}
-
-function validate(value: unknown, node: Schema, at = '$'): string[] {
-  for (const key of Object.keys(node)) if (!SUPPORTED.has(key)) return [`${at}: the test validator does not support "${key}"`];
-  if (node.$ref) {
-    const name = /^#\/\$defs\/(.+)$/.exec(node.$ref)?.[1];
-    const target = name ? schema.$defs?.[name] : undefined;
-    return target ? validate(value, target, at) : [`${at}: unresolved ${node.$ref}`];
-  }
-  const errors: string[] = [];
-  const actual = typeOf(value);
-  if (node.type) {
-    const types = Array.isArray(node.type) ? node.type : [node.type];
-    if (!types.some((t) => t === actual || (t === 'number' && actual === 'integer'))) return [`${at}: ${actual}, expected ${types.join(' or ')}`];
-  }
-  if ('const' in node && value !== node.const) errors.push(`${at}: ${JSON.stringify(value)}, expected ${JSON.stringify(node.const)}`);
-  if (node.enum && !node.enum.includes(value)) errors.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(node.enum)}`);
-  if (node.minimum !== undefined && typeof value === 'number' && value < node.minimum) errors.push(`${at}: ${value} < ${node.minimum}`);
-  if (node.oneOf) {
-    const matching = node.oneOf.filter((s) => validate(value, s, at).length === 0).length;
-    if (matching !== 1) errors.push(`${at}: matches ${matching} of oneOf, expected exactly 1`);
-  }
-  for (const s of node.allOf ?? []) errors.push(...validate(value, s, at));
-  if (actual === 'object' && (node.properties || node.required)) {
-    const object = value as Record<string, unknown>;
-    for (const key of node.required ?? []) if (!(key in object)) errors.push(`${at}: missing ${key}`);
-    for (const [key, v] of Object.entries(object)) {
-      const child = node.properties?.[key];
-      errors.push(...(child ? validate(v, child, `${at}.${key}`) : [`${at}.${key}: not in the schema`]));
-    }
-  }
-  if (actual === 'array') {
-    const array = value as unknown[];
-    if (node.minItems !== undefined && array.length < node.minItems) errors.push(`${at}: ${array.length} items, expected at least ${node.minItems}`);
-    if (node.items) array.forEach((item, i) => errors.push(...validate(item, node.items!, `${at}[${i}]`)));
-  }
-  return errors;
 }
 
 // The CLI runs in its own process, so the test pool makes no difference to it: run these once,
@@ -122,7 +70,35 @@ describe.skipIf(!isMainThread)('net-linger CLI', () => {
         expect(reset.observed.peer).toMatchObject({ outcome: 'ECONNRESET', errno: -104, syscall: 'read' });
         expect(reset.observed.closer).toMatchObject({ timeWait: false });
       }
-    });
+    }, 120_000); // both families of every row, run as a child: slow on a loaded machine
+
+    // Where packets can be captured (CI runs as root): every connection row has its wire record
+    // and every wire claim passes, over both families; the JSON still validates.
+    it.skipIf(!linux || !captureSupport().ok)('--capture --json --both records every connection row and its wire claims pass', async () => {
+      const { code, stdout, stderr } = await run(['lab', '--capture', '--json', '--both']);
+      expect(stderr).toBe('');
+      const report = JSON.parse(stdout);
+      expect(validate(report, schema)).toEqual([]);
+      expect(report.schemaVersion).toBe(1);
+      expect(report.rows.filter((r: { status: string }) => r.status !== 'pass')).toEqual([]);
+      expect(code).toBe(0);
+      for (const r of report.rows) {
+        if (r.kind !== 'connection') {
+          expect(r.observed.wire, r.scenario).toBeUndefined();
+          continue;
+        }
+        expect(r.observed.wireDropped, r.scenario).toBeUndefined();
+        expect(r.observed.wire.slice(0, 2).map((s: { flags: string[] }) => s.flags), r.scenario).toEqual([['SYN'], ['SYN', 'ACK']]);
+        expect(r.expected, r.scenario).toContain('wire: ');
+      }
+      const reset = report.rows.find((r: { scenario: string; family: number }) => r.scenario === 'close-with-unread-data' && r.family === 6);
+      expect(reset.observed.wire.slice(2)).toEqual([
+        { from: 'peer', flags: ['PSH', 'ACK'], bytes: 1000, tMs: expect.any(Number) },
+        { from: 'closer', flags: ['RST', 'ACK'], bytes: 0, tMs: expect.any(Number) },
+      ]);
+      const { stdout: table } = await run(['lab', '--capture', '--scenario', 'close-with-unread-data']);
+      expect(table).toMatch(/on the wire:\s+peer → closer {2}1000 B\s+closer → peer {2}RST/);
+    }, 120_000); // both families of every row, run as a child: slow on a loaded machine
 
     it('the validator itself rejects what the schema forbids', () => {
       const good = {

@@ -270,6 +270,10 @@ describe('fuzz: exported helpers without argument validation (known gaps)', () =
       typedOrReturns(() => lab.describeCloser(a as never));
       typedOrReturns(() => lab.describePeer(a as never));
       typedOrReturns(() => lab.describeExpectation(a as never, b as never));
+      typedOrReturns(() => lab.describeWireClaim(a as never));
+      typedOrReturns(() => lab.formatHtml(a as never));
+      // Garbage never opens a capture: a typed refusal before anything is touched.
+      typedOrReturns(() => lab.startCapture(a as never).stop());
     }), { numRuns: 200, seed: SEED });
   });
 

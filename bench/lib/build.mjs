@@ -1,5 +1,5 @@
 // Builds the bench's own native pieces into bench/.build (never build/ or prebuilds/): the C
-// syscall loop and two experimental addons, with the same flags node-gyp uses for the package.
+// syscall loop, the bare Node-API floor and an empty node-addon-api function, with the same flags node-gyp uses for the package.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,6 +9,11 @@ const require = createRequire(import.meta.url);
 export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 export const buildDir = path.join(root, 'bench', '.build');
 const nativeDir = path.join(root, 'bench', 'native');
+
+/** TCP state counts for connections with `port` at either end, from the package's one reader (src/lab/tcp-state.ts). */
+export function tcpStates(port) {
+  return require(path.join(root, 'dist', 'cjs', 'lab', 'tcp-state.js')).tcpStateCounts(port) ?? {};
+}
 
 /** The Node headers the package itself builds against (npm's nodedir, else next to this node). */
 export function nodeIncludeDir() {
@@ -35,19 +40,16 @@ function compile(compiler, output, sources, flags) {
   return output;
 }
 
-/** { syscallLoop, rawAddon, addonApiNoop, proposedAddon }: paths of the built pieces. */
+/** { syscallLoop, bareAddon, addonApiNoop }: paths of the built pieces. */
 export function buildBenchNatives() {
   fs.mkdirSync(buildDir, { recursive: true });
   const include = nodeIncludeDir();
   const addonApi = path.dirname(require.resolve('node-addon-api/napi.h'));
-  const posix = path.join(root, 'native', 'posix.cc');
   return {
     syscallLoop: compile('gcc', path.join(buildDir, 'syscall_loop'), [path.join(nativeDir, 'syscall_loop.c')],
       ['-O2', '-Wall', '-Wextra']),
-    rawAddon: compile('g++', path.join(buildDir, 'raw_addon.node'), [path.join(nativeDir, 'raw_addon.cc'), posix],
+    bareAddon: compile('g++', path.join(buildDir, 'bare_addon.node'), [path.join(nativeDir, 'bare_addon.cc')],
       [...ADDON_FLAGS, `-I${include}`]),
-    proposedAddon: compile('g++', path.join(buildDir, 'addon_proposed.node'),
-      [path.join(nativeDir, 'addon_proposed.cc'), posix], [...ADDON_FLAGS, `-I${include}`, `-I${addonApi}`]),
     addonApiNoop: compile('g++', path.join(buildDir, 'addon_api_noop.node'), [path.join(nativeDir, 'addon_api_noop.cc')],
       [...ADDON_FLAGS, `-I${include}`, `-I${addonApi}`]),
   };

@@ -2,11 +2,11 @@
 // open N loopback connections to the peer, then close them all with one row's method,
 // `batch` closes per event-loop turn, and report throughput and event-loop delay.
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CLOSE_ROWS } from '../close-rows.mjs';
 import { root } from './build.mjs';
+import { openConnections } from './loopback.mjs';
 
 const require = createRequire(import.meta.url);
 const lib = require(path.join(root, 'dist', 'cjs', 'index.js'));
@@ -18,24 +18,7 @@ const port = Number(portText);
 const batch = Number(batchText);
 process.on('warning', () => {});
 
-async function openAll() {
-  const sockets = [];
-  const inFlight = 256;
-  let next = 0;
-  async function lane() {
-    while (next < count) {
-      next++;
-      const socket = net.connect(port, '127.0.0.1');
-      socket.on('error', () => {});
-      await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
-      sockets.push(socket);
-    }
-  }
-  await Promise.all(Array.from({ length: inFlight }, lane));
-  return sockets;
-}
-
-const sockets = await openAll();
+const sockets = await openConnections(port, count);
 if (row.fill) {
   for (const socket of sockets) socket.write(Buffer.alloc(4 * 2 ** 20));
   await new Promise((resolve) => setTimeout(resolve, 200));
@@ -47,6 +30,7 @@ histogram.enable();
 // The histogram records from its second tick on: let it start before the first close can block.
 await new Promise((resolve) => setTimeout(resolve, 5));
 const t0 = process.hrtime.bigint();
+const cpu0 = process.cpuUsage();
 const done = [];
 let longestBatchNs = 0n;
 for (let i = 0; i < sockets.length; i += batch) {
@@ -58,6 +42,7 @@ for (let i = 0; i < sockets.length; i += batch) {
 }
 await Promise.all(done);
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+const cpu = process.cpuUsage(cpu0);
 // Let the sampling timer fire once more, so a turn that blocked to the end is recorded too.
 await new Promise((resolve) => setTimeout(resolve, 3));
 histogram.disable();
@@ -68,6 +53,8 @@ process.send({
   seconds,
   closesPerSecond: sockets.length / seconds,
   perCloseUs: (seconds * 1e6) / sockets.length,
+  // The closer process's own CPU (user + system) per close: what contention on a shared machine inflates least.
+  cpuUsPerClose: (cpu.user + cpu.system) / sockets.length,
   loopDelayMs: { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) },
   longestCloseCallsMs: Number(longestBatchNs) / 1e6,
   peakRssMiB: process.resourceUsage().maxRSS / 1024,

@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 // net-linger: `lab` shows on this machine what each way of closing does to the peer;
 // `explain` turns any spelling of a socket error into the one code and what to do about it.
+import fs from 'node:fs';
 import path from 'node:path';
 import { binding } from '../binding';
 import { NetLingerError } from '../errors';
 import { explainError, formatExplanation } from '../explain';
 import type { Family } from '../lab/runner';
+import { formatHtml } from '../lab/html';
+import { captureGate } from './capture-gate';
 import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from '../lab/report';
-import { SCENARIOS, describeExpectation, type Platform, type Scenario } from '../lab/scenarios';
+import { SCENARIOS, describeExpectation, type Condition, type Platform, type Scenario } from '../lab/scenarios';
+import { CONDITION_SCENARIOS } from '../lab/condition-scenarios';
+import { CONDITION_NAMES, UNAVAILABLE, conditionUnavailable } from '../lab/netns';
 
 const EXIT_OK = 0;
 const EXIT_MISMATCH = 1;
@@ -38,6 +43,12 @@ and prints what the closer did, what the peer observed, the TIME_WAIT left on th
 
 Options:
   --scenario <name>   run only this row (repeatable); see --list
+  --condition <name>  off loopback: play the rows that exist only there, each side in a
+                      network namespace of its own, routed through a third (Linux, as root;
+                      set up and torn down by the lab). blackhole: the peer vanishes
+                      mid-transfer; slow: a 2 Mbit/s link; lossy: 5 % of TCP segments
+                      dropped each way.
+                      See docs/lab.md, "Off loopback"
   --ipv4              over 127.0.0.1 (the default)
   --ipv6              over ::1 (with --ipv4: both)
   --both              over 127.0.0.1 and ::1
@@ -49,9 +60,15 @@ Options:
                       shown as "not claimed"
   --in-process        run the row that blocks its thread in this process, not a child
                       (for hosts that cannot start a child of this runtime, e.g. qemu-user)
+  --capture           record each connection's TCP segments and judge the wire claims
+                      (Linux: root, or a private user+network namespace the lab enters
+                      itself where the kernel allows it; elsewhere: exit 2, saying why)
+  --html <file>       also write the report as one self-contained HTML page with a
+                      ladder diagram of each row's segments (implies --capture)
   -h, --help          this help
 
-Exit codes: 0 every claimed row matched, 1 something did not, 2 bad usage.
+Exit codes: 0 every claimed row matched, 1 something did not, 2 bad usage, no capture
+possible here, or --condition where it cannot run (the message says why).
 Rows that claim nothing for the platform are shown but never fail the run.
 Colour only on a terminal, never when NO_COLOR is set; a progress line on stderr
 only when stderr is a terminal.
@@ -131,11 +148,14 @@ interface LabArgs {
   help: boolean;
   platform: string;
   inProcess: boolean;
+  condition?: Condition;
+  capture: boolean;
+  html: string | undefined;
 }
 
 function parseLab(argv: readonly string[]): LabArgs {
   const args = new Args(argv, 'lab');
-  const parsed: LabArgs = { names: [], families: new Set(), json: false, list: false, help: false, platform: process.platform, inProcess: false };
+  const parsed: LabArgs = { names: [], families: new Set(), json: false, list: false, help: false, platform: process.platform, inProcess: false, capture: false, html: undefined };
   for (let token = args.next(); token; token = args.next()) {
     if ('positional' in token) throw new UsageError(`unexpected argument "${token.positional}"`, 'lab');
     const { flag, inline } = token;
@@ -150,7 +170,18 @@ function parseLab(argv: readonly string[]): LabArgs {
       case '--json': noValue(); parsed.json = true; break;
       case '--list': noValue(); parsed.list = true; break;
       case '--in-process': noValue(); parsed.inProcess = true; break;
+      case '--capture': noValue(); parsed.capture = true; break;
+      case '--html': parsed.html = args.value(flag, inline); parsed.capture = true; break;
       case '--platform': parsed.platform = platformValue(args.value(flag, inline), 'lab'); break;
+      case '--condition': {
+        const value = args.value(flag, inline);
+        if (!CONDITION_NAMES.includes(value as Condition)) {
+          throw new UsageError(`unknown condition "${value}" (expected one of ${CONDITION_NAMES.join(', ')})`, 'lab');
+        }
+        if (parsed.condition && parsed.condition !== value) throw new UsageError('one --condition at a time', 'lab');
+        parsed.condition = value as Condition;
+        break;
+      }
       case '-h': case '--help': parsed.help = true; break;
       default: throw new UsageError(`unknown option ${flag}`, 'lab');
     }
@@ -214,7 +245,8 @@ async function lab(argv: readonly string[]): Promise<number> {
     process.stdout.write(LAB_HELP);
     return EXIT_OK;
   }
-  const scenarios = selectScenarios(scenarioTable(), args.names);
+  const table = args.condition ? CONDITION_SCENARIOS.filter((s) => s.condition === args.condition) : scenarioTable();
+  const scenarios = selectScenarios(table, args.names);
   if (args.list) {
     listRows(scenarios, args.platform, args.json);
     return EXIT_OK;
@@ -227,6 +259,22 @@ async function lab(argv: readonly string[]): Promise<number> {
     process.stderr.write(`net-linger lab: ${err.message}\n`);
     return EXIT_MISMATCH;
   }
+  // Off loopback needs what only root on Linux has: say so before anything is touched.
+  const unavailable = args.condition && conditionUnavailable(args.condition);
+  if (unavailable) {
+    process.stderr.write(`net-linger lab: --condition ${args.condition}: ${unavailable}.\n`);
+    return EXIT_USAGE;
+  }
+  if (args.capture) {
+    // Where this process cannot capture, the lab may run again inside a private user and network
+    // namespace; where nothing works, it says why and stops.
+    const gate = await captureGate(argv);
+    if (gate.kind === 'refused') {
+      process.stderr.write(`net-linger lab: ${gate.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (gate.kind === 'ran-elsewhere') return gate.exitCode;
+  }
   const families: Family[] = args.families.size ? [...args.families].sort() : [4];
   const progress = progressLine();
   let report: LabReport;
@@ -236,12 +284,23 @@ async function lab(argv: readonly string[]): Promise<number> {
       families,
       platform: args.platform,
       inProcess: args.inProcess,
+      ...(args.condition ? { condition: args.condition } : {}),
+      capture: args.capture,
       onProgress: ({ index, total, scenario, family }) => {
         progress.update(`net-linger lab [${index + 1}/${total}] IPv${family} ${scenario.name}: ${scenario.title}…`);
       },
     });
+  } catch (err) {
+    if ((err as NetLingerError).code !== UNAVAILABLE) throw err;
+    progress.clear();
+    process.stderr.write(`net-linger lab: --condition ${args.condition}: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
   } finally {
     progress.clear();
+  }
+  if (args.html) {
+    fs.writeFileSync(args.html, formatHtml(report));
+    if (!args.json) process.stderr.write(`net-linger lab: wrote ${args.html}\n`);
   }
   if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatReport(report, useColour(process.stdout) ? COLOUR : PLAIN, tableWidth()));

@@ -2,13 +2,13 @@
 import { observe, type Family } from './runner';
 import { SCENARIOS } from './scenarios';
 
-const [name, family] = process.argv.slice(2);
+const [name, family, capture] = process.argv.slice(2);
 const scenario = SCENARIOS.find((s) => s.name === name);
 if (!scenario) {
   process.stdout.write(JSON.stringify({ error: `unknown scenario: ${name}` }));
   process.exit(2);
 }
-observe(scenario, (Number(family) === 6 ? 6 : 4) as Family).then(
+observe(scenario, (Number(family) === 6 ? 6 : 4) as Family, undefined, { capture: capture === 'capture' }).then(
   (observation) => process.stdout.write(JSON.stringify({ observation })),
   (err: NodeJS.ErrnoException) => {
     process.stdout.write(JSON.stringify({ error: err.message, code: err.code }));

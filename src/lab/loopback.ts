@@ -10,6 +10,8 @@ export interface LoopbackOptions {
   allowHalfOpen?: boolean;
   /** More options for the connecting side (allowHalfOpen defaults to true; `onread` works). */
   client?: Omit<net.NetConnectOpts, 'port' | 'host' | 'path'>;
+  /** Awaited with the listener's port before anything connects (e.g. to start a capture on it). */
+  beforeConnect?: (port: number) => unknown;
   /** Called with the connecting socket as soon as it exists, before it can emit anything. */
   onClient?: (socket: net.Socket) => void;
   /** Make it TLS (the accepted side is then the server's TLSSocket): the server's key and cert. */
@@ -46,6 +48,12 @@ export async function loopbackPair(options: LoopbackOptions = {}): Promise<Loopb
     : net.createServer({ pauseOnConnect: true, allowHalfOpen });
   await listenLoopback(server, family);
   const { port } = server.address() as net.AddressInfo;
+  try {
+    await options.beforeConnect?.(port);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   const accepted = new Promise<net.Socket>((resolve) => server.once(options.tls ? 'secureConnection' : 'connection', resolve));
   const clientOptions = { allowHalfOpen: true, ...options.client, port, host };
   // tls.connect passes allowHalfOpen on to the socket; @types/node does not list it.

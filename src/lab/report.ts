@@ -5,10 +5,13 @@ import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../binding';
 import { formatBytes, wrapWords } from '../text';
 import { invalidArgValue } from '../validate';
+import { closingLadder } from './ladder';
 import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './runner';
 import {
-  SCENARIOS, claimFor, describeClaim, describeCloser, describePeer, type Platform, type Scenario,
+  SCENARIOS, claimFor, describeClaim, describeCloser, describePeer, type Condition, type Platform, type Scenario,
 } from './scenarios';
+import { CONDITION_SCENARIOS } from './condition-scenarios';
+import { ADDRESSES, CONDITIONS, LabNetwork } from './netns';
 
 /** Bumped only when a consumer of the JSON would have to change: fields are never renamed or removed within a version. */
 export const LAB_SCHEMA_VERSION = 1;
@@ -46,6 +49,8 @@ export interface LabReport {
   tool: { name: 'net-linger'; version: string };
   /** The platform whose claims the rows were judged against (normally the running one). */
   platform: string;
+  /** Off loopback: the condition the rows were played under (`--condition`); null on loopback. */
+  condition: Condition | null;
   host: { platform: string; arch: string; release: string; node: string };
   families: Family[];
   startedAt: string;
@@ -64,6 +69,15 @@ export interface LabOptions {
   platform?: string;
   /** Run rows that block their thread in this process instead of a child (see RunOptions.inProcess). */
   inProcess?: boolean;
+  /**
+   * Play the rows that exist only off loopback, under this condition, across network
+   * namespaces the lab sets up and tears down (Linux, root). Default rows: those of
+   * CONDITION_SCENARIOS with this condition. Throws NetLingerError
+   * ERR_NET_LINGER_CONDITION_UNAVAILABLE, before running anything, where that cannot be done.
+   */
+  condition?: Condition;
+  /** Record each connection row's TCP segments and judge its wire claims (Linux, CAP_NET_RAW). */
+  capture?: boolean;
   /** Called before each row starts. */
   onProgress?: (event: { index: number; total: number; scenario: Scenario; family: Family }) => void;
 }
@@ -79,7 +93,7 @@ function toRow(scenario: Scenario, result: ScenarioResult, platform: string): La
     closerDid: describeCloser(scenario),
     peerDid: scenario.kind === 'call' ? null : describePeer(scenario),
     claimed: result.claimed,
-    expected: claim ? describeClaim(claim.expect) : null,
+    expected: claim ? describeClaim(claim.expect, result.observed?.kind === 'connection' && result.observed.wire !== undefined) : null,
     note: claim?.source ?? (claim && 'note' in claim.expect ? claim.expect.note : undefined) ?? null,
     status,
     mismatches: result.error ? [] : result.mismatches,
@@ -111,18 +125,25 @@ export function scenarioNamed(name: string, table: readonly Scenario[] = SCENARI
  * blocks must not share the machine's attention with another row.
  */
 export async function runLab(options: LabOptions = {}): Promise<LabReport> {
-  const scenarios = (options.scenarios ?? SCENARIOS).map((s) => (typeof s === 'string' ? scenarioNamed(s) : s));
+  const condition = options.condition;
+  const table = condition ? CONDITION_SCENARIOS.filter((s) => s.condition === condition) : SCENARIOS;
+  const scenarios = (options.scenarios ?? table).map((s) => (typeof s === 'string' ? scenarioNamed(s, table) : s));
   const families = [...(options.families ?? [4])];
   const platform = options.platform ?? process.platform;
   const startedAt = new Date().toISOString();
   const start = performance.now();
   const rows: LabRow[] = [];
   const total = scenarios.length * families.length;
-  for (const family of families) {
-    for (const scenario of scenarios) {
-      options.onProgress?.({ index: rows.length, total, scenario, family });
-      rows.push(toRow(scenario, await runScenario(scenario, { family, platform, inProcess: options.inProcess }), platform));
+  const network = condition ? await LabNetwork.create(condition) : undefined;
+  try {
+    for (const family of families) {
+      for (const scenario of scenarios) {
+        options.onProgress?.({ index: rows.length, total, scenario, family });
+        rows.push(toRow(scenario, await runScenario(scenario, { family, platform, inProcess: options.inProcess, capture: options.capture, network }), platform));
+      }
     }
+  } finally {
+    await network?.close();
   }
   const count = (status: RowStatus) => rows.filter((r) => r.status === status).length;
   const summary = { total: rows.length, pass: count('pass'), fail: count('fail'), notClaimed: count('not-claimed') };
@@ -130,6 +151,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabReport> {
     schemaVersion: LAB_SCHEMA_VERSION,
     tool: { name: 'net-linger', version: packageVersion() },
     platform,
+    condition: condition ?? null,
     host: { platform: process.platform, arch: process.arch, release: os.release(), node: process.version },
     families,
     startedAt,
@@ -174,6 +196,19 @@ export function describeObserved(observed: Observation | null): string {
   const parts = [`peer: ${describeEnd(observed.peer, true)}`];
   const closerSaid = describeCloserEnd(observed);
   if (closerSaid) parts.push(`closer: ${closerSaid}`);
+  const report = observed.closer.report;
+  if (report) {
+    const unacked = typeof report.unackedBytes === 'number' && report.unackedBytes > 0 ? `, ${formatBytes(report.unackedBytes)} unacknowledged` : '';
+    parts.push(`${report.helper}: ${report.outcome} after ${Math.round(report.elapsedMs)} ms${report.reset ? ', RST' : ''}${unacked}`);
+  }
+  if (observed.network && observed.network.condition !== 'slow') {
+    const { dropped } = observed.network;
+    parts.push(`network: dropped ${dropped} TCP ${dropped === 1 ? 'segment' : 'segments'}`);
+  }
+  if (observed.wire) {
+    parts.push(`on the wire:\n${closingLadder(observed.wire).join('\n')}`);
+    if (observed.wireDropped) parts.push(`(the capture lost ${observed.wireDropped} packets)`);
+  }
   return parts.join('\n');
 }
 
@@ -288,12 +323,19 @@ export function formatTable(rows: readonly LabRow[], style: Style, width: number
 
 const FAMILY_TEXT: Readonly<Record<Family, string>> = { 4: 'IPv4 (127.0.0.1)', 6: 'IPv6 (::1)' };
 
+/** A family's heading: its loopback address, or off loopback the lab's addresses and the condition. */
+export function familyText(family: Family, condition: Condition | null): string {
+  if (!condition) return FAMILY_TEXT[family];
+  const a = ADDRESSES[family];
+  return `IPv${family} (closer ${a.closer}, peer ${a.peer}, routed through a namespace between them) · ${condition}: ${CONDITIONS[condition]}`;
+}
+
 /** The whole report for people: a table per family, what went wrong, and a one-line verdict. */
 export function formatReport(report: LabReport, style: Style, width: number): string {
   const sections: string[] = [];
   for (const family of report.families) {
     const rows = report.rows.filter((r) => r.family === family);
-    sections.push(`${style.bold(`net-linger lab · ${FAMILY_TEXT[family]} · judged against ${report.platform}`)}\n\n${formatTable(rows, style, width)}`);
+    sections.push(`${style.bold(`net-linger lab · ${familyText(family, report.condition ?? null)} · judged against ${report.platform}`)}\n\n${formatTable(rows, style, width)}`);
   }
   const failed = report.rows.filter((r) => r.status === 'fail');
   if (failed.length) {

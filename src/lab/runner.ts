@@ -12,11 +12,14 @@ import { enableLingeringClose } from '../http';
 import { NetLingerError, normalizeErrorCode } from '../errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
 import { listenLoopback, loopbackHost, loopbackPair } from './loopback';
-import { assertScenario, claimFor } from './scenarios';
+import { assertScenario, claimFor, describeStep } from './scenarios';
+import { startCapture, type Capture, type RawSegment, type WireSegment } from './capture';
+import { tcpState } from './tcp-state';
 import { findWindowsSocket, resolveHandle } from '../handle';
 import { dgramFd, foreignHttpRuntime, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
+import { ADDRESSES, type LabNetwork } from './netns';
 import type {
-  CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
+  CallScenario, Condition, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step, WireExpectation,
 } from './scenarios';
 
 export type Family = 4 | 6;
@@ -41,7 +44,18 @@ export interface ConnectionObservation {
     timeWait: boolean | null;
     /** How long close() held the thread. */
     closeBlockedMs: number | null;
+    /** What the close helper reported, when the closer used one. */
+    report?: CloseReport;
   };
+  /** Off loopback: the condition played and how many TCP segments the network dropped. */
+  network?: { condition: Condition; dropped: number };
+  /**
+   * The connection's TCP segments as captured (with RunOptions.capture): SYN, FIN, RST and data;
+   * ACK-only segments are folded away. Absent when the row ran without a capture.
+   */
+  wire?: ObservedSegment[];
+  /** Packets the capture lost (its buffer was full); present only when some were: the record is incomplete. */
+  wireDropped?: number;
 }
 
 export interface CallObservation {
@@ -80,6 +94,15 @@ export interface RunOptions {
    * process is then frozen while such a row runs.
    */
   inProcess?: boolean;
+  /** Off loopback: the namespaces a row with a `condition` is played across (see runLab's `condition`). */
+  network?: LabNetwork;
+  /** Record each connection's segments (Linux, CAP_NET_RAW: see capture.ts); wire claims are judged only then. */
+  capture?: boolean;
+  /**
+   * Called with the listener's port before the peer connects, and awaited (e.g. to start another
+   * capture on that port). Not for rows that run in a child process.
+   */
+  onListening?: (port: number) => void | Promise<void>;
 }
 
 const HTTP_413_BODY = 'request body too large';
@@ -95,7 +118,7 @@ async function waitFor(condition: () => boolean, timeoutMs: number, what: string
 }
 
 /** Records what one Node socket observes, without ever letting an error go unhandled. */
-class Side {
+export class Side {
   received = 0;
   sent = 0;
   eof = false;
@@ -146,7 +169,7 @@ interface Pair {
  * A loopback connection: the closer is the accepted side, paused so it reads nothing unasked.
  * With `peerReadBuffer` the peer reads into one fixed buffer of that size.
  */
-async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pair> {
+async function connectPair(family: Family, peerReadBuffer?: number, beforeConnect?: (port: number) => unknown): Promise<Pair> {
   let peer: Side | undefined;
   // The shortcut a fixed read size avoids is in libuv's Unix stream code; Windows reads through
   // IOCP, where reading one byte at a time only makes the peer slow.
@@ -156,7 +179,7 @@ async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pai
     callback: (bytes: number) => { peer!.received += bytes; return true; },
   };
   const { accepted } = await loopbackPair({
-    family, client: onread ? { onread } : {}, onClient: (client) => { peer = new Side(client); },
+    family, beforeConnect, client: onread ? { onread } : {}, onClient: (client) => { peer = new Side(client); },
   });
   return {
     closer: new Side(accepted),
@@ -165,43 +188,15 @@ async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pai
   };
 }
 
-const TCP_STATES: Readonly<Record<string, string>> = {
-  '01': 'ESTABLISHED', '02': 'SYN_SENT', '03': 'SYN_RECV', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2',
-  '06': 'TIME_WAIT', '07': 'CLOSE', '08': 'CLOSE_WAIT', '09': 'LAST_ACK', '0A': 'LISTEN', '0B': 'CLOSING',
-};
-
-/**
- * The kernel's state for the connection with these ports, from /proc/net/tcp and tcp6 (Linux);
- * 'gone' when no entry is left, null where the platform has no such table.
- */
-export function tcpState(localPort: number, remotePort: number): string | null {
-  if (process.platform !== 'linux') return null;
-  const local = `:${localPort.toString(16).toUpperCase().padStart(4, '0')}`;
-  const remote = `:${remotePort.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      if (fields.length > 3 && fields[1].endsWith(local) && fields[2].endsWith(remote)) {
-        return TCP_STATES[fields[3]] ?? fields[3];
-      }
-    }
-  }
-  return 'gone';
-}
+export { tcpState };
 
 // States that last only until an ACK arrives (immediate on loopback). FIN_WAIT2 is not one of
 // them: it waits for the peer's FIN, which may never come.
 const AWAITING_ACK = new Set(['FIN_WAIT1', 'LAST_ACK', 'CLOSING']);
 
 /** The closer's TCP state once it has stopped waiting for ACKs. */
-async function settledState(ports: { local: number; remote: number }): Promise<string | null> {
-  const deadline = performance.now() + 1000;
+export async function settledState(ports: { local: number; remote: number }, waitMs = 1000): Promise<string | null> {
+  const deadline = performance.now() + waitMs;
   for (;;) {
     const state = tcpState(ports.local, ports.remote);
     if (state === null || !AWAITING_ACK.has(state) || performance.now() > deadline) return state;
@@ -209,7 +204,7 @@ async function settledState(ports: { local: number; remote: number }): Promise<s
   }
 }
 
-async function settlePeer(peer: Side, timeoutMs: number): Promise<void> {
+export async function settlePeer(peer: Side, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let lastReceived = peer.received;
   let quietSince = performance.now();
@@ -225,11 +220,16 @@ async function settlePeer(peer: Side, timeoutMs: number): Promise<void> {
 }
 
 // The close helpers run while the peer's later steps play; 'await-close' joins them.
-const closesUnderWay = new WeakMap<net.Socket, Promise<unknown>>();
+const closesUnderWay = new WeakMap<net.Socket, Promise<CloseReport>>();
 
-async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { blockedMs: number | null }): Promise<void> {
-  const { closer, peer } = pair;
-  const side = step.actor === 'peer' ? peer : closer;
+/** What a closer's steps leave to observe: how long close() held the thread, a close helper's report. */
+export interface CloserState {
+  blockedMs: number | null;
+  report?: CloseReport;
+}
+
+/** One step of one side, on that side's socket. Network steps are played by whoever owns the network. */
+export async function runSideStep(step: Step, side: Side, timeoutMs: number, state: CloserState): Promise<void> {
   switch (step.do) {
     case 'send':
       return side.write(step.bytes);
@@ -273,6 +273,8 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       }
       throw new Error('the send queue never filled');
     }
+    case 'wait-received':
+      return waitFor(() => side.received >= step.bytes, timeoutMs, `${step.bytes} bytes read`);
     case 'wait-unread':
       return waitFor(() => pendingBytes(side.socket).unread >= step.bytes, timeoutMs, `${step.bytes} unread bytes`);
     case 'set-linger':
@@ -298,16 +300,17 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       return;
     }
     case 'reset-close':
-      await resetClose(side.socket);
+      state.report = summarise('resetClose', await resetClose(side.socket));
       return;
     case 'graceful-close':
       closesUnderWay.set(side.socket, gracefulClose(side.socket, {
         ...(step.lingeringTimeout === undefined ? {} : { lingeringTimeout: step.lingeringTimeout }),
         ...(step.onTimeout ? { onTimeout: step.onTimeout } : {}),
-      }));
+      }).then((report) => summarise('gracefulClose', report)));
       return;
     case 'linger-close':
-      closesUnderWay.set(side.socket, lingerClose(side.socket, step.seconds, step.onTimeout ? { onTimeout: step.onTimeout } : {}));
+      closesUnderWay.set(side.socket, lingerClose(side.socket, step.seconds, step.onTimeout ? { onTimeout: step.onTimeout } : {})
+        .then((report) => summarise('lingerClose', report)));
       return;
     case 'http-post': {
       const head = `POST /upload HTTP/1.1\r\nHost: lab\r\nContent-Type: application/octet-stream\r\nContent-Length: ${step.contentLength}\r\n\r\n`;
@@ -334,15 +337,66 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       const closing = closesUnderWay.get(side.socket);
       if (!closing) throw new Error('no close helper was started');
       let finished = false;
-      void closing.then(() => { finished = true; });
+      void closing.then((report) => {
+        state.report = report;
+        finished = true;
+      });
       return waitFor(() => finished, timeoutMs, 'the close helper');
     }
+    case 'vanish':
+    case 'restore':
+      throw new Error(`"${describeStep(step)}" needs a network between the two: run the row with its condition (net-linger lab --condition)`);
   }
 }
 
-async function runConnection(scenario: ConnectionScenario, family: Family, timeoutMs: number): Promise<ConnectionObservation> {
-  const pair = await connectPair(family, scenario.peerReadBuffer);
-  const state: { blockedMs: number | null } = { blockedMs: null };
+/** A close helper's report as the lab records it. */
+export interface CloseReport {
+  helper: 'resetClose' | 'gracefulClose' | 'lingerClose';
+  outcome: string;
+  elapsedMs: number;
+  reset: boolean;
+  /** lingerClose: bytes the peer had not acknowledged when the socket was closed. */
+  unackedBytes?: number | null;
+  code?: string;
+}
+
+function summarise(
+  helper: CloseReport['helper'],
+  report: { outcome: string; elapsedMs: number; reset?: boolean; via?: unknown; unackedBytes?: number | null; code?: string },
+): CloseReport {
+  const summary: CloseReport = {
+    helper,
+    outcome: report.outcome,
+    elapsedMs: Math.round(report.elapsedMs * 10) / 10,
+    reset: helper === 'resetClose' ? report.outcome === 'reset' : report.reset === true,
+  };
+  if (report.unackedBytes !== undefined) summary.unackedBytes = report.unackedBytes;
+  if (report.code !== undefined) summary.code = report.code;
+  return summary;
+}
+
+async function runStep(step: Step, pair: Pair, timeoutMs: number, state: CloserState): Promise<void> {
+  return runSideStep(step, step.actor === 'peer' ? pair.peer : pair.closer, timeoutMs, state);
+}
+
+async function runConnection(
+  scenario: ConnectionScenario, family: Family, timeoutMs: number, options: ObserveOptions,
+): Promise<ConnectionObservation> {
+  let capture: Capture | undefined;
+  let pair: Pair;
+  try {
+    pair = await connectPair(family, scenario.peerReadBuffer, async (port) => {
+      if (options.capture) {
+        capture = startCapture({ port });
+        await capture.ready;
+      }
+      await options.onListening?.(port);
+    });
+  } catch (err) {
+    capture?.stop();
+    throw err;
+  }
+  const state: CloserState = { blockedMs: null };
   try {
     // A runtime that cannot give the closer's descriptor refuses here, before any step.
     resolveHandle(pair.closer.socket);
@@ -351,6 +405,7 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
     // stays open and receives nothing more for 500 ms is an outcome too.
     await settlePeer(pair.peer, timeoutMs);
     const closerState = await settledState(pair.closerPorts);
+    const wire = capture ? recordWire(capture, pair) : {};
     return {
       kind: 'connection',
       peer: pair.peer.observe(),
@@ -359,11 +414,125 @@ async function runConnection(scenario: ConnectionScenario, family: Family, timeo
         state: closerState,
         timeWait: closerState === null ? null : closerState === 'TIME_WAIT',
         closeBlockedMs: state.blockedMs,
+        ...(state.report ? { report: state.report } : {}),
       },
+      ...wire,
     };
   } finally {
     pair.peer.socket.destroy();
     pair.closer.socket.destroy();
+    capture?.stop();
+  }
+}
+
+/** The connection's segments once everything the steps caused has crossed (loopback: at once). */
+function recordWire(capture: Capture, pair: Pair): Pick<ConnectionObservation, 'wire' | 'wireDropped'> {
+  capture.stop();
+  const wire = capture.segments({ closerPort: pair.closerPorts.local, peerPort: pair.closerPorts.remote });
+  return capture.drops > 0 ? { wire, wireDropped: capture.drops } : { wire };
+}
+
+/** A captured segment; off loopback `lost` marks one that left its sender and never reached the other side. */
+export type ObservedSegment = WireSegment & { lost?: true };
+
+/**
+ * Off loopback, from a capture on each side's link: every segment as it left its sender (the
+ * closer's from the closer's link, the peer's from the peer's), marked `lost` when the other
+ * side's link never saw it (each arrival matched with the latest copy sent before it).
+ * Both captures carry kernel times from the same clock. ACK-only segments are folded away.
+ */
+export function mergeWire(closerLink: readonly RawSegment[], peerLink: readonly RawSegment[], ports: { closer: number; peer: number }): ObservedSegment[] {
+  const ofConnection = (s: RawSegment) =>
+    (s.srcPort === ports.closer && s.dstPort === ports.peer) || (s.srcPort === ports.peer && s.dstPort === ports.closer);
+  const key = (s: RawSegment) => `${s.srcPort}/${s.seq}/${s.ack}/${s.flags.join('+')}/${s.bytes}`;
+  const sent = [
+    ...closerLink.filter((s) => ofConnection(s) && s.srcPort === ports.closer),
+    ...peerLink.filter((s) => ofConnection(s) && s.srcPort === ports.peer),
+  ].sort((a, b) => a.timeMs - b.timeMs);
+  // Each copy that arrived belongs to the latest copy sent before it (a retransmission arrives,
+  // the first copy was lost); a sent copy no arrival belongs to is lost.
+  const arrivals = [
+    ...closerLink.filter((x) => ofConnection(x) && x.srcPort === ports.peer),
+    ...peerLink.filter((x) => ofConnection(x) && x.srcPort === ports.closer),
+  ].sort((a, b) => a.timeMs - b.timeMs);
+  const delivered = new Set<RawSegment>();
+  for (const arrival of arrivals) {
+    const copy = sent.filter((s) => key(s) === key(arrival) && !delivered.has(s) && s.timeMs <= arrival.timeMs + 1).pop();
+    if (copy) delivered.add(copy);
+  }
+  const t0 = sent[0]?.timeMs ?? 0;
+  const out: ObservedSegment[] = [];
+  for (const s of sent) {
+    if (!(s.bytes > 0 || s.flags.some((f) => f === 'SYN' || f === 'FIN' || f === 'RST'))) continue;
+    out.push({
+      from: s.srcPort === ports.closer ? 'closer' : 'peer',
+      flags: s.flags,
+      bytes: s.bytes,
+      tMs: Math.round(Math.max(0, s.timeMs - t0) * 1000) / 1000,
+      ...(delivered.has(s) ? {} : { lost: true as const }),
+    });
+  }
+  return out;
+}
+
+/**
+ * A row across the lab's network namespaces: each side's steps are played by that side's process, the
+ * network's by this one. The closer's state is read once it stops waiting for ACKs, unless the
+ * peer vanished (those ACKs never come).
+ */
+async function runAcross(
+  scenario: ConnectionScenario, family: Family, network: LabNetwork, timeoutMs: number, options: ObserveOptions,
+): Promise<ConnectionObservation> {
+  const closer = network.agent('closer');
+  const peer = network.agent('peer');
+  const address = ADDRESSES[family];
+  let vanished = false;
+  const captures: Capture[] = [];
+  try {
+    const { port } = await closer.call<{ port: number }>('listen', { host: address.closer });
+    if (options.capture) {
+      // One capture on each side's link, opened in that side's namespace before the SYN.
+      for (const role of ['closer', 'peer'] as const) {
+        captures.push(startCapture({ port, interface: network.devices[role], netns: network.path(role) }));
+      }
+      await Promise.all(captures.map((c) => c.ready));
+    }
+    await options.onListening?.(port);
+    const connecting = peer.call('connect', { host: address.closer, port, peerReadBuffer: scenario.peerReadBuffer });
+    const { remote: peerPort } = await closer.call<{ local: number; remote: number }>('accept', {}, timeoutMs);
+    await connecting;
+    await network.connected();
+    // A step may hold its side's thread (a lingering close): allow for that beyond the step's own bound.
+    const stepBound = timeoutMs + 10_000;
+    for (const step of scenario.steps) {
+      if (step.actor === 'network') {
+        if (step.do === 'vanish') {
+          await network.vanish();
+          vanished = true;
+        } else {
+          await network.restore();
+          vanished = false;
+        }
+      } else {
+        await network.agent(step.actor).call('step', { step, timeoutMs }, stepBound);
+      }
+    }
+    await peer.call('settle', { timeoutMs }, stepBound);
+    const dropped = await network.dropped();
+    const peerObserved = await peer.call<SideObservation>('observe');
+    const closerObserved = await closer.call<ConnectionObservation['closer']>('observe', { waitAckMs: vanished ? 0 : 3000 });
+    const observed: ConnectionObservation = { kind: 'connection', peer: peerObserved, closer: closerObserved };
+    if (captures.length) {
+      for (const c of captures) c.stop();
+      observed.wire = mergeWire(captures[0].raw(), captures[1].raw(), { closer: port, peer: peerPort });
+      const lost = captures[0].drops + captures[1].drops;
+      if (lost > 0) observed.wireDropped = lost;
+    }
+    observed.network = { condition: network.condition, dropped };
+    return observed;
+  } finally {
+    for (const c of captures) c.stop();
+    await network.endRow();
   }
 }
 
@@ -469,10 +638,77 @@ function checkConnection(expect: ConnectionExpectation, obs: ConnectionObservati
     problems.push(`closer received ${obs.closer.received} bytes, expected ${c.received}`);
   }
   if (c?.timeWait !== undefined && obs.closer.timeWait !== null && obs.closer.timeWait !== c.timeWait) {
-    problems.push(`closer TIME_WAIT: expected ${c.timeWait ? 'yes' : 'none'}, observed ${obs.closer.timeWait ? 'yes' : 'none'}`);
+    problems.push(`closer TIME_WAIT: expected ${c.timeWait ? 'yes' : 'none'}, observed ${obs.closer.timeWait ? 'yes' : 'none'}${c.timeWait ? timeWaitTableFull() : ''}`);
   }
   if (c?.blockedAtLeastMs !== undefined && !((obs.closer.closeBlockedMs ?? 0) >= c.blockedAtLeastMs)) {
     problems.push(`close() blocked ${Math.round(obs.closer.closeBlockedMs ?? 0)} ms, expected at least ${c.blockedAtLeastMs} ms`);
+  }
+  if (c?.state !== undefined && obs.closer.state !== null && obs.closer.state !== c.state) {
+    problems.push(`closer state: expected ${c.state}, observed ${obs.closer.state}`);
+  }
+  if (c?.report) {
+    const r = obs.closer.report;
+    if (!r) problems.push(`no close helper report, expected ${c.report.outcome}`);
+    else {
+      if (r.outcome !== c.report.outcome) problems.push(`${r.helper} outcome: expected ${c.report.outcome}, observed ${r.outcome}`);
+      if (c.report.reset !== undefined && r.reset !== c.report.reset) {
+        problems.push(`${r.helper} ${r.reset ? 'reset' : 'did not reset'} the connection, expected ${c.report.reset ? 'a reset' : 'none'}`);
+      }
+      if (c.report.elapsedAtLeastMs !== undefined && !(r.elapsedMs >= c.report.elapsedAtLeastMs)) {
+        problems.push(`${r.helper} took ${Math.round(r.elapsedMs)} ms, expected at least ${c.report.elapsedAtLeastMs} ms`);
+      }
+      if (c.report.elapsedAtMostMs !== undefined && !(r.elapsedMs <= c.report.elapsedAtMostMs)) {
+        problems.push(`${r.helper} took ${Math.round(r.elapsedMs)} ms, expected at most ${c.report.elapsedAtMostMs} ms`);
+      }
+    }
+  }
+  if (expect.wire && obs.wire) problems.push(...checkWire(expect.wire, obs.wire, obs.wireDropped));
+  return problems;
+}
+
+/**
+ * Linux keeps at most net.ipv4.tcp_max_tw_buckets TIME_WAIT entries; past that a closing socket
+ * goes straight to CLOSED (and answers a late FIN with RST). On a busy machine that, not the row,
+ * explains a missing TIME_WAIT: say so.
+ */
+function timeWaitTableFull(): string {
+  if (process.platform !== 'linux') return '';
+  try {
+    const max = Number(fs.readFileSync('/proc/sys/net/ipv4/tcp_max_tw_buckets', 'utf8'));
+    const tw = Number(/\btw (\d+)/.exec(fs.readFileSync('/proc/net/sockstat', 'utf8'))?.[1]);
+    return tw >= max * 0.95 ? ` (the kernel's TIME_WAIT table is full: ${tw} of net.ipv4.tcp_max_tw_buckets ${max})` : '';
+  } catch {
+    return '';
+  }
+}
+
+/** Wire claims, judged only where the row was captured. */
+export function checkWire(claim: WireExpectation, wire: readonly ObservedSegment[], dropped = 0): string[] {
+  const problems: string[] = [];
+  if (dropped > 0) return [`the capture lost ${dropped} packets, so the wire claims cannot be judged`];
+  if (!wire.some((s) => s.flags.includes('SYN'))) return ['the capture holds no SYN for this connection, so the wire claims cannot be judged'];
+  const ending = wire.findIndex((s) => s.from === 'closer' && (s.flags.includes('FIN') || s.flags.includes('RST')));
+  const closerEnd = ending < 0 ? 'nothing' : wire[ending].flags.includes('RST') ? 'RST' : 'FIN';
+  if (claim.closerSends && closerEnd !== claim.closerSends) {
+    problems.push(`wire: the closer's first closing segment was ${closerEnd}, expected ${claim.closerSends}`);
+  }
+  if (claim.noRst) {
+    const resets = wire.filter((s) => s.flags.includes('RST'));
+    if (resets.length) problems.push(`wire: expected no RST, saw ${resets.length} (${[...new Set(resets.map((s) => s.from))].join(' and ')})`);
+  }
+  if (claim.rstAfterPeerData) {
+    const reset = wire.findIndex((s) => s.from === 'closer' && s.flags.includes('RST'));
+    const peerData = wire.findIndex((s) => s.from === 'peer' && s.bytes > 0);
+    if (reset < 0) problems.push('wire: expected an RST from the closer, saw none');
+    else if (peerData < 0 || peerData > reset) problems.push('wire: expected the closer\'s RST to answer data from the peer, but no peer data came before it');
+  }
+  if (claim.closerRstLost !== undefined) {
+    const resets = wire.filter((s) => s.from === 'closer' && s.flags.includes('RST'));
+    const allLost = resets.every((s) => s.lost === true);
+    if (!resets.length) problems.push('wire: expected an RST from the closer, saw none');
+    else if (allLost !== claim.closerRstLost) {
+      problems.push(claim.closerRstLost ? 'wire: expected the closer\'s RST to be lost, but one reached the peer' : 'wire: expected an RST from the closer to reach the peer, but every one was lost');
+    }
   }
   return problems;
 }
@@ -489,11 +725,11 @@ export function check(scenario: Scenario, obs: Observation, platform: string): s
 }
 
 /** Runs a row in a child process (for rows that block their thread on purpose). */
-function runIsolated(name: string, family: Family): Promise<Observation> {
+function runIsolated(name: string, family: Family, capture: boolean): Promise<Observation> {
   const entry = path.join(packageRoot(), 'dist', 'cjs', 'lab', 'child.js');
   if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build:ts"`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...scriptArgs(), entry, name, String(family)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...scriptArgs(), entry, name, String(family), ...(capture ? ['capture'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -513,12 +749,25 @@ function runIsolated(name: string, family: Family): Promise<Observation> {
   });
 }
 
-/** Runs one row in this process and returns what was observed. */
-export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000): Promise<Observation> {
-  return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs);
+/** Runs one row in this process (or, off loopback, across `options.network`) and returns what was observed. */
+export interface ObserveOptions {
+  capture?: boolean;
+  onListening?: (port: number) => void | Promise<void>;
+  network?: LabNetwork;
 }
 
-/** Runs one row on loopback and judges it against the table. Never rejects: failures are results. */
+export async function observe(scenario: Scenario, family: Family, stepTimeoutMs = 5000, options: ObserveOptions = {}): Promise<Observation> {
+  if (scenario.kind === 'connection' && scenario.condition) {
+    const { network } = options;
+    if (!network || network.condition !== scenario.condition) {
+      throw new Error(`${scenario.name} is played off loopback only: net-linger lab --condition ${scenario.condition}`);
+    }
+    return runAcross(scenario, family, network, stepTimeoutMs, options);
+  }
+  return scenario.kind === 'call' ? runCall(scenario, family) : runConnection(scenario, family, stepTimeoutMs, options);
+}
+
+/** Runs one row (on loopback, or across `options.network` for a row with a condition) and judges it against the table. Never rejects: failures are results. */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<ScenarioResult> {
   assertScenario(scenario);
   const family = options.family ?? 4;
@@ -526,9 +775,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const start = performance.now();
   const claimed = scenario.expect[platform as Platform] !== undefined;
   try {
-    const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess
-      ? await runIsolated(scenario.name, family)
-      : await observe(scenario, family, options.stepTimeoutMs);
+    const observed = scenario.kind === 'connection' && scenario.isolate && !options.inProcess && !scenario.condition
+      ? await runIsolated(scenario.name, family, options.capture === true)
+      : await observe(scenario, family, options.stepTimeoutMs, { capture: options.capture, onListening: options.onListening, network: options.network });
     const mismatches = check(scenario, observed, platform) ?? [];
     return { name: scenario.name, family, platform, claimed, observed, mismatches, passed: mismatches.length === 0, durationMs: performance.now() - start };
   } catch (err) {

@@ -19,6 +19,7 @@ export type Step =
   | { actor: 'peer'; do: 'end' }
   | { actor: 'peer'; do: 'write-until-error' }
   | { actor: 'peer'; do: 'http-post'; contentLength: number }
+  | { actor: 'peer'; do: 'wait-received'; bytes: number }
   | { actor: 'closer'; do: 'send'; bytes: number }
   | { actor: 'closer'; do: 'fill-send-queue' }
   | { actor: 'closer'; do: 'wait-unread'; bytes: number }
@@ -32,7 +33,19 @@ export type Step =
   | { actor: 'closer'; do: 'graceful-close'; lingeringTimeout?: number; onTimeout?: 'reset' | 'close' }
   | { actor: 'closer'; do: 'linger-close'; seconds: number; onTimeout?: 'reset' | 'close' }
   | { actor: 'closer'; do: 'await-close' }
-  | { actor: 'closer'; do: 'http-413'; lingering: boolean };
+  | { actor: 'closer'; do: 'http-413'; lingering: boolean }
+  // Off loopback only (rows with a `condition`): what the network between the two does.
+  | { actor: 'network'; do: 'vanish' }
+  | { actor: 'network'; do: 'restore' };
+
+/**
+ * A network between closer and peer other than loopback (`net-linger lab --condition`): each
+ * side in a network namespace of its own, routed through a third that plays the network.
+ * 'blackhole': the peer vanishes where a row's `network: vanish` step says (every TCP segment
+ * dropped both ways); 'slow': a rate-limited link (tbf); 'lossy': a share of the TCP segments
+ * dropped at random each way (nftables).
+ */
+export type Condition = 'blackhole' | 'slow' | 'lossy';
 
 /** How a side's connection ended up: 'eof' (read returned 0), 'open', or an error code. */
 export type Outcome = 'eof' | 'open' | string;
@@ -54,9 +67,35 @@ export interface ConnectionExpectation {
     timeWait?: boolean;
     /** close() blocked the calling thread (and so Node's event loop) for at least this long. */
     blockedAtLeastMs?: number;
+    /** The closer's TCP state afterwards (Linux: /proc/net/tcp*), e.g. FIN_WAIT1 or 'gone'. */
+    state?: string;
+    /** What the close helper's report said (resetClose, gracefulClose, lingerClose). */
+    report?: ReportExpectation;
   };
+  /** What must cross the wire, judged where the row ran with a packet capture (`lab --capture`). */
+  wire?: WireExpectation;
   /** A remark on the claim, with its source. */
   note?: string;
+}
+
+/** A claim on a close helper's report; elapsed bounds are generous, to tell "capped" from "waited forever". */
+export interface ReportExpectation {
+  outcome: string;
+  reset?: boolean;
+  elapsedAtLeastMs?: number;
+  elapsedAtMostMs?: number;
+}
+
+/** Claims on the connection's TCP segments. */
+export interface WireExpectation {
+  /** The closer's first closing segment: FIN (an orderly close) or RST (an abortive one); 'nothing': neither. */
+  closerSends?: 'FIN' | 'RST' | 'nothing';
+  /** No RST from either side, ever. */
+  noRst?: boolean;
+  /** The closer's RST comes after (in answer to) data from the peer. */
+  rstAfterPeerData?: boolean;
+  /** Off loopback: every RST the closer sent was lost on the way (true), or one reached the peer (false). */
+  closerRstLost?: boolean;
 }
 
 /** A runtime a claim may depend on: what Node (libuv), Bun or Deno report differs in places. */
@@ -96,6 +135,8 @@ export interface ConnectionScenario {
    * it matters whether a read can be short. Windows reads through IOCP and has no such shortcut.
    */
   peerReadBuffer?: number;
+  /** Played only off loopback, under this condition (`net-linger lab --condition`). */
+  condition?: Condition;
   expect: Partial<Record<Platform, ConnectionExpectation>>;
   variants?: Partial<Record<Platform, readonly Variant<ConnectionExpectation>[]>>;
   /** Platforms documented elsewhere but not verified here, with the source. */
@@ -130,6 +171,8 @@ export const peer = {
   writeUntilError: (): Step => ({ actor: 'peer', do: 'write-until-error' }),
   /** Sends the head of an HTTP/1.1 POST announcing this many body bytes. */
   httpPost: (contentLength: number): Step => ({ actor: 'peer', do: 'http-post', contentLength }),
+  /** Waits until the peer has read this many bytes in all. */
+  waitReceived: (bytes: number): Step => ({ actor: 'peer', do: 'wait-received', bytes }),
 };
 export const closer = {
   /** Hands the connection to a node:http server that answers 413 + Connection: close on the head. */
@@ -152,6 +195,12 @@ export const closer = {
     ({ actor: 'closer', do: 'linger-close', seconds, ...(onTimeout ? { onTimeout } : {}) }),
   awaitClose: (): Step => ({ actor: 'closer', do: 'await-close' }),
 };
+export const network = {
+  /** The peer vanishes: from here on every TCP segment between the two is dropped, both ways. */
+  vanish: (): Step => ({ actor: 'network', do: 'vanish' }),
+  /** The network comes back. */
+  restore: (): Step => ({ actor: 'network', do: 'restore' }),
+};
 
 // Why Bun observes some rows differently; each is asserted where it applies (npm run test:matrix).
 const BUN_READS_AFTER_EOF = 'Bun keeps reading after EOF, so its read meets the reset before the next write does';
@@ -165,7 +214,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'The normal active close: FIN, the peer reads everything then EOF, and the closer keeps TIME_WAIT.',
     steps: [closer.send(1000), closer.close(), peer.waitEof(), peer.end()],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { timeWait: true } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { timeWait: true }, wire: { closerSends: 'FIN', noRst: true } },
       win32: { peer: { outcome: 'eof', received: 'all' } },
     },
   },
@@ -176,7 +225,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'The classic cause of ECONNRESET: closing while the receive buffer still holds data sends RST, not FIN.',
     steps: [peer.send(1000), closer.waitUnread(1000), closer.close()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
       win32: { peer: { outcome: 'ECONNRESET', syscall: 'read' } },
     },
   },
@@ -188,7 +237,7 @@ export const SCENARIOS: readonly Scenario[] = [
     peerReadBuffer: 1,
     steps: [peer.pause(), closer.fillSendQueue(), closer.setLinger(1, 0), closer.close(), peer.resume()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
       // Winsock reports WSAECONNRESET (10054); Node's own error says errno -4077.
       win32: {
         peer: { outcome: 'ECONNRESET' },
@@ -204,12 +253,12 @@ export const SCENARIOS: readonly Scenario[] = [
     peerReadBuffer: 1 << 20,
     steps: [peer.pause(), closer.fillSendQueue(), closer.setLinger(1, 0), closer.close(), peer.resume()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
     },
     variants: {
       linux: [{
         when: { runtime: 'node', libuvBefore: '1.52.0' },
-        expect: { peer: { outcome: 'eof', received: 'partial' }, closer: { timeWait: false } },
+        expect: { peer: { outcome: 'eof', received: 'partial' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
         source: 'libuv src/unix/stream.c uv__stream_io reads POLLHUP after a short read as EOF; changed by libuv PR #4997. Seen here: Node 22 (libuv 1.51.0) reports EOF, Node 24 (libuv 1.52.1) the reset',
       }],
     },
@@ -221,7 +270,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'FIN without closing: the peer reads EOF and can still send; the closer still receives but can no longer send.',
     steps: [closer.shutdown('write'), peer.waitEof(), peer.send(100), closer.read(100), closer.send(10)],
     expect: {
-      linux: { peer: { outcome: 'eof' }, closer: { received: 100, outcome: 'EPIPE' } },
+      linux: { peer: { outcome: 'eof' }, closer: { received: 100, outcome: 'EPIPE' }, wire: { closerSends: 'FIN', noRst: true } },
       // The closer's send fails WSAESHUTDOWN (10058), which libuv reports as EPIPE (-4047).
       win32: { peer: { outcome: 'eof' }, closer: { received: 100, outcome: 'EPIPE' } },
     },
@@ -242,7 +291,7 @@ export const SCENARIOS: readonly Scenario[] = [
       closer.close(),
     ],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof', timeWait: true } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof', timeWait: true }, wire: { closerSends: 'FIN', noRst: true } },
       win32: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof' } },
     },
   },
@@ -260,7 +309,7 @@ export const SCENARIOS: readonly Scenario[] = [
       closer.readUntilFin(),
     ],
     expect: {
-      linux: { peer: { outcome: 'open' }, closer: { outcome: 'eof', received: 200 } },
+      linux: { peer: { outcome: 'open' }, closer: { outcome: 'eof', received: 200 }, wire: { closerSends: 'nothing', noRst: true } },
       // Data after SD_RECEIVE resets the connection; libuv then fails the closer's read with EPIPE.
       win32: { peer: { outcome: 'ECONNRESET', syscall: 'read' }, closer: { outcome: 'EPIPE', syscall: 'read', received: 0 } },
     },
@@ -272,7 +321,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'After both directions are shut, data from the peer is answered with RST.',
     steps: [closer.shutdown('both'), peer.waitEof(), peer.writeUntilError()],
     expect: {
-      linux: { peer: { outcome: 'EPIPE', syscall: 'write' } },
+      linux: { peer: { outcome: 'EPIPE', syscall: 'write' }, wire: { closerSends: 'FIN', rstAfterPeerData: true } },
     },
     variants: {
       linux: [{
@@ -292,7 +341,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'A peer that is not reading learns of the RST on its next send.',
     steps: [peer.pause(), closer.setLinger(1, 0), closer.close(), peer.writeUntilError()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', syscall: 'write' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', syscall: 'write' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
       win32: { peer: { outcome: 'ECONNRESET', syscall: 'write' } },
     },
   },
@@ -304,7 +353,7 @@ export const SCENARIOS: readonly Scenario[] = [
     isolate: true,
     steps: [peer.pause(), closer.fillSendQueue(), closer.setLinger(1, 2), closer.close(), peer.resume(), peer.waitEof()],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { blockedAtLeastMs: 1500 } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { blockedAtLeastMs: 1500 }, wire: { closerSends: 'FIN', noRst: true } },
     },
     variants: {
       linux: [{
@@ -386,7 +435,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: "Node's own resetAndDestroy(): RST at once, unsent data thrown away, no TIME_WAIT. (A Node peer that was not reading may read EOF first: libuv takes POLLHUP after a short read for EOF; its next write fails.)",
     steps: [peer.pause(), closer.fillSendQueue(), closer.resetClose(), peer.resume(), peer.waitEof(), peer.writeUntilError()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
     },
   },
   {
@@ -396,7 +445,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: 'After end() libuv refuses a reset (EINVAL) and Node never closes the handle; SO_LINGER {1,0} + destroy() still resets.',
     steps: [peer.pause(), closer.fillSendQueue(), closer.end(), closer.resetClose(), peer.resume(), peer.waitEof(), peer.writeUntilError()],
     expect: {
-      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'ECONNRESET', received: 'partial' }, closer: { timeWait: false }, wire: { closerSends: 'RST' } },
     },
   },
   {
@@ -414,7 +463,7 @@ export const SCENARIOS: readonly Scenario[] = [
       closer.awaitClose(),
     ],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof', received: 64 * 1024, timeWait: true } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { outcome: 'eof', received: 64 * 1024, timeWait: true }, wire: { closerSends: 'FIN', noRst: true } },
     },
   },
   {
@@ -429,7 +478,7 @@ export const SCENARIOS: readonly Scenario[] = [
       peer.writeUntilError(),
     ],
     expect: {
-      linux: { peer: { outcome: 'EPIPE', syscall: 'write' }, closer: { timeWait: false } },
+      linux: { peer: { outcome: 'EPIPE', syscall: 'write' }, closer: { timeWait: false }, wire: { closerSends: 'FIN' } },
     },
     variants: {
       linux: [{
@@ -454,7 +503,7 @@ export const SCENARIOS: readonly Scenario[] = [
       closer.awaitClose(),
     ],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, wire: { closerSends: 'FIN', noRst: true } },
     },
   },
   {
@@ -464,7 +513,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: "Like Linux's SO_LINGER timeout, without freezing the loop: closed after 1 s, and what the kernel holds is still delivered.",
     steps: [peer.pause(), closer.fillSendQueue(), closer.lingerClose(1), closer.awaitClose(), peer.resume(), peer.waitEof()],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, wire: { closerSends: 'FIN', noRst: true } },
     },
     variants: {
       linux: [{
@@ -498,7 +547,8 @@ export const SCENARIOS: readonly Scenario[] = [
 
 function isStep(value: unknown): value is Step {
   const step = value as Partial<Step> | null;
-  return typeof step === 'object' && step !== null && (step.actor === 'peer' || step.actor === 'closer') && typeof step.do === 'string';
+  return typeof step === 'object' && step !== null && (step.actor === 'peer' || step.actor === 'closer' || step.actor === 'network') &&
+    typeof step.do === 'string';
 }
 
 /** Throws ERR_INVALID_ARG_TYPE unless the value has the shape of a row of the table. */
@@ -524,6 +574,8 @@ export function describeStep(step: Step): string {
       return 'fill the send queue';
     case 'wait-unread':
       return `wait until ${formatBytes(step.bytes)} unread`;
+    case 'wait-received':
+      return `wait until ${formatBytes(step.bytes)} read`;
     case 'set-linger':
       return `setLinger(${step.onoff ? 'on' : 'off'}, ${step.seconds})`;
     case 'shutdown':
@@ -555,6 +607,10 @@ export function describeStep(step: Step): string {
       return `POST head (Content-Length ${formatBytes(step.contentLength)})`;
     case 'http-413':
       return `node:http answers 413 + Connection: close${step.lingering ? ', enableLingeringClose()' : ''}`;
+    case 'vanish':
+      return 'the peer vanishes (every segment dropped, both ways)';
+    case 'restore':
+      return 'the network comes back';
     default:
       return step.do;
   }
@@ -578,7 +634,8 @@ const SUBJECT_TEXT: Readonly<Record<CallSubject, string>> = {
 export function describeCloser(scenario: Scenario): string {
   assertScenario(scenario);
   if (scenario.kind === 'call') return `${CALL_TEXT[scenario.call]} on ${SUBJECT_TEXT[scenario.subject]}`;
-  return scenario.steps.filter((s) => s.actor === 'closer').map(describeStep).join(' → ');
+  return scenario.steps.filter((s) => s.actor === 'closer' || isNetworkStep(s))
+    .map((s) => (isNetworkStep(s) ? `[${describeStep(s)}]` : describeStep(s))).join(' → ');
 }
 
 /** What the peer does, as one line. */
@@ -622,8 +679,19 @@ export function describeCondition(when: RuntimeCondition): string {
   return when.libuvBefore ? `${name} with libuv before ${when.libuvBefore}` : name;
 }
 
-/** A claim as one line. */
-export function describeClaim(expected: Expectation): string {
+/** A wire claim as a few words. */
+export function describeWireClaim(wire: WireExpectation): string {
+  if (typeof wire !== 'object' || wire === null) throw invalidArgType('wire', 'a wire claim object', wire);
+  const parts: string[] = [];
+  if (wire.closerSends) parts.push(wire.closerSends === 'nothing' ? 'closer sends neither FIN nor RST' : `closer sends ${wire.closerSends}`);
+  if (wire.rstAfterPeerData) parts.push("closer's RST answers the peer's data");
+  if (wire.noRst) parts.push('no RST from anyone');
+  if (wire.closerRstLost !== undefined) parts.push(wire.closerRstLost ? "the closer's RST is lost on the way" : "an RST from the closer reaches the peer");
+  return `wire: ${parts.join(', ')}`;
+}
+
+/** A claim as one line; with `withWire`, its wire claim too (judged only on a captured run). */
+export function describeClaim(expected: Expectation, withWire = false): string {
   if ('code' in expected) return expected.code === 'ok' ? 'succeeds' : `fails ${expected.code}`;
   const { peer: p, closer: c } = expected;
   const parts: string[] = [];
@@ -637,7 +705,25 @@ export function describeClaim(expected: Expectation): string {
   }
   if (c?.timeWait !== undefined) parts.push(c.timeWait ? 'closer keeps TIME_WAIT' : 'no TIME_WAIT');
   if (c?.blockedAtLeastMs !== undefined) parts.push(`close() blocks the thread ≥ ${c.blockedAtLeastMs / 1000} s`);
+  if (c?.state !== undefined) parts.push(c.state === 'gone' ? 'closer keeps no connection state' : `closer left in ${c.state}`);
+  if (c?.report) parts.push(describeReportClaim(c.report));
+  if (withWire && expected.wire) parts.push(describeWireClaim(expected.wire));
   return parts.join('; ');
+}
+
+function describeReportClaim(r: ReportExpectation): string {
+  const seconds = (ms: number) => `${ms / 1000} s`;
+  const within = r.elapsedAtLeastMs !== undefined && r.elapsedAtMostMs !== undefined
+    ? ` after ${seconds(r.elapsedAtLeastMs)}–${seconds(r.elapsedAtMostMs)}`
+    : r.elapsedAtLeastMs !== undefined ? ` after ≥ ${seconds(r.elapsedAtLeastMs)}`
+      : r.elapsedAtMostMs !== undefined ? ` within ${seconds(r.elapsedAtMostMs)}` : '';
+  const reset = r.reset === undefined ? '' : r.reset ? ', with an RST' : ', no RST';
+  return `the report says ${r.outcome}${within}${reset}`;
+}
+
+/** What a row's steps say about the closer and the peer: the network's steps are shown with the closer's. */
+function isNetworkStep(step: Step): boolean {
+  return step.actor === 'network';
 }
 
 /**

@@ -1,15 +1,16 @@
 // docs/semantics.md's table, generated from the scenario table so the two cannot drift.
 import {
   SCENARIOS, describeClaim, describeCloser, describeCondition, describeExpectation, describePeer,
-  type Expectation, type Platform, type Variant,
+  type Expectation, type Platform, type Scenario, type Variant,
 } from './scenarios';
 
 const PLATFORMS: readonly [Platform, string][] = [['linux', 'Linux'], ['win32', 'Windows'], ['darwin', 'macOS']];
 
-export function semanticsTable(): string {
+/** The table for these rows (default: the loopback table; docs/lab.md shows CONDITION_SCENARIOS's). */
+export function semanticsTable(rows: readonly Scenario[] = SCENARIOS): string {
   const head = `| scenario | what happens | ${PLATFORMS.map(([, label]) => label).join(' | ')} |`;
   const rule = `|---|---|${PLATFORMS.map(() => '---').join('|')}|`;
-  const rows = SCENARIOS.map((s) => {
+  const lines = rows.map((s) => {
     const peerSteps = describePeer(s);
     const what = `closer: ${describeCloser(s)}${peerSteps ? `<br>peer: ${peerSteps}` : ''}`;
     const cells = PLATFORMS.map(([platform]) => {
@@ -22,5 +23,5 @@ export function semanticsTable(): string {
     });
     return `| \`${s.name}\` ${s.title} | ${what} | ${cells.join(' | ')} |`;
   });
-  return `${[head, rule, ...rows].join('\n')}\n`;
+  return `${[head, rule, ...lines].join('\n')}\n`;
 }
