@@ -530,7 +530,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: "Node's own close after a last response (destroySoon) leaves the upload unread: the kernel resets, the client's next write fails and the 413 it had not read yet is gone, as Python's http.client sees it (BrokenPipeError).",
     steps: [peer.pause(), closer.http413(false), peer.httpPost(8 * 1024 * 1024), peer.send(64 * 1024), peer.writeUntilError(), peer.resume(), peer.waitEof()],
     expect: {
-      linux: { peer: { outcome: 'EPIPE', syscall: 'write', received: 'none' } },
+      linux: { peer: { outcome: 'EPIPE', syscall: 'write', received: 'none' }, wire: { closerSends: 'FIN', rstAfterPeerData: true } },
     },
   },
   {
@@ -540,7 +540,7 @@ export const SCENARIOS: readonly Scenario[] = [
     why: "The server half-closes after the response and reads and discards the upload until the client's FIN: every write succeeds, and the client reads the whole 413, then EOF.",
     steps: [peer.pause(), closer.http413(true), peer.httpPost(8 * 1024 * 1024), peer.send(64 * 1024), peer.send(1024 * 1024), peer.resume(), peer.waitEof(), peer.end()],
     expect: {
-      linux: { peer: { outcome: 'eof', received: 'all' } },
+      linux: { peer: { outcome: 'eof', received: 'all' }, wire: { closerSends: 'FIN', noRst: true } },
     },
   },
 ];
