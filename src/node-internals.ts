@@ -105,10 +105,67 @@ export function dgramFd(socket: dgram.Socket): unknown {
   return symbol ? (socket as unknown as Record<symbol, { handle?: { fd?: unknown } }>)[symbol]?.handle?.fd : undefined;
 }
 
-// ---- the HTTP server internals the lingering close relies on --------------------------------
-// Read on lib/_http_server.js, lib/_http_common.js and lib/net.js of Node 18.20.8, 20.20.2,
-// 22.23.5, 24.22.3 and 26.12.1. A runtime where a field is missing gets the documented
-// fallback, never a throw.
+/**
+ * The kernel has a connection to a peer although Node may not have seen 'connect' yet
+ * (getpeername() through the handle succeeds). False without a handle or where it cannot say.
+ */
+export function kernelConnected(socket: net.Socket): boolean {
+  const handle = internals(socket)._handle;
+  if (!handle || typeof handle.getpeername !== 'function') return false;
+  try {
+    return handle.getpeername({}) === 0;
+  } catch {
+    return false;
+  }
+}
+
+const NODE_MAJOR = Number(process.versions.node?.split('.')[0]);
+
+/** Reading a property of one of Node's HTTP/2 socket proxies throws one of these. */
+function isHttp2ProxyError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ERR_HTTP2_NO_SOCKET_MANIPULATION' || code === 'ERR_HTTP2_SOCKET_UNBOUND';
+}
+
+function isHttp2Session(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && /Http2Session$/.test(value.constructor?.name ?? '');
+}
+
+/**
+ * The socket belongs to an HTTP/2 session: it is `session.socket` or the compatibility API's
+ * `req.socket` (both Proxies that throw ERR_HTTP2_NO_SOCKET_MANIPULATION for resume(), end(),
+ * destroy()...; checked on Node 18.20, 20.20, 22, 24, 26), or the socket under a session, which
+ * Node marks when the session binds it: `socket[kBoundSession]`, where Node 20-26's
+ * lib/internal/http2/core.js imports the symbol under a name its module does not export, so the
+ * session lands under the string key "undefined"; Node 18 stores it under Symbol(kSession).
+ */
+export function isHttp2Socket(socket: net.Socket): boolean {
+  if (typeof types.isProxy === 'function' && types.isProxy(socket)) {
+    try {
+      void (socket as unknown as { resume: unknown }).resume;
+      return false;
+    } catch (err) {
+      if (isHttp2ProxyError(err)) return true;
+      throw err;
+    }
+  }
+  if (isHttp2Session((socket as unknown as Record<string, unknown>)['undefined'])) return true;
+  // Node 18 keeps it under Symbol(kSession); a later Node that fixes the import would use
+  // Symbol(kBoundSession). Scanning symbols costs ~1 µs, so only where the string key is not used.
+  if (NODE_MAJOR === 18 || NODE_MAJOR > 26) {
+    for (const symbol of Object.getOwnPropertySymbols(socket)) {
+      if (symbol.description === 'kSession' || symbol.description === 'kBoundSession') {
+        if (isHttp2Session((socket as unknown as Record<symbol, unknown>)[symbol])) return true;
+      }
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node's HTTP server (enableLingeringClose). Read in lib/_http_server.js, lib/_http_common.js and
+// lib/net.js of Node 18.20.8, 20.20.2, 22.23.5, 24.22.3 and 26.12.1 (the same listener names and
+// parser methods on all five); Bun 1.4.5 has its own node:http and none of them.
 
 /** Node's HTTP parser as lib/_http_server.js attaches it to a server socket (`socket.parser`). */
 export interface HttpParserInternals {
@@ -172,6 +229,24 @@ const HTTP_SOCKET_LISTENERS: ReadonlyArray<readonly [string, string]> = [
   ['pause', 'onSocketPause'], // stops them
 ];
 
+let warned = false;
+function warnUnknownHttp(): void {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(
+    `enableLingeringClose: this runtime's HTTP server socket lacks the listeners net-linger takes off (checked on Node 18-26); closes keep ${process.release.name} ${process.version}'s default behaviour`,
+    { type: 'NetLingerWarning', code: 'NET_LINGER_HTTP_INTERNALS' },
+  );
+}
+
+/**
+ * Runtimes whose node:http is their own implementation, without Node's parser on the socket:
+ * Bun (checked 1.4.5) and Deno. Lingering there is refused with a typed error, not a silent no-op.
+ */
+export function foreignHttpRuntime(): string | undefined {
+  return currentRuntime().name === 'node' ? undefined : runtimeName();
+}
+
 const endWrappers = new WeakSet<(...args: unknown[]) => void>();
 
 /**
@@ -206,7 +281,10 @@ export function detachHttpParser(socket: net.Socket): boolean {
   // A runtime whose http module hangs other listeners (renamed in a later Node, or Bun's own
   // http) is left alone: Node's default close applies rather than half a detach.
   const named = (event: string, name: string) => socket.listeners(event).some((l) => (l as { name?: string }).name === name || endWrappers.has(l as () => void));
-  if (!named('end', 'bound socketOnEnd') || !named('error', 'socketOnError')) return false;
+  if (!named('end', 'bound socketOnEnd') || !named('error', 'socketOnError')) {
+    warnUnknownHttp();
+    return false;
+  }
   for (const [event, name] of HTTP_SOCKET_LISTENERS) {
     for (const listener of socket.listeners(event)) {
       const fn = listener as (...a: unknown[]) => void;
@@ -234,61 +312,4 @@ export function restartReading(socket: net.Socket): void {
     handle.reading = true;
     handle.readStart();
   }
-}
-
-/**
- * The kernel has a connection to a peer although Node may not have seen 'connect' yet
- * (getpeername() through the handle succeeds). False without a handle or where it cannot say.
- */
-export function kernelConnected(socket: net.Socket): boolean {
-  const handle = internals(socket)._handle;
-  if (!handle || typeof handle.getpeername !== 'function') return false;
-  try {
-    return handle.getpeername({}) === 0;
-  } catch {
-    return false;
-  }
-}
-
-const NODE_MAJOR = Number(process.versions.node?.split('.')[0]);
-
-/** Reading a property of one of Node's HTTP/2 socket proxies throws one of these. */
-function isHttp2ProxyError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'ERR_HTTP2_NO_SOCKET_MANIPULATION' || code === 'ERR_HTTP2_SOCKET_UNBOUND';
-}
-
-function isHttp2Session(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && /Http2Session$/.test(value.constructor?.name ?? '');
-}
-
-/**
- * The socket belongs to an HTTP/2 session: it is `session.socket` or the compatibility API's
- * `req.socket` (both Proxies that throw ERR_HTTP2_NO_SOCKET_MANIPULATION for resume(), end(),
- * destroy()...; checked on Node 18.20, 20.20, 22, 24, 26), or the socket under a session, which
- * Node marks when the session binds it: `socket[kBoundSession]`, where Node 20-26's
- * lib/internal/http2/core.js imports the symbol under a name its module does not export, so the
- * session lands under the string key "undefined"; Node 18 stores it under Symbol(kSession).
- */
-export function isHttp2Socket(socket: net.Socket): boolean {
-  if (typeof types.isProxy === 'function' && types.isProxy(socket)) {
-    try {
-      void (socket as unknown as { resume: unknown }).resume;
-      return false;
-    } catch (err) {
-      if (isHttp2ProxyError(err)) return true;
-      throw err;
-    }
-  }
-  if (isHttp2Session((socket as unknown as Record<string, unknown>)['undefined'])) return true;
-  // Node 18 keeps it under Symbol(kSession); a later Node that fixes the import would use
-  // Symbol(kBoundSession). Scanning symbols costs ~1 µs, so only where the string key is not used.
-  if (NODE_MAJOR === 18 || NODE_MAJOR > 26) {
-    for (const symbol of Object.getOwnPropertySymbols(socket)) {
-      if (symbol.description === 'kSession' || symbol.description === 'kBoundSession') {
-        if (isHttp2Session((socket as unknown as Record<symbol, unknown>)[symbol])) return true;
-      }
-    }
-  }
-  return false;
 }

@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../binding';
 import { gracefulClose, lingerClose, resetClose } from '../close';
+import { enableLingeringClose } from '../http';
 import { NetLingerError, normalizeErrorCode } from '../errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
 import { listenLoopback, loopbackHost, loopbackPair, type Via } from './loopback';
@@ -15,7 +17,7 @@ import { startCapture, type Capture, type RawSegment, type WireSegment } from '.
 import { tcpState } from './tcp-state';
 export type { Via } from './loopback';
 import { findWindowsSocket, resolveHandle } from '../handle';
-import { dgramFd, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
+import { dgramFd, foreignHttpRuntime, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
 import { ADDRESSES, type LabNetwork } from './netns';
 import type {
   CallScenario, Condition, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step, WireExpectation,
@@ -108,6 +110,8 @@ export interface RunOptions {
    */
   via?: Via;
 }
+
+const HTTP_413_BODY = 'request body too large';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -314,6 +318,27 @@ export async function runSideStep(step: Step, side: Side, timeoutMs: number, sta
       closesUnderWay.set(side.socket, lingerClose(side.socket, step.seconds, step.onTimeout ? { onTimeout: step.onTimeout } : {})
         .then((report) => summarise('lingerClose', report)));
       return;
+    case 'http-post': {
+      const head = `POST /upload HTTP/1.1\r\nHost: lab\r\nContent-Type: application/octet-stream\r\nContent-Length: ${step.contentLength}\r\n\r\n`;
+      await new Promise<void>((resolve) => side.socket.write(head, () => resolve()));
+      return;
+    }
+    case 'http-413': {
+      const foreign = foreignHttpRuntime();
+      if (foreign) throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `the HTTP rows need Node's own node:http; ${foreign} has its own`);
+      // A node:http server that never listens: the accepted connection is handed to it, as Node
+      // documents for 'connection'. What it writes (the 413) is what the peer must receive.
+      const server = http.createServer((_req, res) => {
+        res.writeHead(413, { connection: 'close', 'content-type': 'text/plain', 'content-length': HTTP_413_BODY.length });
+        res.end(HTTP_413_BODY);
+        res.on('finish', () => { side.sent = side.socket.bytesWritten; });
+      });
+      server.on('clientError', (_err, socket: net.Socket) => socket.destroy());
+      if (step.lingering) enableLingeringClose(server, { lingeringTimeout: 2000, lingeringTime: 5000 });
+      server.emit('connection', side.socket);
+      side.socket.resume();
+      return;
+    }
     case 'await-close': {
       const closing = closesUnderWay.get(side.socket);
       if (!closing) throw new Error('no close helper was started');
