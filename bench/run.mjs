@@ -1,6 +1,8 @@
-// npm run bench: per-call cost against the physical limit, closing many connections, and how
-// the cost grows; one run, written to bench/RESULTS.md and bench/close-chart.svg.
+// npm run bench: per-call cost against the physical limit, closing many connections, how the cost
+// grows, and HTTP: keep-alive traffic with enableLingeringClose and a 413 storm beside nginx; one run,
+// written to bench/RESULTS.md and bench/close-chart.svg.
 // BENCH_QUICK=1 runs a smaller version (a smoke check, written to bench/.build/, not for the numbers).
+// BENCH_ONLY=http runs only the HTTP sections (also written to bench/.build/, never over the results).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,8 +13,11 @@ import { CLOSE_ROWS } from './close-rows.mjs';
 import { closeChartSvg } from './lib/chart.mjs';
 import { overheadSection } from './lib/overhead.mjs';
 import { root } from './lib/build.mjs';
+import { runKeepAlive, runStorm } from './http.mjs';
+import { keepAliveSection, stormSection } from './lib/http-report.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
+const httpOnly = process.env.BENCH_ONLY === 'http';
 const log = (line) => process.stderr.write(`${line}\n`);
 process.on('warning', () => {});
 
@@ -26,13 +31,20 @@ const limit = fdLimit();
 const largest = Math.min(50_000, Number.isFinite(limit) ? Math.floor((limit - 200) / 1000) * 1000 : 50_000);
 const sizes = quick ? [200, 1000] : [1000, 10_000, largest].filter((n, i, all) => all.indexOf(n) === i && n <= largest);
 
-log('per-call...');
-const perCall = await runPerCall(quick ? { iterations: 100_000, trials: 3, log } : { iterations: 200_000, trials: 25, log });
-log('close table...');
-const closeTable = await runCloseTable(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
-log('scaling...');
 const scalingRows = CLOSE_ROWS.filter((r) => ['Node destroy()', 'Node resetAndDestroy()', 'setLinger(on, 0) + destroy()', 'resetClose()', 'gracefulClose()'].includes(r.name));
-const scaling = await runScaling({ sizes, rows: scalingRows, log });
+let perCall, closeTable, scaling;
+if (!httpOnly) {
+  log('per-call...');
+  perCall = await runPerCall(quick ? { iterations: 100_000, trials: 3, log } : { iterations: 200_000, trials: 25, log });
+  log('close table...');
+  closeTable = await runCloseTable(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
+  log('scaling...');
+  scaling = await runScaling({ sizes, rows: scalingRows, log });
+}
+log('http keep-alive...');
+const keepAlive = await runKeepAlive(quick ? { trials: 1, duration: 1, log } : { trials: 10, duration: 2, log });
+log('http 413 storm...');
+const storm = await runStorm(quick ? { trials: 1, clients: 50, bytes: 10_000_000, timeoutMs: 20_000, log } : { trials: 5, log });
 const elapsed = (Date.now() - started) / 1000;
 
 const fmt = (n, digits = 1) => (n == null || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
@@ -44,6 +56,7 @@ lines.push(`Machine: ${cpu}, ${os.cpus().length} cores, ${fmt(os.totalmem() / 2 
 lines.push(`Runtime: Node.js ${process.version} (V8 ${process.versions.v8}, Node-API ${process.versions.napi}); koffi ${(await import('koffi')).default.version ?? ''}; gcc ${execFileSync('gcc', ['-dumpfullversion'], { encoding: 'utf8' }).trim()}.`);
 lines.push('The machine is shared with other work, so every figure is the median of interleaved trials (the order is reshuffled each round).', '');
 
+if (!httpOnly) {
 lines.push('## 1. Per call', '');
 lines.push(`${perCall.trials} interleaved trials of ${perCall.iterations.toLocaleString('en-US')} calls each (${(perCall.trials * perCall.iterations).toLocaleString('en-US')} calls per row), on one connected loopback TCP socket. The C loop is the same syscalls in a plain loop on the same kind of socket (\`bench/native/syscall_loop.c\`, gcc -O2): the physical limit. Ratios are to the C loop of the same run. On a busy shared machine noise only ever adds time, so the *best* trial is the cleaner view of the cost itself; the median shows what contention does.`, '');
 lines.push('| call | how | ns/call best | × C loop (best) | ns/call median | × C loop (median) |', '|---|---|---:|---:|---:|---:|');
@@ -76,10 +89,15 @@ for (const row of scalingRows) {
   lines.push(`| ${row.name} | ${cells.map((c) => fmt(c?.perCloseUs)).join(' | ')} | ${cells.map((c) => fmt(c?.loopDelayMs.p99, 2)).join(' | ')} |`);
 }
 lines.push('');
+}
 
-// A quick smoke run never overwrites the real results.
-const outDir = quick ? path.join(root, 'bench', '.build') : path.join(root, 'bench');
+lines.push(...keepAliveSection(keepAlive, httpOnly ? 1 : 4));
+lines.push(...stormSection(storm, httpOnly ? 2 : 5));
+
+// A quick smoke run, or one of only some sections, never overwrites the real results.
+const outDir = quick || httpOnly ? path.join(root, 'bench', '.build') : path.join(root, 'bench');
+fs.mkdirSync(path.join(root, 'bench', '.build'), { recursive: true });
 fs.writeFileSync(path.join(outDir, 'RESULTS.md'), `${lines.join('\n')}\n`);
-fs.writeFileSync(path.join(outDir, 'close-chart.svg'), `${closeChartSvg(closeTable, `Closing ${(closeTable[0]?.connections ?? 0).toLocaleString('en-US')} loopback connections, Node.js ${process.version}, ${os.type()} ${os.release()}`)}\n`);
-fs.writeFileSync(path.join(root, 'bench', '.build', 'results.json'), JSON.stringify({ perCall, closeTable, scaling }, null, 1));
-log(`wrote ${path.relative(root, outDir)}/RESULTS.md and close-chart.svg in ${fmt(elapsed, 0)} s`);
+if (closeTable) fs.writeFileSync(path.join(outDir, 'close-chart.svg'), `${closeChartSvg(closeTable, `Closing ${(closeTable[0]?.connections ?? 0).toLocaleString('en-US')} loopback connections, Node.js ${process.version}, ${os.type()} ${os.release()}`)}\n`);
+fs.writeFileSync(path.join(root, 'bench', '.build', 'results.json'), JSON.stringify({ perCall, closeTable, scaling, keepAlive, storm }, null, 1));
+log(`wrote ${path.relative(root, outDir)}/RESULTS.md${closeTable ? ' and close-chart.svg' : ''} in ${fmt(elapsed, 0)} s`);

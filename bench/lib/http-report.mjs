@@ -1,0 +1,102 @@
+// The HTTP sections of bench/RESULTS.md, written from the measured figures: tables, the method, and
+// for each goal whether this run met it, with the numbers that decide it.
+
+const fmt = (n, digits = 1) => (n == null || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const pct = (ratio, digits = 1) => `${fmt(ratio * 100, digits)} %`;
+const trialsText = (n) => `${n} interleaved trial${n === 1 ? '' : 's'}`;
+const signed = (ratio) => `${ratio >= 1 ? '+' : '−'}${fmt(Math.abs(ratio - 1) * 100, 1)} %`;
+
+export const GOALS = { throughputRatio: 0.98, p99Ratio: 1.05, cpuVsNginx: 2 };
+
+export function keepAliveSection(ka, number) {
+  const lines = [`## ${number}. Keep-alive traffic with enableLingeringClose and without`, ''];
+  lines.push(`autocannon ${ka.autocannonVersion ?? ''} in the bench process, ${ka.connections} keep-alive connections, no pipelining, against the same node:http server (\`bench/lib/http-server.mjs\`) in a child process: one child with \`enableLingeringClose(server)\` (defaults, from \`dist/cjs/index.js\`), one without, both started at once and warmed for 1 s per workload. ${trialsText(ka.trials)} of ${ka.duration} s per workload and variant (the order is reshuffled each trial); medians. Requests/s is 2xx answers over the trial's duration. Latency percentiles come from every response's own time as autocannon reports it per response (its histogram keeps whole milliseconds, too coarse here). Server CPU is the child's user + system time from /proc over the trial, per answered request.`, '');
+  if (ka.unavailable) {
+    lines.push(`**Not measured with the integration:** ${ka.unavailable}. Only the server without it ran; the goals below are unmeasured.`, '');
+  }
+  lines.push('| workload | server | requests/s | p50 latency (ms) | p99 latency (ms) | server CPU µs/request | requests | errors |', '|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const row of ka.rows) {
+    for (const name of ['without', 'enableLingeringClose']) {
+      const v = row[name];
+      if (!v) continue;
+      lines.push(`| ${row.workload} | ${name === 'without' ? 'without' : 'with enableLingeringClose'} | ${fmt(v.requestsPerSecond, 0)} | ${fmt(v.p50Ms, 3)} | ${fmt(v.p99Ms, 3)} | ${fmt(v.serverCpuUsPerRequest, 2)} | ${v.requests.toLocaleString('en-US')} | ${v.errors} |`);
+    }
+  }
+  lines.push('');
+  const compared = ka.rows.filter((r) => r.throughputRatio != null);
+  if (compared.length) {
+    lines.push('| workload | throughput with / without (goal ≥ 0.98) | per-trial ratios min / median / max | p99 with vs without (goal within 5 %) | server CPU per request with vs without |', '|---|---:|---|---:|---:|');
+    for (const r of compared) {
+      lines.push(`| ${r.workload} | ${fmt(r.throughputRatio, 3)} ${r.throughputRatio >= GOALS.throughputRatio ? '(met)' : '(**missed**)'} | ${fmt(r.pairRatios.min, 3)} / ${fmt(r.pairRatios.median, 3)} / ${fmt(r.pairRatios.max, 3)} | ${signed(r.p99Ratio)} ${r.p99Ratio <= GOALS.p99Ratio ? '(met)' : '(**missed**)'} | ${signed(r.cpuRatio)} |`);
+    }
+    lines.push('');
+    const missed = compared.filter((r) => r.throughputRatio < GOALS.throughputRatio || r.p99Ratio > GOALS.p99Ratio);
+    if (missed.length === 0) {
+      lines.push(`Both goals met in this run for every workload: throughput ratio ${compared.map((r) => fmt(r.throughputRatio, 3)).join(' and ')}, p99 ${compared.map((r) => signed(r.p99Ratio)).join(' and ')}.`);
+    } else {
+      for (const r of missed) {
+        const parts = [];
+        if (r.throughputRatio < GOALS.throughputRatio) parts.push(`throughput ratio ${fmt(r.throughputRatio, 3)} < 0.98 (${fmt(r.enableLingeringClose.requestsPerSecond, 0)} vs ${fmt(r.without.requestsPerSecond, 0)} requests/s)`);
+        if (r.p99Ratio > GOALS.p99Ratio) parts.push(`p99 ${signed(r.p99Ratio)} (${fmt(r.enableLingeringClose.p99Ms, 3)} vs ${fmt(r.without.p99Ms, 3)} ms)`);
+        lines.push(`**Goal missed** for *${r.workload}*: ${parts.join('; ')}. Server CPU per request ${signed(r.cpuRatio)} (${fmt(r.enableLingeringClose.serverCpuUsPerRequest, 2)} vs ${fmt(r.without.serverCpuUsPerRequest, 2)} µs); per-trial throughput ratios ran ${fmt(r.pairRatios.min, 3)}–${fmt(r.pairRatios.max, 3)}, so the noise of this shared machine is ${r.pairRatios.max - r.pairRatios.min > 1 - GOALS.throughputRatio ? 'wider than' : 'within'} the 2 % the goal allows.`, '');
+      }
+    }
+    if (ka.lingerStats) lines.push(`Connections lingering at once on the integration's server during these runs (sampled every 10 ms): at most ${ka.lingerStats.maxLingering}; \`'clientError'\` events: ${ka.lingerStats.clientErrors}. Keep-alive connections that stay open never linger.`);
+    lines.push('');
+  }
+  return lines;
+}
+
+function outcomeText(outcomes) {
+  return Object.entries(outcomes).sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${n} ${kind}`).join(', ');
+}
+
+export function stormSection(storm, number) {
+  const lines = [`## ${number}. A 413 storm, beside nginx`, ''];
+  const mb = (storm.bytes / 1e6).toLocaleString('en-US');
+  lines.push(`${storm.clients} concurrent clients each upload ${mb} MB (\`Content-Length: ${storm.bytes}\`) to a server that rejects anything over ${fmt(storm.limit / 2 ** 20, 0)} MiB from the request head, without reading the body: a 413 with \`Connection: close\`. The clients are one separate Node process (\`bench/lib/storm-client.mjs\`), the same for every server: Node's \`http.request\` without a keep-alive agent, the whole body handed to \`req.end()\` (so each keeps sending, as a client that sends its body before it reads the answer does), each given ${fmt(storm.timeoutMs / 1000, 0)} s at most. A client is *clean* when it read status 413 and the whole response body (its Content-Length) and saw no error at all up to \`'close'\`. Servers, each in a fresh process per trial, on 127.0.0.1:`, '');
+  lines.push('- *Node + enableLingeringClose*: `bench/lib/http-server.mjs` with `enableLingeringClose(server)`, defaults (from `dist/cjs/index.js`);');
+  lines.push('- *Node without (control)*: the same server without it;');
+  lines.push(`- *nginx*${storm.rows.find((r) => r.version)?.version ? ` (${storm.rows.find((r) => r.version).version}, from the system's packages)` : ''}: \`lingering_close on\`, \`client_max_body_size 1m\`, one worker, its own config and prefix in a temp folder, started and stopped by the bench (\`bench/lib/nginx.mjs\`).`, '');
+  lines.push(`Server CPU is user + system time of all the server's processes (nginx: master and worker) from /proc/<pid>/stat, from just before the clients start until the server's end of every connection is gone (lingering included). Peak RSS is VmHWM summed over those processes, reset to the current RSS just before the storm (\`clear_refs\`)${storm.rows.every((r) => r.peakReset) ? '' : ' where the kernel allowed it (else since the process started)'}; growth per upload is (peak − RSS before) / clients. ${trialsText(storm.trials)} per server (order reshuffled each trial); clean counts are totals, the rest medians.`, '');
+  for (const [name, why] of Object.entries(storm.unavailable)) lines.push(`**${name} not measured:** ${why}.`, '');
+  lines.push('| server | clean 413s | clean rate | server CPU s per storm | CPU ms per rejected upload | RSS before (MiB) | peak RSS (MiB) | RSS growth per upload (KiB) | storm wall time (s) | slowest client (s) |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of storm.rows) {
+    lines.push(`| ${r.server} | ${r.clean}/${r.uploads} | ${pct(r.cleanRate)} | ${fmt(r.serverCpuSeconds, 2)} | ${fmt(r.cpuMsPerUpload, 2)} | ${fmt(r.baselineRssMiB)} | ${fmt(r.peakRssMiB)} | ${fmt(r.rssGrowthKiBPerUpload)} | ${fmt(r.seconds, 2)} | ${fmt(r.clientMaxMs / 1000, 2)} |`);
+  }
+  lines.push('');
+  lines.push('What the clients observed:', '');
+  for (const r of storm.rows) {
+    const extra = [];
+    if (r.maxLingering != null && r.server.includes('enableLingeringClose')) extra.push(`at most ${r.maxLingering} connections lingering at once (sampled every 10 ms)`);
+    if (r.clientErrors != null) extra.push(`\`'clientError'\` ${r.clientErrors} times`);
+    if (r.leftOpen) extra.push(`${r.leftOpen} connections still open 5 s after the last client closed`);
+    lines.push(`- ${r.server}: ${outcomeText(r.outcomes)}${extra.length ? `; ${extra.join(', ')}` : ''}.`);
+  }
+  lines.push('');
+
+  const ours = storm.rows.find((r) => r.server.includes('enableLingeringClose'));
+  const nginx = storm.rows.find((r) => r.server === 'nginx');
+  lines.push('Goals:', '');
+  if (!ours) {
+    lines.push('- Unmeasured: the integration did not run in this build (see above).', '');
+    return lines;
+  }
+  lines.push(ours.cleanRate === 1
+    ? `- Clean rate 100 %: **met** (${ours.clean}/${ours.uploads}${nginx ? `; nginx ${ours.clean === ours.uploads && nginx.cleanRate === 1 ? 'also 100 %' : pct(nginx.cleanRate)}` : ''}).`
+    : `- Clean rate 100 %: **missed**: ${ours.clean}/${ours.uploads} (${pct(ours.cleanRate)}); the rest: ${outcomeText(Object.fromEntries(Object.entries(ours.outcomes).filter(([k]) => k !== 'clean')))}${nginx ? `; nginx ${pct(nginx.cleanRate)}` : ''}.`);
+  if (nginx) {
+    const ratio = ours.cpuMsPerUpload / nginx.cpuMsPerUpload;
+    lines.push(ratio <= GOALS.cpuVsNginx
+      ? `- CPU per rejected upload within 2× of nginx: **met** (${fmt(ours.cpuMsPerUpload, 2)} vs ${fmt(nginx.cpuMsPerUpload, 2)} ms, ${fmt(ratio, 2)}×).`
+      : `- CPU per rejected upload within 2× of nginx: **missed**: ${fmt(ours.cpuMsPerUpload, 2)} vs ${fmt(nginx.cpuMsPerUpload, 2)} ms, ${fmt(ratio, 2)}× (${fmt(ours.serverCpuSeconds, 2)} vs ${fmt(nginx.serverCpuSeconds, 2)} CPU s per storm of ${storm.clients} uploads). The Node figure is the whole process: the reads and discards in JavaScript, Buffer allocation, GC and libuv, against nginx's C loop of recv() into one 4 KiB buffer per connection.`);
+  } else {
+    lines.push('- CPU within 2× of nginx: unmeasured (nginx did not run).');
+  }
+  const bound = storm.limit / 1024;
+  lines.push(ours.rssGrowthKiBPerUpload < bound
+    ? `- RSS bounded: **met**: peak RSS grew ${fmt(ours.rssGrowthKiBPerUpload)} KiB per concurrent upload (${fmt(ours.peakRssMiB)} MiB peak), below the ${fmt(bound, 0)} KiB limit each upload is rejected at, so the server holds none of the bodies it discards${nginx ? ` (nginx: ${fmt(nginx.rssGrowthKiBPerUpload)} KiB per upload, ${fmt(nginx.peakRssMiB)} MiB peak)` : ''}.`
+    : `- RSS bounded: **missed**: peak RSS grew ${fmt(ours.rssGrowthKiBPerUpload)} KiB per concurrent upload (${fmt(ours.peakRssMiB)} MiB peak), not below the ${fmt(bound, 0)} KiB limit${nginx ? ` (nginx: ${fmt(nginx.rssGrowthKiBPerUpload)} KiB)` : ''}.`);
+  lines.push('');
+  return lines;
+}
