@@ -21,3 +21,7 @@ export {
   type GracefulCloseOptions, type GracefulCloseOutcome, type GracefulCloseReport,
   type LingerCloseOptions, type LingerCloseOutcome, type LingerCloseReport, type ResetCloseReport,
 } from './close';
+export {
+  enableLingeringClose,
+  type LingeringCloseCounts, type LingeringCloseHandle, type LingeringCloseMode, type LingeringCloseOptions,
+} from './http';
