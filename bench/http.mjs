@@ -12,7 +12,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { median, quantile, shuffled } from './lib/stats.mjs';
 import { tcpStates } from './lib/tcp-states.mjs';
-import { cpuSeconds, peakRssMiB, resetPeak, rssMiB } from './lib/proc.mjs';
+import { cpuSeconds, fdCount, peakRssMiB, resetPeak, rssMiB } from './lib/proc.mjs';
 import { ensureNginx, startNginx } from './lib/nginx.mjs';
 
 const autocannonVersion = createRequire(import.meta.url)('autocannon/package.json').version;
@@ -109,6 +109,7 @@ export async function runKeepAlive({ trials = 8, duration = 3, connections = 32,
       }
       log(`  keep-alive trial ${trial + 1}/${trials}`);
     }
+    const plainStats = await plain.stats();
     const lingerStats = linger.unavailable ? null : await linger.stats();
     const rows = [];
     for (const w of workloads) {
@@ -134,7 +135,7 @@ export async function runKeepAlive({ trials = 8, duration = 3, connections = 32,
       }
       rows.push(row);
     }
-    return { autocannonVersion, trials, duration, connections, unavailable: linger.unavailable ?? null, lingerStats, rows };
+    return { autocannonVersion, trials, duration, connections, unavailable: linger.unavailable ?? null, plainStats, lingerStats, rows };
   } finally {
     await plain.stop();
     if (!linger.unavailable) await linger.stop();
@@ -164,6 +165,12 @@ async function drained(port, limitMs) {
   return states;
 }
 
+function sumCounts(list) {
+  const out = {};
+  for (const c of list) for (const [k, v] of Object.entries(c ?? {})) if (typeof v === 'number') out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
 export const STORM_SERVERS = [
   { name: 'Node + enableLingeringClose', kind: 'node', variant: 'linger' },
   { name: 'Node without (control)', kind: 'node', variant: 'plain' },
@@ -178,12 +185,20 @@ async function stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs 
     const pids = server.pids();
     const peakReset = pids.every(resetPeak);
     const baseline = sum(pids.map(rssMiB));
+    const fds0 = sum(pids.map(fdCount));
     const cpu0 = serverCpu(pids);
     const client = await runStormClient(server.port, clients, bytes, timeoutMs);
     const states = await drained(server.port, 5000);
+    // The server's own view: connections it still counts as lingering end by the client's FIN,
+    // which has arrived for every client by now; give them a bounded moment.
+    let stats = server.stats ? await server.stats() : null;
+    for (let i = 0; i < 20 && stats?.lingeringNow > 0; i++) {
+      await sleep(100);
+      stats = await server.stats();
+    }
     const cpu = serverCpu(pids) - cpu0;
     const peak = sum(pids.map(peakRssMiB));
-    const stats = server.stats ? await server.stats() : null;
+    const fdsLeft = sum(pids.map(fdCount)) - fds0;
     return {
       ...client,
       version: server.version,
@@ -194,8 +209,11 @@ async function stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs 
       rssGrowthKiBPerUpload: ((peak - baseline) * 1024) / clients,
       peakReset,
       leftOpen: (states.ESTABLISHED ?? 0) + (states.CLOSE_WAIT ?? 0),
+      fdsLeft,
+      lingeringLeft: stats?.lingeringNow ?? null,
       maxLingering: stats?.maxLingering ?? null,
       clientErrors: stats?.clientErrors ?? null,
+      counts: stats?.counts ?? null,
     };
   } finally {
     await server.stop();
@@ -239,9 +257,12 @@ export async function runStorm({ trials = 3, clients = 200, bytes = 10_000_000, 
       seconds: pick((x) => x.seconds),
       clientMaxMs: Math.max(...s.map((x) => x.clientMs.max)),
       leftOpen: Math.max(...s.map((x) => x.leftOpen)),
+      fdsLeft: Math.max(...s.map((x) => x.fdsLeft)),
+      lingeringLeft: s[0].lingeringLeft == null ? null : Math.max(...s.map((x) => x.lingeringLeft)),
       maxLingering: s[0].maxLingering == null ? null : Math.max(...s.map((x) => x.maxLingering)),
       clientErrors: s[0].clientErrors == null ? null : sum(s.map((x) => x.clientErrors)),
       peakReset: s.every((x) => x.peakReset),
+      counts: s[0].counts ? sumCounts(s.map((x) => x.counts)) : null,
     };
   });
   return { trials, clients, bytes, limit, timeoutMs, unavailable, rows };

@@ -41,10 +41,18 @@ export function keepAliveSection(ka, number) {
         lines.push(`**Goal missed** for *${r.workload}*: ${parts.join('; ')}. Server CPU per request ${signed(r.cpuRatio)} (${fmt(r.enableLingeringClose.serverCpuUsPerRequest, 2)} vs ${fmt(r.without.serverCpuUsPerRequest, 2)} µs); per-trial throughput ratios ran ${fmt(r.pairRatios.min, 3)}–${fmt(r.pairRatios.max, 3)}, so the noise of this shared machine is ${r.pairRatios.max - r.pairRatios.min > 1 - GOALS.throughputRatio ? 'wider than' : 'within'} the 2 % the goal allows.`, '');
       }
     }
-    if (ka.lingerStats) lines.push(`Connections lingering at once on the integration's server during these runs (sampled every 10 ms): at most ${ka.lingerStats.maxLingering}; \`'clientError'\` events: ${ka.lingerStats.clientErrors}. Keep-alive connections that stay open never linger.`);
+    if (ka.lingerStats) {
+      const codes = (st) => (st.clientErrors ? ` (${Object.entries(st.clientErrorCodes).map(([c, n]) => `${n} ${c}`).join(', ')})` : '');
+      lines.push(`Connections lingering at once on the integration's server during these runs (sampled every 10 ms): at most ${ka.lingerStats.maxLingering}${ka.lingerStats.counts ? `; lingering closes started: ${ka.lingerStats.counts.lingered}` : ''}. \`'clientError'\` events over all trials and warm-ups: ${ka.lingerStats.clientErrors}${codes(ka.lingerStats)} with the integration, ${ka.plainStats.clientErrors}${codes(ka.plainStats)} without (autocannon ends each run by dropping its connections, requests in flight included).`);
+    }
     lines.push('');
   }
   return lines;
+}
+
+function countsText(c) {
+  const names = { lingered: 'lingered', endedByFin: 'ended by the client\'s FIN', endedByCap: 'ended by a cap', endedByReset: 'ended by a reset', endedByError: 'ended by an error', endedByClose: 'ended by a forced close', overMaxLingering: 'over maxLingering' };
+  return Object.entries(c).filter(([k, v]) => v || k === 'lingered' || k === 'endedByFin').map(([k, v]) => `${v} ${names[k] ?? k}`).join(', ');
 }
 
 function outcomeText(outcomes) {
@@ -70,7 +78,10 @@ export function stormSection(storm, number) {
     const extra = [];
     if (r.maxLingering != null && r.server.includes('enableLingeringClose')) extra.push(`at most ${r.maxLingering} connections lingering at once (sampled every 10 ms)`);
     if (r.clientErrors != null) extra.push(`\`'clientError'\` ${r.clientErrors} times`);
-    if (r.leftOpen) extra.push(`${r.leftOpen} connections still open 5 s after the last client closed`);
+    if (r.leftOpen) extra.push(`${r.leftOpen} connections still open in the kernel (ESTABLISHED/CLOSE_WAIT) 5 s after the last client closed`);
+    if (r.counts) extra.push(`the handle counted ${countsText(r.counts)}`);
+    if (r.lingeringLeft) extra.push(`**${r.lingeringLeft} connections still counted as lingering and ${r.fdsLeft} more descriptors open 2 s after every client had closed** (the clients' FINs had all arrived)`);
+    else if (r.fdsLeft > 0) extra.push(`**${r.fdsLeft} more descriptors open after the storm than before**`);
     lines.push(`- ${r.server}: ${outcomeText(r.outcomes)}${extra.length ? `; ${extra.join(', ')}` : ''}.`);
   }
   lines.push('');
@@ -97,6 +108,9 @@ export function stormSection(storm, number) {
   lines.push(ours.rssGrowthKiBPerUpload < bound
     ? `- RSS bounded: **met**: peak RSS grew ${fmt(ours.rssGrowthKiBPerUpload)} KiB per concurrent upload (${fmt(ours.peakRssMiB)} MiB peak), below the ${fmt(bound, 0)} KiB limit each upload is rejected at, so the server holds none of the bodies it discards${nginx ? ` (nginx: ${fmt(nginx.rssGrowthKiBPerUpload)} KiB per upload, ${fmt(nginx.peakRssMiB)} MiB peak)` : ''}.`
     : `- RSS bounded: **missed**: peak RSS grew ${fmt(ours.rssGrowthKiBPerUpload)} KiB per concurrent upload (${fmt(ours.peakRssMiB)} MiB peak), not below the ${fmt(bound, 0)} KiB limit${nginx ? ` (nginx: ${fmt(nginx.rssGrowthKiBPerUpload)} KiB)` : ''}.`);
+  if (ours.lingeringLeft || ours.fdsLeft > 0) {
+    lines.push(`- Lingering ends: **missed**: after the storm the server still counted ${ours.lingeringLeft ?? 0} connections as lingering and held ${ours.fdsLeft} more descriptors than before it, though every client had sent its FIN and closed; they would stay until the process exits${nginx ? ` (nginx: ${nginx.fdsLeft} more descriptors)` : ''}.`);
+  }
   lines.push('');
   return lines;
 }

@@ -18,6 +18,7 @@ process.on('warning', () => {});
 const hello = Buffer.from('hello world\n');
 const tooLarge = Buffer.from('<html><head><title>413 Request Entity Too Large</title></head><body>Payload larger than the 1 MiB limit</body></html>\n');
 let clientErrors = 0;
+const clientErrorCodes = {};
 
 const server = http.createServer((req, res) => {
   if (req.method === 'GET') {
@@ -39,7 +40,12 @@ const server = http.createServer((req, res) => {
     res.end(body);
   });
 });
-server.on('clientError', (err, socket) => { clientErrors++; socket.destroy(); });
+server.on('clientError', (err, socket) => {
+  clientErrors++;
+  const code = err.code ?? 'no code';
+  clientErrorCodes[code] = (clientErrorCodes[code] ?? 0) + 1;
+  socket.destroy();
+});
 
 let handle = null;
 let maxLingering = 0;
@@ -58,7 +64,7 @@ if (variant === 'linger') {
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => process.send({ port: server.address().port }));
 process.on('message', (message) => {
   if (message === 'stats') {
-    process.send({ stats: { clientErrors, maxLingering, lingeringNow: handle ? handle.lingering : 0 } });
+    process.send({ stats: { clientErrors, clientErrorCodes, maxLingering, lingeringNow: handle ? handle.lingering : 0, counts: handle?.counts ? { ...handle.counts } : null } });
   } else if (message === 'stop') {
     process.exit(0);
   }

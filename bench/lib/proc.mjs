@@ -34,3 +34,8 @@ export function childrenOf(pid) {
     return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch { return []; }
 }
+
+/** Open descriptors of one process (entries of /proc/<pid>/fd). */
+export function fdCount(pid) {
+  try { return fs.readdirSync(`/proc/${pid}/fd`).length; } catch { return NaN; }
+}
