@@ -90,7 +90,7 @@ async function keepAliveTrial(server, workload, options) {
   };
 }
 
-export async function runKeepAlive({ trials = 8, duration = 3, connections = 32, workloads = WORKLOADS, log = () => {} } = {}) {
+export async function runKeepAlive({ trials = 8, duration = 2, connections = 32, workloads = WORKLOADS, log = () => {} } = {}) {
   const plain = await startNodeServer('plain', 2 ** 20);
   const linger = await startNodeServer('linger', 2 ** 20);
   const variants = [{ name: 'without', server: plain }];
@@ -127,11 +127,18 @@ export async function runKeepAlive({ trials = 8, duration = 3, connections = 32,
       }));
       const row = { workload: w.name, ...by };
       if (by.enableLingeringClose) {
-        const pairs = samples.get(key(w, variants[1])).map((s, i) => s.requestsPerSecond / samples.get(key(w, variants[0]))[i].requestsPerSecond);
-        row.throughputRatio = by.enableLingeringClose.requestsPerSecond / by.without.requestsPerSecond;
-        row.pairRatios = { min: Math.min(...pairs), median: median(pairs), max: Math.max(...pairs) };
-        row.p99Ratio = by.enableLingeringClose.p99Ms / by.without.p99Ms;
-        row.cpuRatio = by.enableLingeringClose.serverCpuUsPerRequest / by.without.serverCpuUsPerRequest;
+        // Both variants of a trial run back to back, so a ratio within a trial sees one load.
+        const on = samples.get(key(w, variants[1]));
+        const off = samples.get(key(w, variants[0]));
+        const paired = (f) => on.map((s, i) => f(s) / f(off[i]));
+        const spread = (values) => ({ min: Math.min(...values), median: median(values), max: Math.max(...values) });
+        row.throughput = spread(paired((s) => s.requestsPerSecond));
+        row.p99 = spread(paired((s) => s.p99Ms));
+        row.cpu = spread(paired((s) => s.serverCpuUsPerRequest));
+        row.throughputRatio = row.throughput.median;
+        row.p99Ratio = row.p99.median;
+        row.cpuRatio = row.cpu.median;
+        row.ratioOfMedians = by.enableLingeringClose.requestsPerSecond / by.without.requestsPerSecond;
       }
       rows.push(row);
     }
