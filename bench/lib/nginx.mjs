@@ -103,12 +103,21 @@ export async function startNginx(binary) {
       if (/Address already in use/.test(stderr)) continue;
       throw new Error(`nginx exited ${JSON.stringify(exitedEarly)}: ${stderr.trim()}`);
     }
+    // If the bench dies first, nginx (no IPC channel to notice) must not outlive it.
+    const killOnExit = () => {
+      for (const pid of [...childrenOf(child.pid), child.pid]) {
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
+      }
+      fs.rmSync(prefix, { recursive: true, force: true });
+    };
+    process.once('exit', killOnExit);
     return {
       port,
       version: versionOf(binary),
       pids: () => [child.pid, ...childrenOf(child.pid)],
       workers: () => childrenOf(child.pid),
       async stop() {
+        process.off('exit', killOnExit);
         if (!exitedEarly) {
           child.kill('SIGTERM');
           const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
