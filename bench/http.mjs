@@ -221,6 +221,7 @@ async function stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs 
       maxLingering: stats?.maxLingering ?? null,
       clientErrors: stats?.clientErrors ?? null,
       counts: stats?.counts ?? null,
+      peakMemoryMiB: stats ? Object.fromEntries(Object.entries(stats.peakMemory).map(([k, v]) => [k, v / 2 ** 20])) : null,
     };
   } finally {
     await server.stop();
@@ -270,6 +271,7 @@ export async function runStorm({ trials = 3, clients = 200, bytes = 10_000_000, 
       clientErrors: s[0].clientErrors == null ? null : sum(s.map((x) => x.clientErrors)),
       peakReset: s.every((x) => x.peakReset),
       counts: s[0].counts ? sumCounts(s.map((x) => x.counts)) : null,
+      peakMemoryMiB: s[0].peakMemoryMiB ? Object.fromEntries(Object.keys(s[0].peakMemoryMiB).map((k) => [k, pick((x) => x.peakMemoryMiB[k])])) : null,
     };
   });
   return { trials, clients, bytes, limit, timeoutMs, unavailable, rows };

@@ -82,6 +82,7 @@ export function stormSection(storm, number) {
     if (r.maxLingering != null && r.server.includes('enableLingeringClose')) extra.push(`at most ${r.maxLingering} connections lingering at once (sampled every 10 ms)`);
     if (r.clientErrors != null) extra.push(`\`'clientError'\` ${r.clientErrors} times`);
     if (r.leftOpen) extra.push(`${r.leftOpen} connections still open in the kernel (ESTABLISHED/CLOSE_WAIT) 5 s after the last client closed`);
+    if (r.peakMemoryMiB) extra.push(`peaks in the process: V8 heap ${fmt(r.peakMemoryMiB.heapTotal)} MiB (${fmt(r.peakMemoryMiB.heapUsed)} used), ArrayBuffers ${fmt(r.peakMemoryMiB.arrayBuffers)} MiB`);
     if (r.counts) extra.push(`the handle counted ${countsText(r.counts)}`);
     if (r.lingeringLeft) extra.push(`**${r.lingeringLeft} connections still counted as lingering and ${r.fdsLeft} more descriptors open 2 s after every client had closed** (the clients' FINs had all arrived)`);
     else if (r.fdsLeft > 0) extra.push(`**${r.fdsLeft} more descriptors open after the storm than before**`);

@@ -61,10 +61,17 @@ if (variant === 'linger') {
   sampler.unref();
 }
 
+// Where the memory goes at its peak: V8's heap, and ArrayBuffers (read buffers awaiting GC).
+const peakMemory = { heapTotal: 0, heapUsed: 0, arrayBuffers: 0 };
+setInterval(() => {
+  const m = process.memoryUsage();
+  for (const key of Object.keys(peakMemory)) peakMemory[key] = Math.max(peakMemory[key], m[key]);
+}, 10).unref();
+
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => process.send({ port: server.address().port }));
 process.on('message', (message) => {
   if (message === 'stats') {
-    process.send({ stats: { clientErrors, clientErrorCodes, maxLingering, lingeringNow: handle ? handle.lingering : 0, counts: handle?.counts ? { ...handle.counts } : null } });
+    process.send({ stats: { clientErrors, clientErrorCodes, peakMemory, maxLingering, lingeringNow: handle ? handle.lingering : 0, counts: handle?.counts ? { ...handle.counts } : null } });
   } else if (message === 'stop') {
     process.exit(0);
   }
