@@ -90,7 +90,7 @@ async function keepAliveTrial(server, workload, options) {
   };
 }
 
-export async function runKeepAlive({ trials = 8, duration = 2, connections = 32, workloads = WORKLOADS, log = () => {} } = {}) {
+export async function runKeepAlive({ trials = 20, duration = 1, connections = 32, workloads = WORKLOADS, log = () => {} } = {}) {
   const plain = await startNodeServer('plain', 2 ** 20);
   const linger = await startNodeServer('linger', 2 ** 20);
   const variants = [{ name: 'without', server: plain }];
@@ -120,6 +120,10 @@ export async function runKeepAlive({ trials = 8, duration = 2, connections = 32,
           p50Ms: median(s.map((x) => x.p50Ms)),
           p99Ms: median(s.map((x) => x.p99Ms)),
           serverCpuUsPerRequest: median(s.map((x) => x.serverCpuUsPerRequest)),
+          // On a shared machine contention only ever takes away: the best trial is the cleaner view.
+          bestRequestsPerSecond: Math.max(...s.map((x) => x.requestsPerSecond)),
+          bestP99Ms: Math.min(...s.map((x) => x.p99Ms)),
+          bestServerCpuUsPerRequest: Math.min(...s.map((x) => x.serverCpuUsPerRequest)),
           requests: sum(s.map((x) => x.requests)),
           errors: sum(s.map((x) => x.errors)),
           trials: s.map((x) => x.requestsPerSecond),
@@ -139,6 +143,11 @@ export async function runKeepAlive({ trials = 8, duration = 2, connections = 32,
         row.p99Ratio = row.p99.median;
         row.cpuRatio = row.cpu.median;
         row.ratioOfMedians = by.enableLingeringClose.requestsPerSecond / by.without.requestsPerSecond;
+        row.best = {
+          throughputRatio: by.enableLingeringClose.bestRequestsPerSecond / by.without.bestRequestsPerSecond,
+          p99Ratio: by.enableLingeringClose.bestP99Ms / by.without.bestP99Ms,
+          cpuRatio: by.enableLingeringClose.bestServerCpuUsPerRequest / by.without.bestServerCpuUsPerRequest,
+        };
       }
       rows.push(row);
     }

@@ -8,41 +8,55 @@ const signed = (ratio) => `${ratio >= 1 ? '+' : '−'}${fmt(Math.abs(ratio - 1) 
 
 export const GOALS = { throughputRatio: 0.98, p99Ratio: 1.05, cpuVsNginx: 2 };
 
+const verdict = (ok) => (ok ? 'met' : '**missed**');
+const throughputOk = (ratio) => ratio >= GOALS.throughputRatio;
+const p99Ok = (ratio) => ratio <= GOALS.p99Ratio;
+
 export function keepAliveSection(ka, number) {
   const lines = [`## ${number}. Keep-alive traffic with enableLingeringClose and without`, ''];
-  lines.push(`autocannon ${ka.autocannonVersion ?? ''} in the bench process, ${ka.connections} keep-alive connections, no pipelining, against the same node:http server (\`bench/lib/http-server.mjs\`) in a child process: one child with \`enableLingeringClose(server)\` (defaults, from \`dist/cjs/index.js\`), one without, both started at once and warmed for 1 s per workload. ${trialsText(ka.trials)} of ${ka.duration} s per workload and variant (the order is reshuffled each trial); medians. Requests/s is 2xx answers over the trial's duration. Latency percentiles come from every response's own time as autocannon reports it per response (its histogram keeps whole milliseconds, too coarse here). Server CPU is the child's user + system time from /proc over the trial, per answered request.`, '');
+  lines.push(`autocannon ${ka.autocannonVersion ?? ''} in the bench process, ${ka.connections} keep-alive connections, no pipelining, against the same node:http server (\`bench/lib/http-server.mjs\`) in a child process: one child with \`enableLingeringClose(server)\` (defaults, from \`dist/cjs/index.js\`), one without, both started at once and warmed for 1 s per workload. ${trialsText(ka.trials)} of ${ka.duration} s per workload and variant: each trial runs both variants of a workload back to back, in an order reshuffled each trial. Requests/s is 2xx answers over the trial's duration. Latency percentiles come from every response's own time as autocannon reports it per response (its histogram keeps whole milliseconds, too coarse here). Server CPU is the child's user + system time from /proc over the trial, per answered request.`, '');
   if (ka.unavailable) {
     lines.push(`**Not measured with the integration:** ${ka.unavailable}. Only the server without it ran; the goals below are unmeasured.`, '');
   }
-  lines.push('| workload | server | requests/s | p50 latency (ms) | p99 latency (ms) | server CPU µs/request | requests | errors |', '|---|---|---:|---:|---:|---:|---:|---:|');
+  lines.push('Medians over the trials, and the best trial (most requests/s, lowest p99, least CPU per request):', '');
+  lines.push('| workload | server | requests/s median | best | p50 latency median (ms) | p99 latency median (ms) | best | server CPU µs/request median | best | requests | errors |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of ka.rows) {
     for (const name of ['without', 'enableLingeringClose']) {
       const v = row[name];
       if (!v) continue;
-      lines.push(`| ${row.workload} | ${name === 'without' ? 'without' : 'with enableLingeringClose'} | ${fmt(v.requestsPerSecond, 0)} | ${fmt(v.p50Ms, 3)} | ${fmt(v.p99Ms, 3)} | ${fmt(v.serverCpuUsPerRequest, 2)} | ${v.requests.toLocaleString('en-US')} | ${v.errors} |`);
+      lines.push(`| ${row.workload} | ${name === 'without' ? 'without' : 'with enableLingeringClose'} | ${fmt(v.requestsPerSecond, 0)} | ${fmt(v.bestRequestsPerSecond, 0)} | ${fmt(v.p50Ms, 3)} | ${fmt(v.p99Ms, 3)} | ${fmt(v.bestP99Ms, 3)} | ${fmt(v.serverCpuUsPerRequest, 2)} | ${fmt(v.bestServerCpuUsPerRequest, 2)} | ${v.requests.toLocaleString('en-US')} | ${v.errors} |`);
     }
   }
   lines.push('');
   const compared = ka.rows.filter((r) => r.throughputRatio != null);
   if (compared.length) {
-    lines.push('Each trial runs both variants of a workload back to back (in shuffled order), so a ratio taken within a trial sees one machine load; the goals are judged on the median of those per-trial ratios (min – max beside it).', '');
-    lines.push('| workload | throughput with / without (goal ≥ 0.98) | p99 latency with vs without (goal within 5 %) | server CPU per request with vs without | ratio of the median throughputs |', '|---|---|---|---|---:|');
-    const range = (x, f) => `${f(x.min)} – ${f(x.max)}`;
+    lines.push('Two views of the same runs. *Per-trial ratios*: the ratio within each trial (both variants saw one machine load), their median, and their range. *Best trials*: the best trial of one variant against the best of the other; on a machine shared with other work contention only ever takes away, so the best trials are the cleaner view of the integration\'s own cost, while the range of the per-trial ratios shows how much the load moved.', '');
+    lines.push('| workload | view | throughput with / without (goal ≥ 0.98) | p99 latency with vs without (goal within 5 %) | server CPU per request with vs without |', '|---|---|---|---|---|');
+    const range = (x, f) => `${f(x.min)} … ${f(x.max)}`;
     const ratio3 = (v) => fmt(v, 3);
     for (const r of compared) {
-      lines.push(`| ${r.workload} | ${fmt(r.throughputRatio, 3)} ${r.throughputRatio >= GOALS.throughputRatio ? '(met)' : '(**missed**)'} (${range(r.throughput, ratio3)}) | ${signed(r.p99Ratio)} ${r.p99Ratio <= GOALS.p99Ratio ? '(met)' : '(**missed**)'} (${range(r.p99, signed)}) | ${signed(r.cpuRatio)} (${range(r.cpu, signed)}) | ${fmt(r.ratioOfMedians, 3)} |`);
+      lines.push(`| ${r.workload} | per-trial ratios: median (range) | ${fmt(r.throughputRatio, 3)} ${verdict(throughputOk(r.throughputRatio))} (${range(r.throughput, ratio3)}) | ${signed(r.p99Ratio)} ${verdict(p99Ok(r.p99Ratio))} (${range(r.p99, signed)}) | ${signed(r.cpuRatio)} (${range(r.cpu, signed)}) |`);
+      lines.push(`| ${r.workload} | best trials | ${fmt(r.best.throughputRatio, 3)} ${verdict(throughputOk(r.best.throughputRatio))} | ${signed(r.best.p99Ratio)} ${verdict(p99Ok(r.best.p99Ratio))} | ${signed(r.best.cpuRatio)} |`);
     }
     lines.push('');
-    const missed = compared.filter((r) => r.throughputRatio < GOALS.throughputRatio || r.p99Ratio > GOALS.p99Ratio);
-    if (missed.length === 0) {
-      lines.push(`Both goals met in this run for every workload: throughput ratio ${compared.map((r) => fmt(r.throughputRatio, 3)).join(' and ')}, p99 ${compared.map((r) => signed(r.p99Ratio)).join(' and ')}.`, '');
-    } else {
-      for (const r of missed) {
-        const parts = [];
-        if (r.throughputRatio < GOALS.throughputRatio) parts.push(`throughput ratio ${fmt(r.throughputRatio, 3)} < 0.98 (${fmt(r.enableLingeringClose.requestsPerSecond, 0)} vs ${fmt(r.without.requestsPerSecond, 0)} requests/s)`);
-        if (r.p99Ratio > GOALS.p99Ratio) parts.push(`p99 ${signed(r.p99Ratio)} (${fmt(r.enableLingeringClose.p99Ms, 3)} vs ${fmt(r.without.p99Ms, 3)} ms)`);
-        lines.push(`**Goal missed** for *${r.workload}*: ${parts.join('; ')}. Server CPU per request ${signed(r.cpuRatio)} (${fmt(r.enableLingeringClose.serverCpuUsPerRequest, 2)} vs ${fmt(r.without.serverCpuUsPerRequest, 2)} µs); per-trial throughput ratios ran ${fmt(r.throughput.min, 3)} – ${fmt(r.throughput.max, 3)}, so the noise of this shared machine is ${r.throughput.max - r.throughput.min > 1 - GOALS.throughputRatio ? 'wider than' : 'within'} the 2 % the goal allows.`, '');
+    for (const r of compared) {
+      const views = [
+        ['per-trial median', r.throughputRatio, r.p99Ratio],
+        ['best trials', r.best.throughputRatio, r.best.p99Ratio],
+      ];
+      const missed = views.filter(([, t, p]) => !throughputOk(t) || !p99Ok(p));
+      if (missed.length === 0) {
+        lines.push(`*${r.workload}*: both goals met in both views (throughput ${fmt(r.throughputRatio, 3)} / ${fmt(r.best.throughputRatio, 3)}, p99 ${signed(r.p99Ratio)} / ${signed(r.best.p99Ratio)}; server CPU per request ${signed(r.cpuRatio)} / ${signed(r.best.cpuRatio)}).`, '');
+        continue;
       }
+      const parts = missed.map(([view, t, p]) => {
+        const what = [];
+        if (!throughputOk(t)) what.push(`throughput ratio ${fmt(t, 3)} < 0.98`);
+        if (!p99Ok(p)) what.push(`p99 ${signed(p)}`);
+        return `${view}: ${what.join(', ')}`;
+      });
+      const noisy = r.throughput.max - r.throughput.min > 1 - GOALS.throughputRatio;
+      lines.push(`**Goal missed** for *${r.workload}* (${parts.join('; ')}). Breakdown: medians ${fmt(r.enableLingeringClose.requestsPerSecond, 0)} vs ${fmt(r.without.requestsPerSecond, 0)} requests/s and p99 ${fmt(r.enableLingeringClose.p99Ms, 3)} vs ${fmt(r.without.p99Ms, 3)} ms; best trials ${fmt(r.enableLingeringClose.bestRequestsPerSecond, 0)} vs ${fmt(r.without.bestRequestsPerSecond, 0)} requests/s and p99 ${fmt(r.enableLingeringClose.bestP99Ms, 3)} vs ${fmt(r.without.bestP99Ms, 3)} ms; server CPU per request ${fmt(r.enableLingeringClose.serverCpuUsPerRequest, 2)} vs ${fmt(r.without.serverCpuUsPerRequest, 2)} µs (${signed(r.cpuRatio)}, per-trial range ${range(r.cpu, signed)}). ${ka.trials < 3 ? 'With fewer than 3 trials the noise is not measured (a smoke run).' : `The per-trial throughput ratios ran ${range(r.throughput, ratio3)}: the load on this shared machine moved ${noisy ? 'more than' : 'less than'} the 2 % the goal allows${noisy ? ', so a 2 % cost cannot be told from noise by throughput alone' : ''}.`}`, '');
     }
     if (ka.lingerStats) {
       const codes = (st) => (st.clientErrors ? ` (${Object.entries(st.clientErrorCodes).map(([c, n]) => `${n} ${c}`).join(', ')})` : '');
