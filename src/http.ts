@@ -2,8 +2,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import tls from 'node:tls';
-import { gracefulClose, type GracefulCloseReport } from './close';
-import { detachHttpParser, httpInternals, restartReading } from './node-internals';
+import { resetClose } from './close';
+import { isConnectionReset } from './errors';
+import { detachHttpParser, httpInternals, restartReading, wrapHttpEndListener } from './node-internals';
 import { invalidArgType, invalidArgValue, validateInteger } from './validate';
 
 // nginx's lingering close for Node's HTTP servers. When a server closes a connection right after
@@ -67,10 +68,14 @@ type SocketMethod = (...args: unknown[]) => unknown;
 
 /** Per-socket state: installed once per connection. */
 const enum Phase { Open, DefaultClose, Lingering }
+type EndReason = 'fin' | 'cap' | 'reset' | 'error' | 'close';
 interface SocketState {
   controller: Controller;
   phase: Phase;
   timedOut: boolean;
+  /** Set when this module ends the lingering close itself. */
+  ending?: boolean;
+  reason?: EndReason;
 }
 
 const sockets = new WeakMap<net.Socket, SocketState>();
@@ -110,7 +115,6 @@ class Controller implements LingeringCloseHandle {
   enabled = true;
   opts: Required<LingeringCloseOptions>;
   readonly active = new Set<net.Socket>();
-  readonly forced = new WeakSet<net.Socket>();
   readonly totals: LingeringCloseCounts = {
     lingered: 0, endedByFin: 0, endedByCap: 0, endedByReset: 0, endedByError: 0, endedByClose: 0, overMaxLingering: 0,
   };
@@ -169,8 +173,8 @@ class Controller implements LingeringCloseHandle {
   /** Ends every lingering connection now (server.closeAllConnections()). */
   closeLingering(): void {
     for (const socket of this.active) {
-      this.forced.add(socket);
-      proto(socket, 'destroy').call(socket);
+      const state = sockets.get(socket);
+      if (state) this.endLinger(socket, state, 'close');
     }
   }
 
@@ -182,14 +186,27 @@ class Controller implements LingeringCloseHandle {
     socket.destroySoon = overrideDestroySoon;
     socket.end = overrideEnd as net.Socket['end'];
     socket.destroy = overrideDestroy as net.Socket['destroy'];
+    // A client that read the whole response and stops uploading sends its FIN mid-body: that is
+    // the end of the conversation, not a client error. Node's HTTP parser would call it
+    // HPE_INVALID_EOF_STATE and emit 'clientError'; end the connection as a complete request would.
+    wrapHttpEndListener(socket, (original) => function lingerAwareEnd(this: net.Socket) {
+      if (state.controller.enabled && abandonedAfterResponse(socket)) {
+        proto(socket, 'end').call(socket);
+        return;
+      }
+      original.call(this);
+    });
     // Node's own inactivity close (server.timeout, keepAliveTimeout) is a destroy() without an
-    // error: it must keep Node's behaviour, so it is recognised by the 'timeout' that precedes it.
-    socket.prependListener('timeout', () => { state.timedOut = true; });
+    // error, recognised by the 'timeout' event that calls it synchronously.
+    socket.prependListener('timeout', () => {
+      state.timedOut = true;
+      process.nextTick(() => { state.timedOut = false; });
+    });
   }
 
   /** Whether a close of this socket now should linger. */
   shouldLinger(socket: net.Socket, state: SocketState): boolean {
-    if (!this.enabled || state.timedOut || socket.destroyed || socket.readableEnded) return false;
+    if (!this.enabled || socket.destroyed || socket.readableEnded) return false;
     const s = httpInternals(socket);
     const parser = s.parser;
     if (!parser) return false; // freed: upgraded, CONNECT, or already closing
@@ -208,8 +225,12 @@ class Controller implements LingeringCloseHandle {
       if (req?.upgrade) return false;
       if (!req && socket.bytesWritten === 0) return false; // no response written on this connection
     }
+    const unfinished = req !== undefined && !req.complete;
+    // An inactivity close (keepAliveTimeout, server.timeout) lingers only for a body still
+    // arriving: a client stalled mid-upload because nobody reads it (koa's raw-body pauses it).
+    if (state.timedOut) return unfinished;
     if (this.opts.mode === 'always') return true;
-    return (req !== undefined && !req.complete) || socket.readableLength > 0;
+    return unfinished || socket.readableLength > 0;
   }
 
   /** Starts a lingering close, or returns false when the cap says Node's default close applies. */
@@ -222,22 +243,74 @@ class Controller implements LingeringCloseHandle {
     state.phase = Phase.Lingering;
     this.active.add(socket);
     this.totals.lingered++;
-    const { lingeringTime, lingeringTimeout, onTimeout } = this.opts;
-    const closing = gracefulClose(socket, { lingeringTime, lingeringTimeout, ...(onTimeout === 'reset' ? { onTimeout } : {}) });
+    const { lingeringTime, lingeringTimeout } = this.opts;
+    const start = Date.now();
+    let last = start;
+    let timer: NodeJS.Timeout | undefined;
+    const tick = () => {
+      const now = Date.now();
+      const left = Math.min(start + lingeringTime, last + lingeringTimeout) - now;
+      if (left > 0) timer = setTimeout(tick, left).unref();
+      else this.endLinger(socket, state, 'cap');
+    };
+    const onData = () => { last = Date.now(); };
+    const onEnd = () => {
+      // The client's FIN: everything it sent has been read. Close once the response has left.
+      state.reason ??= 'fin';
+      if (socket.writableFinished) this.endLinger(socket, state, 'fin');
+      else socket.once('finish', () => this.endLinger(socket, state, 'fin'));
+    };
+    const onError = (err: NodeJS.ErrnoException) => { state.reason ??= isConnectionReset(err) ? 'reset' : 'error'; };
+    const onClose = () => {
+      if (timer) clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onError);
+      this.active.delete(socket);
+      const t = this.totals;
+      switch (state.reason) {
+        case 'fin': t.endedByFin++; break;
+        case 'cap': t.endedByCap++; break;
+        case 'reset': t.endedByReset++; break;
+        case 'close': t.endedByClose++; break;
+        default: t.endedByError++;
+      }
+    };
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    socket.once('close', onClose);
+    // The FIN follows the response (end() sends it after every queued write); then read and discard.
+    proto(socket, 'end').call(socket);
     restartReading(socket);
-    closing.then((report) => this.ended(socket, report), () => this.ended(socket, undefined));
+    timer = setTimeout(tick, Math.min(lingeringTime, lingeringTimeout)).unref();
     return true;
   }
 
-  private ended(socket: net.Socket, report: GracefulCloseReport | undefined): void {
-    this.active.delete(socket);
-    const t = this.totals;
-    if (this.forced.has(socket)) t.endedByClose++;
-    else if (report?.outcome === 'fin') t.endedByFin++;
-    else if (report?.outcome === 'timeout') t.endedByCap++;
-    else if (report?.outcome === 'peer-reset') t.endedByReset++;
-    else t.endedByError++;
+  /** Ends a lingering connection: a plain close, or an RST for a cap with onTimeout 'reset'. */
+  endLinger(socket: net.Socket, state: SocketState, reason: EndReason): void {
+    if (state.ending || socket.destroyed) return;
+    state.ending = true;
+    state.reason ??= reason;
+    if (reason === 'cap' && this.opts.onTimeout === 'reset') {
+      try {
+        void resetClose(socket);
+        return;
+      } catch {
+        // No RST possible here (a TLS socket without the native binary): a plain close.
+      }
+    }
+    proto(socket, 'destroy').call(socket);
   }
+}
+
+/** The response is complete and the request body is not: the client may stop sending at will. */
+function abandonedAfterResponse(socket: net.Socket): boolean {
+  const s = httpInternals(socket);
+  const incoming = s.parser?.incoming;
+  if (!incoming || incoming.complete || incoming.upgrade) return false;
+  const res = s._httpMessage;
+  return !res || (res.writableEnded && res.req === incoming);
 }
 
 /** Decides once per socket: linger, or Node's default close from here on. */
@@ -276,12 +349,17 @@ function overrideEnd(this: net.Socket, ...args: unknown[]): net.Socket {
 function overrideDestroy(this: net.Socket, error?: Error | null): net.Socket {
   const state = sockets.get(this);
   if (state && !error) {
-    // While lingering, a plain destroy() (Node's destroySoon timer, req.destroy()) is the close
-    // already under way; destroy(err), resetAndDestroy() and closeAllConnections() end it.
-    if (state.phase === Phase.Lingering && !state.controller.forced.has(this)) return this;
+    // While draining, a plain destroy() (req.destroy() after the response) is the close already
+    // under way; destroy(err), resetAndDestroy() and closeAllConnections() end it at once.
+    if (state.phase === Phase.Lingering && !state.ending && !this.readableEnded && !(this as { resetAndClosing?: boolean }).resetAndClosing) {
+      return this;
+    }
     if (state.phase === Phase.Open && decide(this, state)) return this;
   }
-  if (state && error && state.phase === Phase.Lingering) state.controller.forced.add(this);
+  if (state && error && state.phase === Phase.Lingering && !state.ending) {
+    state.ending = true;
+    state.reason ??= 'close';
+  }
   return proto(this, 'destroy').call(this, error) as net.Socket;
 }
 

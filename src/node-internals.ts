@@ -67,6 +67,26 @@ const HTTP_SOCKET_LISTENERS: ReadonlyArray<readonly [string, string]> = [
   ['pause', 'onSocketPause'], // stops them
 ];
 
+const endWrappers = new WeakSet<(...args: unknown[]) => void>();
+
+/**
+ * Puts `wrap(original)` in the place of Node's bound socketOnEnd, which runs parser.finish() on
+ * the client's FIN: a FIN in the middle of a body is HPE_INVALID_EOF_STATE, reported as
+ * 'clientError' even when the response was already complete and the client merely stopped
+ * uploading. Returns false when the socket has no such listener.
+ */
+export function wrapHttpEndListener(socket: net.Socket, wrap: (original: () => void) => () => void): boolean {
+  for (const listener of socket.listeners('end')) {
+    if ((listener as { name?: string }).name !== 'bound socketOnEnd') continue;
+    const replacement = wrap(listener as () => void);
+    endWrappers.add(replacement);
+    socket.removeListener('end', listener as () => void);
+    socket.on('end', replacement);
+    return true;
+  }
+  return false;
+}
+
 /**
  * Takes Node's HTTP machinery off a server socket so that nothing it receives from now on is
  * parsed: no new request, no 'clientError', no request timeout. What the upgrade path of
@@ -79,7 +99,8 @@ export function detachHttpParser(socket: net.Socket): boolean {
   if (!parser) return false;
   for (const [event, name] of HTTP_SOCKET_LISTENERS) {
     for (const listener of socket.listeners(event)) {
-      if ((listener as { name?: string }).name === name) socket.removeListener(event, listener as (...a: unknown[]) => void);
+      const fn = listener as (...a: unknown[]) => void;
+      if ((listener as { name?: string }).name === name || endWrappers.has(fn)) socket.removeListener(event, fn);
     }
   }
   if (parser._consumed && typeof parser.unconsume === 'function') parser.unconsume();
