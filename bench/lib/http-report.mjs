@@ -128,7 +128,9 @@ export function stormSection(storm, number) {
   lines.push(ours.rssGrowthKiBPerUpload < bound
     ? `- RSS bounded (taken here as: peak growth per concurrent upload below the ${fmt(bound, 0)} KiB limit, so no discarded body is held): **met**: ${fmt(ours.rssGrowthKiBPerUpload)} KiB per upload, ${fmt(ours.peakRssMiB - ours.baselineRssMiB)} MiB in all for ${storm.clients} uploads of ${fmt(storm.bytes / 1e6, 0)} MB${vsNginx}.`
     : `- RSS bounded (peak growth per concurrent upload below the ${fmt(bound, 0)} KiB limit): **missed**: ${fmt(ours.rssGrowthKiBPerUpload)} KiB per upload, ${fmt(ours.peakRssMiB - ours.baselineRssMiB)} MiB in all${vsNginx}.`);
-  if (ours.lingeringLeft || ours.fdsLeft > 0) {
+  if (!ours.lingeringLeft && !(ours.fdsLeft > 0)) {
+    lines.push(`- Lingering ends (every lingering close over by the client's FIN or a cap, no descriptor left behind): **met**${ours.counts ? ` (${countsText(ours.counts)})` : ''}.`);
+  } else {
     lines.push(`- Lingering ends: **missed**: after the storm the server still counted ${ours.lingeringLeft ?? 0} connections as lingering and held ${ours.fdsLeft} more descriptors than before it, though every client had sent its FIN and closed; they would stay until the process exits${nginx ? ` (nginx: ${nginx.fdsLeft} more descriptors)` : ''}.`);
   }
   lines.push('');
