@@ -9,8 +9,7 @@
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import autocannon from 'autocannon';
-import { median, quantile, shuffled } from './lib/stats.mjs';
+import { median, shuffled } from './lib/stats.mjs';
 import { tcpStates } from './lib/tcp-states.mjs';
 import { cpuSeconds, fdCount, peakRssMiB, resetPeak, rssMiB } from './lib/proc.mjs';
 import { ensureNginx, startNginx } from './lib/nginx.mjs';
@@ -53,56 +52,93 @@ const serverCpu = (pids) => sum(pids.map(cpuSeconds));
 // ---------------------------------------------------------------- keep-alive traffic
 
 const WORKLOADS = [
-  { name: 'GET, 12-byte answer', method: 'GET', path: '/' },
-  { name: 'POST 1 KiB body, read whole', method: 'POST', path: '/echo', body: 'x'.repeat(1024), headers: { 'content-type': 'text/plain' } },
+  { name: 'GET, 12-byte answer', method: 'GET', path: '/', bodyBytes: 0 },
+  { name: 'POST 1 KiB body, read whole', method: 'POST', path: '/echo', bodyBytes: 1024 },
 ];
 
 function cannon(port, workload, { connections, duration }) {
-  const latencies = [];
+  const child = fork(path.join(here, 'lib', 'cannon-worker.mjs'),
+    [String(port), workload.method, workload.path, String(workload.bodyBytes), String(connections), String(duration)],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
-    const instance = autocannon({
-      url: `http://127.0.0.1:${port}${workload.path}`,
-      method: workload.method,
-      body: workload.body,
-      headers: workload.headers,
-      connections,
-      pipelining: 1,
-      duration,
-    }, (err, result) => (err ? reject(err) : resolve({ result, latencies })));
-    // autocannon's own histogram keeps whole milliseconds; the per-response times are floats.
-    instance.on('response', (client, statusCode, bytes, ms) => { latencies.push(ms); });
+    let result;
+    child.on('message', (message) => { result = message; });
+    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`autocannon worker exited ${code}`))));
   });
 }
 
-async function keepAliveTrial(server, workload, options) {
-  const cpu0 = serverCpu(server.pids());
-  const { result, latencies } = await cannon(server.port, workload, options);
-  const cpu = serverCpu(server.pids()) - cpu0;
-  latencies.sort((a, b) => a - b);
-  const ok = result['2xx'];
-  return {
-    requestsPerSecond: ok / result.duration,
-    p50Ms: quantile(latencies, 0.5),
-    p99Ms: quantile(latencies, 0.99),
-    serverCpuUsPerRequest: ok ? (cpu * 1e6) / ok : NaN,
-    requests: ok,
-    errors: result.errors + result.timeouts + result.non2xx,
-  };
+/** One autocannon run per server given, all at once; server CPU per answered request from /proc. */
+async function keepAliveTrial(servers, workload, options) {
+  const cpu0 = servers.map((server) => serverCpu(server.pids()));
+  const results = await Promise.all(servers.map((server) => cannon(server.port, workload, options)));
+  return results.map((result, i) => {
+    const cpu = serverCpu(servers[i].pids()) - cpu0[i];
+    return {
+      requestsPerSecond: result.ok / result.duration,
+      p50Ms: result.p50Ms,
+      p99Ms: result.p99Ms,
+      serverCpuUsPerRequest: result.ok ? (cpu * 1e6) / result.ok : NaN,
+      requests: result.ok,
+      errors: result.errors,
+    };
+  });
 }
 
-export async function runKeepAlive({ trials = 20, duration = 1, connections = 32, workloads = WORKLOADS, log = () => {} } = {}) {
+function summariseKeepAlive(samples, variants, workloads) {
+  const key = (w, v) => `${w.name}\u0000${v.name}`;
+  return workloads.map((w) => {
+    const by = Object.fromEntries(variants.map((v) => {
+      const s = samples.get(key(w, v));
+      return [v.name, {
+        requestsPerSecond: median(s.map((x) => x.requestsPerSecond)),
+        p50Ms: median(s.map((x) => x.p50Ms)),
+        p99Ms: median(s.map((x) => x.p99Ms)),
+        serverCpuUsPerRequest: median(s.map((x) => x.serverCpuUsPerRequest)),
+        // On a shared machine contention only ever takes away: the best trial is the cleaner view.
+        bestRequestsPerSecond: Math.max(...s.map((x) => x.requestsPerSecond)),
+        bestP99Ms: Math.min(...s.map((x) => x.p99Ms)),
+        bestServerCpuUsPerRequest: Math.min(...s.map((x) => x.serverCpuUsPerRequest)),
+        requests: sum(s.map((x) => x.requests)),
+        errors: sum(s.map((x) => x.errors)),
+      }];
+    }));
+    const row = { workload: w.name, ...by };
+    if (by.enableLingeringClose) {
+      // Both variants of a trial ran back to back or at once, so a ratio within a trial sees one load.
+      const on = samples.get(key(w, variants[1]));
+      const off = samples.get(key(w, variants[0]));
+      const paired = (f) => on.map((x, i) => f(x) / f(off[i]));
+      const spread = (values) => ({ min: Math.min(...values), median: median(values), max: Math.max(...values) });
+      row.throughput = spread(paired((x) => x.requestsPerSecond));
+      row.p99 = spread(paired((x) => x.p99Ms));
+      row.cpu = spread(paired((x) => x.serverCpuUsPerRequest));
+      row.throughputRatio = row.throughput.median;
+      row.p99Ratio = row.p99.median;
+      row.cpuRatio = row.cpu.median;
+      row.best = {
+        throughputRatio: by.enableLingeringClose.bestRequestsPerSecond / by.without.bestRequestsPerSecond,
+        p99Ratio: by.enableLingeringClose.bestP99Ms / by.without.bestP99Ms,
+        cpuRatio: by.enableLingeringClose.bestServerCpuUsPerRequest / by.without.bestServerCpuUsPerRequest,
+      };
+    }
+    return row;
+  });
+}
+
+/** Trials interleaved: in each, both servers run one after the other, in an order reshuffled each trial. */
+export async function runKeepAlive({ trials = 16, duration = 1, connections = 32, workloads = WORKLOADS, log = () => {} } = {}) {
   const plain = await startNodeServer('plain', 2 ** 20);
   const linger = await startNodeServer('linger', 2 ** 20);
   const variants = [{ name: 'without', server: plain }];
   if (!linger.unavailable) variants.push({ name: 'enableLingeringClose', server: linger });
+  const key = (w, v) => `${w.name}\u0000${v.name}`;
+  const samples = new Map();
   try {
     for (const v of variants) for (const w of workloads) await cannon(v.server.port, w, { connections, duration: 1 });
-    const samples = new Map();
-    const key = (w, v) => `${w.name}\u0000${v.name}`;
     for (let trial = 0; trial < trials; trial++) {
       for (const w of shuffled(workloads, 0x1f3d + trial)) {
         for (const v of shuffled(variants, 0x9e37 + trial)) {
-          const sample = await keepAliveTrial(v.server, w, { connections, duration });
+          const [sample] = await keepAliveTrial([v.server], w, { connections, duration });
           if (!samples.has(key(w, v))) samples.set(key(w, v), []);
           samples.get(key(w, v)).push(sample);
         }
@@ -111,47 +147,10 @@ export async function runKeepAlive({ trials = 20, duration = 1, connections = 32
     }
     const plainStats = await plain.stats();
     const lingerStats = linger.unavailable ? null : await linger.stats();
-    const rows = [];
-    for (const w of workloads) {
-      const by = Object.fromEntries(variants.map((v) => {
-        const s = samples.get(key(w, v));
-        return [v.name, {
-          requestsPerSecond: median(s.map((x) => x.requestsPerSecond)),
-          p50Ms: median(s.map((x) => x.p50Ms)),
-          p99Ms: median(s.map((x) => x.p99Ms)),
-          serverCpuUsPerRequest: median(s.map((x) => x.serverCpuUsPerRequest)),
-          // On a shared machine contention only ever takes away: the best trial is the cleaner view.
-          bestRequestsPerSecond: Math.max(...s.map((x) => x.requestsPerSecond)),
-          bestP99Ms: Math.min(...s.map((x) => x.p99Ms)),
-          bestServerCpuUsPerRequest: Math.min(...s.map((x) => x.serverCpuUsPerRequest)),
-          requests: sum(s.map((x) => x.requests)),
-          errors: sum(s.map((x) => x.errors)),
-          trials: s.map((x) => x.requestsPerSecond),
-        }];
-      }));
-      const row = { workload: w.name, ...by };
-      if (by.enableLingeringClose) {
-        // Both variants of a trial run back to back, so a ratio within a trial sees one load.
-        const on = samples.get(key(w, variants[1]));
-        const off = samples.get(key(w, variants[0]));
-        const paired = (f) => on.map((s, i) => f(s) / f(off[i]));
-        const spread = (values) => ({ min: Math.min(...values), median: median(values), max: Math.max(...values) });
-        row.throughput = spread(paired((s) => s.requestsPerSecond));
-        row.p99 = spread(paired((s) => s.p99Ms));
-        row.cpu = spread(paired((s) => s.serverCpuUsPerRequest));
-        row.throughputRatio = row.throughput.median;
-        row.p99Ratio = row.p99.median;
-        row.cpuRatio = row.cpu.median;
-        row.ratioOfMedians = by.enableLingeringClose.requestsPerSecond / by.without.requestsPerSecond;
-        row.best = {
-          throughputRatio: by.enableLingeringClose.bestRequestsPerSecond / by.without.bestRequestsPerSecond,
-          p99Ratio: by.enableLingeringClose.bestP99Ms / by.without.bestP99Ms,
-          cpuRatio: by.enableLingeringClose.bestServerCpuUsPerRequest / by.without.bestServerCpuUsPerRequest,
-        };
-      }
-      rows.push(row);
-    }
-    return { autocannonVersion, trials, duration, connections, unavailable: linger.unavailable ?? null, plainStats, lingerStats, rows };
+    return {
+      autocannonVersion, trials, duration, connections, unavailable: linger.unavailable ?? null, plainStats, lingerStats,
+      rows: summariseKeepAlive(samples, variants, workloads),
+    };
   } finally {
     await plain.stop();
     if (!linger.unavailable) await linger.stop();

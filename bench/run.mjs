@@ -42,7 +42,7 @@ if (!httpOnly) {
   scaling = await runScaling({ sizes, rows: scalingRows, log });
 }
 log('http keep-alive...');
-const keepAlive = await runKeepAlive(quick ? { trials: 1, duration: 1, log } : { trials: 20, duration: 1, log });
+const keepAlive = await runKeepAlive(quick ? { trials: 1, duration: 1, log } : { trials: 16, duration: 1, log });
 log('http 413 storm...');
 const storm = await runStorm(quick ? { trials: 1, clients: 50, bytes: 10_000_000, timeoutMs: 20_000, log } : { trials: 5, log });
 const elapsed = (Date.now() - started) / 1000;
