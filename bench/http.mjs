@@ -26,14 +26,16 @@ function startNodeServer(variant, limit) {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return new Promise((resolve, reject) => {
     child.once('error', reject);
+    exited.then((code) => reject(new Error(`${variant} server exited ${code} before it listened`)));
     child.once('message', (message) => {
       if (message.unavailable) { resolve({ unavailable: message.unavailable }); return; }
       resolve({
         port: message.port,
         pid: child.pid,
         pids: () => [child.pid],
-        stats: () => new Promise((done) => {
-          child.once('message', (reply) => done(reply.stats));
+        stats: () => new Promise((done, fail) => {
+          const timer = setTimeout(() => fail(new Error(`${variant} server did not answer 'stats' in 5 s`)), 5000);
+          child.once('message', (reply) => { clearTimeout(timer); done(reply.stats); });
           child.send('stats');
         }),
         async stop() {
