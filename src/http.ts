@@ -39,9 +39,9 @@ export interface LingeringCloseCounts {
   endedByCap: number;
   /** Ended because the client reset the connection. */
   endedByReset: number;
-  /** Ended by another socket error. */
+  /** Ended by another socket error, or by destroy(err). */
   endedByError: number;
-  /** Ended at once by server.closeAllConnections(), destroy(err) or resetAndDestroy(). */
+  /** Ended at once by server.closeAllConnections() or socket.resetAndDestroy(). */
   endedByClose: number;
   /** Closes that would have lingered but found maxLingering connections lingering already. */
   overMaxLingering: number;
@@ -291,6 +291,7 @@ class Controller implements LingeringCloseHandle {
   endLinger(socket: net.Socket, state: SocketState, reason: EndReason): void {
     if (state.ending || socket.destroyed) return;
     state.ending = true;
+    this.active.delete(socket); // no longer lingering, even before 'close'
     state.reason ??= reason;
     if (reason === 'cap' && this.opts.onTimeout === 'reset') {
       try {
@@ -348,17 +349,18 @@ function overrideEnd(this: net.Socket, ...args: unknown[]): net.Socket {
 
 function overrideDestroy(this: net.Socket, error?: Error | null): net.Socket {
   const state = sockets.get(this);
-  if (state && !error) {
+  if (state?.phase === Phase.Lingering && !state.ending) {
+    const resetting = (this as { resetAndClosing?: boolean }).resetAndClosing === true;
     // While draining, a plain destroy() (req.destroy() after the response) is the close already
-    // under way; destroy(err), resetAndDestroy() and closeAllConnections() end it at once.
-    if (state.phase === Phase.Lingering && !state.ending && !this.readableEnded && !(this as { resetAndClosing?: boolean }).resetAndClosing) {
-      return this;
-    }
-    if (state.phase === Phase.Open && decide(this, state)) return this;
-  }
-  if (state && error && state.phase === Phase.Lingering && !state.ending) {
+    // under way; destroy(err), resetAndDestroy() and closeAllConnections() end it at once, and so
+    // does any destroy once the client's FIN has come (nothing left to drain).
+    if (!error && !resetting && !this.readableEnded) return this;
     state.ending = true;
-    state.reason ??= 'close';
+    state.controller.active.delete(this);
+    if (error) state.reason ??= isConnectionReset(error) ? 'reset' : 'error';
+    else if (resetting) state.reason ??= 'close';
+  } else if (state && !error && state.phase === Phase.Open && decide(this, state)) {
+    return this;
   }
   return proto(this, 'destroy').call(this, error) as net.Socket;
 }

@@ -91,12 +91,17 @@ export function wrapHttpEndListener(socket: net.Socket, wrap: (original: () => v
  * Takes Node's HTTP machinery off a server socket so that nothing it receives from now on is
  * parsed: no new request, no 'clientError', no request timeout. What the upgrade path of
  * onParserExecuteCommon does, minus freeing the parser (socketOnClose still does that on close).
- * Returns false when the socket has no parser (already freed, upgraded, or not Node's HTTP).
+ * Returns false, touching nothing, when the socket has no parser (already freed, upgraded) or
+ * its listeners are not the ones named here.
  */
 export function detachHttpParser(socket: net.Socket): boolean {
   const s = httpInternals(socket);
   const parser = s.parser;
   if (!parser) return false;
+  // A runtime whose http module hangs other listeners (renamed in a later Node, or Bun's own
+  // http) is left alone: Node's default close applies rather than half a detach.
+  const named = (event: string, name: string) => socket.listeners(event).some((l) => (l as { name?: string }).name === name || endWrappers.has(l as () => void));
+  if (!named('end', 'bound socketOnEnd') || !named('error', 'socketOnError')) return false;
   for (const [event, name] of HTTP_SOCKET_LISTENERS) {
     for (const listener of socket.listeners(event)) {
       const fn = listener as (...a: unknown[]) => void;

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enableLingeringClose, type LingeringCloseHandle } from '../src/index';
 import { resourceGuard, until } from './close-support';
 import {
-  ANSWER, CLIENTS, LIMIT, clean, countClientErrors, getOk, listen, nodeHandler, shut, trackAccepted, upload,
+  ANSWER, CLIENTS, LIMIT, clean, countClientErrors, settled, getOk, listen, nodeHandler, shut, trackAccepted, upload,
   type ClientName, type ClientView, type Target,
 } from './http-support';
 
@@ -152,7 +152,7 @@ async function observe(fw: Framework, enable: boolean, runs: Array<{ client: Cli
       observed.views[`${run.client}${run.chunked ? ' chunked' : ''}`] = await upload(run.client, running.target, { bytes: BYTES, chunked: run.chunked });
       observed.next.push(await getOk(running.target));
     }
-    if (handle) await until(() => handle!.lingering === 0, 10_000, 'lingering to end');
+    if (handle) await until(() => settled(handle!), 10_000, 'lingering to end');
     observed.clientErrors = errors.count;
     observed.clientErrorCodes = errors.codes;
     return observed;

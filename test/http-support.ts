@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import type { LingeringCloseHandle } from '../src/index';
 import { cert, key, track } from './close-support';
 
 export const LIMIT = 1024 * 1024;
@@ -262,4 +263,10 @@ export function nodeHandler(style: NodeStyle, served?: { count: number }): http.
     });
     req.on('end', () => { if (!res.headersSent) res.end('accepted'); });
   };
+}
+
+/** Every lingering close has ended and been counted (counts move on 'close', after lingering drops). */
+export function settled(handle: LingeringCloseHandle): boolean {
+  const c = handle.counts;
+  return handle.lingering === 0 && c.endedByFin + c.endedByCap + c.endedByReset + c.endedByError + c.endedByClose === c.lingered;
 }

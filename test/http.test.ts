@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enableLingeringClose, type LingeringCloseHandle } from '../src/index';
 import { resourceGuard, sleep, track, until } from './close-support';
 import {
-  ANSWER, CLIENTS, LIMIT, clean, countClientErrors, getOk, listen, nodeHandler, shut, tlsOptions, trackAccepted, upload,
+  ANSWER, CLIENTS, LIMIT, clean, countClientErrors, settled, getOk, listen, nodeHandler, shut, tlsOptions, trackAccepted, upload,
   type ClientName, type ClientView, type NodeStyle, type Target,
 } from './http-support';
 
@@ -42,7 +42,7 @@ async function runNode(opts: {
     const views: ClientView[] = [];
     for (let i = 0; i < (opts.times ?? 1); i++) views.push(await upload(opts.client, target, { bytes: opts.bytes ?? BYTES, chunked: opts.chunked }));
     const next = await getOk(target);
-    if (handle) await until(() => handle.lingering === 0, 10_000, 'lingering to end');
+    if (handle) await until(() => settled(handle), 10_000, 'lingering to end');
     return { views, clientErrors: errors.count, next, handle, served: served.count };
   } finally {
     await shut(server);
