@@ -8,6 +8,7 @@
 // Run directly (`node bench/http.mjs`, BENCH_QUICK=1 for the small version) it prints JSON.
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { median, shuffled } from './lib/stats.mjs';
 import { tcpStates } from './lib/tcp-states.mjs';
@@ -135,6 +136,7 @@ export async function runKeepAlive({ trials = 16, duration = 1, connections = 32
   if (!linger.unavailable) variants.push({ name: 'enableLingeringClose', server: linger });
   const key = (w, v) => `${w.name}\u0000${v.name}`;
   const samples = new Map();
+  const loadBefore = os.loadavg()[0];
   try {
     for (const v of variants) for (const w of workloads) await cannon(v.server.port, w, { connections, duration: 1 });
     for (let trial = 0; trial < trials; trial++) {
@@ -151,6 +153,7 @@ export async function runKeepAlive({ trials = 16, duration = 1, connections = 32
     const lingerStats = linger.unavailable ? null : await linger.stats();
     return {
       autocannonVersion, trials, duration, connections, unavailable: linger.unavailable ?? null, plainStats, lingerStats,
+      load: { before: loadBefore, after: os.loadavg()[0], cores: os.cpus().length },
       rows: summariseKeepAlive(samples, variants, workloads),
     };
   } finally {

@@ -15,6 +15,7 @@ const p99Ok = (ratio) => ratio <= GOALS.p99Ratio;
 export function keepAliveSection(ka, number) {
   const lines = [`## ${number}. Keep-alive traffic with enableLingeringClose and without`, ''];
   lines.push(`autocannon ${ka.autocannonVersion ?? ''} in its own process (\`bench/lib/cannon-worker.mjs\`), ${ka.connections} keep-alive connections, no pipelining, against the same node:http server (\`bench/lib/http-server.mjs\`) in a child process: one child with \`enableLingeringClose(server)\` (defaults, from \`dist/cjs/index.js\`), one without, both started at once and warmed for 1 s per workload. ${trialsText(ka.trials)} of ${ka.duration} s per workload and variant: each trial runs both variants of a workload back to back, in an order reshuffled each trial. Requests/s is 2xx answers over the trial's duration. Latency percentiles come from every response's own time as autocannon reports it per response (its histogram keeps whole milliseconds, too coarse here). Server CPU is the child's user + system time from /proc over the trial, per answered request.`, '');
+  if (ka.load) lines.push(`The 1-minute load average was ${fmt(ka.load.before, 2)} before these runs and ${fmt(ka.load.after, 2)} after them, on ${ka.load.cores} cores shared with other work.`, '');
   if (ka.unavailable) {
     lines.push(`**Not measured with the integration:** ${ka.unavailable}. Only the server without it ran; the goals below are unmeasured.`, '');
   }
