@@ -31,13 +31,13 @@ async function connectedPair() {
 }
 
 /**
- * The package's own dist/cjs/options.js (the real public functions), loaded a second time over
+ * The package's own dist/cjs/socket-ops.js (the real public functions), loaded a second time over
  * another addon with the same raw interface, so a proposed addon.cc is measured under the
  * unchanged TypeScript policy.
  */
 function packageOver(addon) {
   const bindingPath = require.resolve(path.join(root, 'dist', 'cjs', 'binding.js'));
-  const optionsPath = require.resolve(path.join(root, 'dist', 'cjs', 'options.js'));
+  const optionsPath = require.resolve(path.join(root, 'dist', 'cjs', 'socket-ops.js'));
   const real = require(bindingPath).binding();
   const saved = { binding: require.cache[bindingPath], options: require.cache[optionsPath] };
   const native = {
@@ -107,7 +107,7 @@ function jsVariants({ fd, socket, lib, native, raw, noop, libc, lean, proposed, 
     { op: 'pendingBytes', name: 'koffi -> libc ioctl x2', run: timed((n) => {
       for (let i = 0; i < n; i++) {
         if (libc.ioctl(fd, FIONREAD, intOut) !== 0 || libc.ioctl(fd, SIOCOUTQ, intOut2) !== 0) sink += libc.errno();
-        else sink += ({ unread: intOut[0], unsent: intOut2[0] }).unread;
+        else sink += ({ unread: intOut[0], unacked: intOut2[0] }).unread;
       }
     }) },
     // the fixed cost of crossing into native code at all

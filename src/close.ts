@@ -1,8 +1,11 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { NetLingerError, isConnectionReset, normalizeErrorCode } from './errors';
-import { pendingBytes, setLinger } from './options';
-import { invalidArgType, invalidArgValue, outOfRange, validateInteger } from './validate';
+import { pendingBytes, setLinger } from './socket-ops';
+import { handleKind, nativeReset, streamError, streamHandle } from './node-internals';
+import {
+  invalidArgType, outOfRange, validateChoice, validateInteger, validateOptionsObject, validateSignal, validateSocket,
+} from './validate';
 
 // Closing live Node sockets on purpose, without blocking the event loop.
 //
@@ -31,8 +34,8 @@ export interface GracefulCloseOptions {
   lingeringTimeout?: number;
   /** Stops waiting; the close then ends as `onTimeout` says. */
   signal?: AbortSignal;
-  /** How the close ends when a cap is hit or the signal aborts: 'destroy' (default, a plain close) or 'reset' (RST). */
-  onTimeout?: 'reset' | 'destroy';
+  /** How the close ends when a cap is hit or the signal aborts: 'close' (default, a plain close) or 'reset' (RST). */
+  onTimeout?: 'reset' | 'close';
 }
 
 export interface GracefulCloseReport {
@@ -55,7 +58,7 @@ export interface LingerCloseOptions {
 export interface LingerCloseReport {
   outcome: LingerCloseOutcome;
   /** Bytes the peer had not acknowledged when the socket was closed (0 for 'acked'). */
-  unsentBytes: number | null;
+  unackedBytes: number | null;
   drainedBytes: number;
   elapsedMs: number;
   code?: string;
@@ -69,48 +72,16 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const FIRST_POLL_MS = 1;
 const LONGEST_POLL_MS = 50;
 
-interface NodeSocketInternals {
-  _handle?: { constructor?: { name?: string } } | null;
-  resetAndDestroy?: () => net.Socket;
-}
-
 // Sockets this module reset, so a concurrent gracefulClose/lingerClose can say 'aborted'.
 const resetHere = new WeakSet<net.Socket>();
 const gracefulInFlight = new WeakMap<net.Socket, Promise<GracefulCloseReport>>();
 const lingerInFlight = new WeakMap<net.Socket, Promise<LingerCloseReport>>();
 
-function validateSocket(socket: unknown): asserts socket is net.Socket {
-  if (!(socket instanceof net.Socket)) throw invalidArgType('socket', 'an instance of net.Socket or tls.TLSSocket', socket);
-}
-
-function validateOptionsObject(options: unknown): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw invalidArgType('options', 'of type object', options);
-  }
-  return options as Record<string, unknown>;
-}
-
-function validateSignal(signal: unknown): AbortSignal | undefined {
-  if (signal === undefined) return undefined;
-  if (!(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
-  return signal;
-}
-
-function validateChoice<T extends string>(value: unknown, name: string, choices: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string') throw invalidArgType(name, `one of ${choices.map((c) => `'${c}'`).join(', ')}`, value);
-  if (!(choices as readonly string[]).includes(value)) {
-    throw invalidArgValue(name, value, `must be one of ${choices.map((c) => `'${c}'`).join(', ')}`);
-  }
-  return value as T;
-}
-
 /** A TCP connection (plain or under TLS), as opposed to a Unix-domain socket or a pipe. */
 function isTcp(socket: net.Socket): boolean {
   // The handle's type answers for plain sockets; reading remotePort costs a getpeername() call,
   // so it is asked only of other handles (TLS's wrapper).
-  const kind = (socket as unknown as NodeSocketInternals)._handle?.constructor?.name;
+  const kind = handleKind(socket);
   if (kind === 'TCP') return true;
   if (kind === 'Pipe') return false;
   return typeof socket.remotePort === 'number';
@@ -129,14 +100,10 @@ function waitClosed(socket: net.Socket): Promise<void> {
  * SO_LINGER {1,0} + destroy() gives the same deterministic RST.
  */
 function resetNow(socket: net.Socket): 'resetAndDestroy' | 'linger-zero' {
-  const internals = socket as unknown as NodeSocketInternals;
-  if (
-    typeof internals.resetAndDestroy === 'function' &&
-    internals._handle?.constructor?.name === 'TCP' &&
-    !socket.writableEnded
-  ) {
+  const reset = socket.writableEnded ? undefined : nativeReset(socket);
+  if (reset) {
     resetHere.add(socket);
-    internals.resetAndDestroy.call(socket);
+    reset();
     return 'resetAndDestroy';
   }
   setLinger(socket, true, 0);
@@ -148,7 +115,7 @@ function resetNow(socket: net.Socket): 'resetAndDestroy' | 'linger-zero' {
 /** A report's view of a socket that was already gone, or was closed by other code. */
 function closedElsewhere(socket: net.Socket): { outcome: 'aborted' | 'peer-reset' | 'error'; code?: string } {
   if (resetHere.has(socket)) return { outcome: 'aborted' };
-  const errored = (socket as net.Socket & { errored?: NodeJS.ErrnoException | null }).errored;
+  const errored = streamError(socket);
   return errored ? errorOutcome(errored) : { outcome: 'error', code: 'ERR_SOCKET_CLOSED' };
 }
 
@@ -227,8 +194,7 @@ export function resetClose(socket: net.Socket): Promise<ResetCloseReport> {
   const report = (outcome: ResetCloseReport['outcome'], via: ResetCloseReport['via']) =>
     waitClosed(socket).then((): ResetCloseReport => ({ outcome, via, elapsedMs: performance.now() - start }));
   if (socket.destroyed) return report('closed', null);
-  const internals = socket as unknown as NodeSocketInternals;
-  if (!internals._handle && !socket.connecting) {
+  if (!streamHandle(socket) && !socket.connecting) {
     socket.destroy();
     return report('closed', null);
   }
@@ -254,7 +220,7 @@ export function resetClose(socket: net.Socket): Promise<ResetCloseReport> {
  * peer still sends, until its FIN; (d) destroy. Caps as in nginx's lingering close:
  * `lingeringTime` bounds the whole close, `lingeringTimeout` the silence between two reads once
  * the write side is done; `signal` stops it early. When a cap is hit or the signal aborts,
- * `onTimeout` ends the connection: 'destroy' (a plain close) or 'reset' (RST).
+ * `onTimeout` ends the connection: 'close' (a plain close) or 'reset' (RST).
  *
  * Resolves, after 'close', to `{ outcome, drainedBytes, elapsedMs, code?, reset }`; the peer's
  * misbehaviour is an outcome, never a rejection. The socket is resumed: stop consuming it
@@ -270,7 +236,7 @@ export function gracefulClose(socket: net.Socket, options?: GracefulCloseOptions
     ? DEFAULT_LINGERING_TIMEOUT
     : validateInteger(opts.lingeringTimeout, 'options.lingeringTimeout', 0, MAX_TIMER_MS);
   const signal = validateSignal(opts.signal);
-  const onTimeout = validateChoice(opts.onTimeout, 'options.onTimeout', ['reset', 'destroy'] as const, 'destroy');
+  const onTimeout = validateChoice(opts.onTimeout, 'options.onTimeout', ['reset', 'close'] as const, 'close');
 
   const running = gracefulInFlight.get(socket);
   if (running) return running;
@@ -284,7 +250,7 @@ function runGracefulClose(
   lingeringTime: number,
   lingeringTimeout: number,
   signal: AbortSignal | undefined,
-  onTimeout: 'reset' | 'destroy',
+  onTimeout: 'reset' | 'close',
 ): Promise<GracefulCloseReport> {
   const start = performance.now();
   const elapsed = () => performance.now() - start;
@@ -355,7 +321,7 @@ function runGracefulClose(
 
 /**
  * What SO_LINGER {1, N} promises, without freezing the event loop: `socket.end()`, then wait
- * (polling `pendingBytes().unsent` with backoff on timers) until the peer has acknowledged every
+ * (polling `pendingBytes().unacked` with backoff on timers) until the peer has acknowledged every
  * byte and the FIN, or `seconds` pass; then destroy — or, on timeout, as `onTimeout` says
  * ('close' by default: the kernel keeps delivering, as Linux does after a lingering close
  * times out; 'reset': RST). Whatever the peer sends meanwhile is read and discarded, so unread
@@ -363,7 +329,7 @@ function runGracefulClose(
  *
  * Throws NetLingerError ERR_NET_LINGER_UNSUPPORTED where the platform cannot report
  * unacknowledged bytes (it does not guess). Resolves, after 'close', to
- * `{ outcome, unsentBytes, drainedBytes, elapsedMs, code?, reset }`. Outcome 'fin': the peer
+ * `{ outcome, unackedBytes, drainedBytes, elapsedMs, code?, reset }`. Outcome 'fin': the peer
  * half-closed and Node closed the socket itself (both directions ended) before every byte was
  * acknowledged; the kernel goes on delivering the rest.
  */
@@ -381,10 +347,10 @@ export function lingerClose(socket: net.Socket, seconds: number, options?: Linge
   const start = performance.now();
   if (socket.destroyed) {
     return waitClosed(socket).then(() => ({
-      ...closedElsewhere(socket), unsentBytes: null, drainedBytes: 0, elapsedMs: performance.now() - start, reset: false,
+      ...closedElsewhere(socket), unackedBytes: null, drainedBytes: 0, elapsedMs: performance.now() - start, reset: false,
     }));
   }
-  if (pendingBytes(socket).unsent === null) {
+  if (pendingBytes(socket).unacked === null) {
     throw new NetLingerError(
       'ERR_NET_LINGER_UNSUPPORTED',
       'This platform cannot report unacknowledged bytes, so lingerClose cannot know when the peer has them all',
@@ -404,7 +370,7 @@ function runLingerClose(
 ): Promise<LingerCloseReport> {
   return new Promise((resolve) => {
     let drainedBytes = 0;
-    let unsentBytes: number | null = null;
+    let unackedBytes: number | null = null;
     let outcome: LingerCloseOutcome | undefined;
     let code: string | undefined;
     let reset = false;
@@ -433,7 +399,7 @@ function runLingerClose(
         if (socket.readableEnded && !resetHere.has(socket)) outcome = 'fin';
         else ({ outcome, code } = closedElsewhere(socket));
       }
-      const report: LingerCloseReport = { outcome, unsentBytes, drainedBytes, elapsedMs: performance.now() - start, reset };
+      const report: LingerCloseReport = { outcome, unackedBytes, drainedBytes, elapsedMs: performance.now() - start, reset };
       if (code !== undefined) report.code = code;
       resolve(report);
     };
@@ -442,14 +408,14 @@ function runLingerClose(
     function check() {
       if (outcome || socket.destroyed) return;
       try {
-        unsentBytes = pendingBytes(socket).unsent;
+        unackedBytes = pendingBytes(socket).unacked;
       } catch (err) {
         outcome = 'error';
         code = (err as { code?: string }).code ?? 'UNKNOWN';
         socket.destroy();
         return;
       }
-      if (unsentBytes === 0) {
+      if (unackedBytes === 0) {
         outcome = 'acked';
         socket.destroy();
       }
@@ -465,7 +431,7 @@ function runLingerClose(
     function stop(why: 'timeout' | 'aborted') {
       if (outcome || socket.destroyed) return;
       try {
-        unsentBytes = pendingBytes(socket).unsent;
+        unackedBytes = pendingBytes(socket).unacked;
       } catch {
         // The count is informative only.
       }

@@ -2,6 +2,7 @@
 // each OS, why it usually happens and what in this package avoids it.
 import os from 'node:os';
 import { ERROR_CODES, normalizeErrorCode, type ErrnoPlatform, type ErrorCodeEntry } from './errors';
+import { wrapWords } from './text';
 
 interface Advice {
   /** Why this error usually happens, each naming the scenario row that shows it where there is one. */
@@ -137,21 +138,15 @@ export function explainError(input: string | number, platform: string = process.
 
 /** A list item wrapped at 100 columns with a hanging indent. */
 function bullet(text: string): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line && line.length + 1 + word.length > 96) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  lines.push(line);
-  return lines.map((l, i) => `${i === 0 ? '  - ' : '    '}${l}`);
+  return wrapWords(text, 96).map((l, i) => `${i === 0 ? '  - ' : '    '}${l}`);
 }
 
 const platformName = (p: string): string => PLATFORM_NAMES[p as ErrnoPlatform] ?? p;
 
-/** The text `net-linger explain` prints; `known` is false when the input names nothing (exit 2). */
+/**
+ * The text `net-linger explain` prints. `known` is true only for the connection errors net-linger
+ * normalises (exit 0); any other input, an OS error outside the table included, is exit 2.
+ */
 export function formatExplanation(x: ErrorExplanation): { known: boolean; text: string } {
   const hints = x.elsewhere.map((e) => `on ${platformName(e.platform)} ${x.input} is ${e.code} (--platform ${e.platform})`);
   if (!x.code) {
@@ -166,7 +161,7 @@ export function formatExplanation(x: ErrorExplanation): { known: boolean; text: 
       `${x.input}${x.input !== x.code ? ` on ${platformName(x.platform)} is ${x.code}` : ''}: not one of the connection errors net-linger normalises (${ERROR_CODES.map((e) => e.code).join(', ')}).`,
     ];
     if (hints.length) lines.push(`Note: ${hints.join('; ')}.`);
-    return { known: true, text: `${lines.join('\n')}\n` };
+    return { known: false, text: `${lines.join('\n')}\n` };
   }
   const heading = x.input.toUpperCase() === x.code ? x.code : `${x.input} is ${x.code}`;
   const numberNote = /^[+-]?\d+$/.test(x.input) && !/^-?(4\d{3}|1\d{4})$/.test(x.input.replace(/^\+/, ''))

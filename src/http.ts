@@ -3,9 +3,9 @@ import https from 'node:https';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { resetClose } from './close';
-import { isConnectionReset } from './errors';
-import { detachHttpParser, httpInternals, restartReading, wrapHttpEndListener } from './node-internals';
-import { invalidArgType, invalidArgValue, validateInteger } from './validate';
+import { NetLingerError, isConnectionReset } from './errors';
+import { detachHttpParser, foreignHttpRuntime, httpInternals, restartReading, wrapHttpEndListener } from './node-internals';
+import { invalidArgType, validateChoice, validateInteger, validateOptionsObject } from './validate';
 
 // nginx's lingering close for Node's HTTP servers. When a server closes a connection right after
 // a response while the client is still sending (an early 413 or 401 during an upload), the unread
@@ -81,27 +81,15 @@ interface SocketState {
 const sockets = new WeakMap<net.Socket, SocketState>();
 const controllers = new WeakMap<AnyServer, Controller>();
 
-function validateChoice<T extends string>(value: unknown, name: string, choices: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  const list = choices.map((c) => `'${c}'`).join(', ');
-  if (typeof value !== 'string') throw invalidArgType(name, `one of ${list}`, value);
-  if (!(choices as readonly string[]).includes(value)) throw invalidArgValue(name, value, `must be one of ${list}`);
-  return value as T;
-}
-
 function validateOptions(options: unknown, base: Required<LingeringCloseOptions>): Required<LingeringCloseOptions> {
-  if (options === undefined) return { ...base };
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw invalidArgType('options', 'of type object', options);
-  }
-  const o = options as Record<string, unknown>;
+  const o = validateOptionsObject(options);
   const int = (key: 'lingeringTime' | 'lingeringTimeout' | 'maxLingering', min: number) =>
     o[key] === undefined ? base[key] : validateInteger(o[key], `options.${key}`, min, MAX_TIMER_MS);
   return {
-    mode: validateChoice(o.mode, 'options.mode', ['on', 'always'] as const) ?? base.mode,
+    mode: validateChoice(o.mode, 'options.mode', ['on', 'always'] as const, base.mode),
     lingeringTime: int('lingeringTime', 1),
     lingeringTimeout: int('lingeringTimeout', 1),
-    onTimeout: validateChoice(o.onTimeout, 'options.onTimeout', ['close', 'reset'] as const) ?? base.onTimeout,
+    onTimeout: validateChoice(o.onTimeout, 'options.onTimeout', ['close', 'reset'] as const, base.onTimeout),
     maxLingering: int('maxLingering', 0),
   };
 }
@@ -378,7 +366,8 @@ function overrideDestroy(this: net.Socket, error?: Error | null): net.Socket {
  *
  * Calling it again for the same server updates the options it names (the others stay) and returns
  * the same handle, enabled again if it was disabled.
- * Throws Node's TypeError/RangeError for bad arguments, before anything is touched.
+ * Throws Node's TypeError/RangeError for bad arguments, before anything is touched; on Bun and
+ * Deno (their own node:http), NetLingerError ERR_NET_LINGER_UNSUPPORTED.
  */
 export function enableLingeringClose(server: http.Server | https.Server, options?: LingeringCloseOptions): LingeringCloseHandle {
   const given: unknown = server;
@@ -386,6 +375,14 @@ export function enableLingeringClose(server: http.Server | https.Server, options
     throw invalidArgType('server', 'an instance of http.Server or https.Server', server);
   }
   const existing = controllers.get(server);
+  const foreign = foreignHttpRuntime();
+  if (foreign) {
+    validateOptions(options, DEFAULTS);
+    throw new NetLingerError(
+      'ERR_NET_LINGER_UNSUPPORTED',
+      `enableLingeringClose needs Node's own HTTP server internals; ${foreign} implements node:http differently`,
+    );
+  }
   const opts = validateOptions(options, existing?.opts ?? DEFAULTS);
   if (existing) {
     existing.opts = opts;

@@ -1,21 +1,15 @@
+// net-linger, the library: the socket calls, the close helpers for live sockets, and the errors.
+// The lab (the scenario table and its runner) is a separate entry: `net-linger/lab`.
 export {
   ERROR_CODES, NetLingerError, SocketError, isConnectionReset, normalizeErrorCode,
   type ErrnoPlatform, type ErrorCodeEntry,
 } from './errors';
+export { explainError, type ErrorExplanation } from './explain';
 export {
   SHUT_RD, SHUT_RDWR, SHUT_WR, getLinger, maxLingerSeconds, pendingBytes, setLinger, shutdown,
   type LingerSetting, type PendingBytes, type ShutdownHow,
-} from './options';
-export type { SocketTarget } from './target';
-export {
-  SCENARIOS, claimFor, currentRuntime, describeClaim, describeCloser, describeExpectation, describePeer, describeStep,
-  type Expectation, type Platform, type RuntimeCondition, type RuntimeInfo, type Scenario, type Variant,
-} from './scenarios';
-export { runScenario, type Family, type Observation, type ScenarioResult } from './lab';
-export {
-  LAB_SCHEMA_VERSION, runLab, type LabOptions, type LabReport, type LabRow, type RowStatus,
-} from './lab-report';
-export { explainError, type ErrorExplanation } from './explain';
+} from './socket-ops';
+export type { SocketTarget } from './handle';
 export {
   gracefulClose, lingerClose, resetClose,
   type GracefulCloseOptions, type GracefulCloseOutcome, type GracefulCloseReport,

@@ -1,9 +1,106 @@
+// Every private Node field and runtime difference net-linger relies on, in one place.
+//
+// Checked on Node.js 18.20, 20.20, 22.x, 24.x and 26.x (the runtime matrix, npm run test:matrix),
+// Bun 1.3 and Deno 2 (Deno has no descriptor: callers get ERR_NET_LINGER_UNSUPPORTED). When a
+// Node release changes one of these, this file is the only one to change.
+import type dgram from 'node:dgram';
 import type net from 'node:net';
 
-// Every private Node field and runtime difference the package relies on, in one place.
-// Each entry names what it is and the versions it was read on (lib/_http_server.js,
-// lib/_http_common.js, lib/net.js of each runtime: Node 18.20.8, 20.20.2, 22.23.5, 24.22.3,
-// 26.12.1). A runtime where a field is missing gets the documented fallback, never a throw.
+/** The running JavaScript runtime: Node, Bun or Deno, and libuv's version where it has one. */
+export interface RuntimeInfo {
+  name: 'node' | 'bun' | 'deno';
+  /** libuv's version where the runtime uses libuv (process.versions.uv). */
+  libuv: string | undefined;
+}
+
+interface RuntimeGlobals {
+  Bun?: { version: string };
+  Deno?: { version: { deno: string } };
+}
+
+/** Bun and Deno both define `process`; their own globals tell them apart from Node. */
+export function currentRuntime(): RuntimeInfo {
+  const g = globalThis as RuntimeGlobals;
+  const name = g.Deno ? 'deno' : g.Bun ? 'bun' : 'node';
+  return { name, libuv: name === 'node' ? process.versions.uv : undefined };
+}
+
+/** The runtime with its version, for messages. */
+export function runtimeName(): string {
+  const g = globalThis as RuntimeGlobals;
+  if (g.Deno) return `Deno ${g.Deno.version.deno}`;
+  if (g.Bun) return `Bun ${g.Bun.version}`;
+  return `Node.js ${process.version}`;
+}
+
+/** Deno runs a script through its 'run' subcommand; Node and Bun take the script directly. */
+export function scriptArgs(): string[] {
+  return (globalThis as RuntimeGlobals).Deno ? ['run', '-A'] : [];
+}
+
+/**
+ * `socket._handle`: the libuv stream wrap (TCPWrap, PipeWrap; TLSWrap under tls.TLSSocket).
+ * `fd` is the POSIX descriptor (-1 on Windows, absent in Deno); `writeQueueSize` the bytes libuv
+ * still holds; the constructor's name tells TCP from Pipe without a getpeername() call.
+ */
+interface StreamHandle {
+  fd?: unknown;
+  writeQueueSize?: number;
+  constructor?: { name?: string };
+}
+
+interface SocketInternals {
+  _handle?: StreamHandle | null;
+  /** Node >= 16.17 / 18.3: RST through uv_tcp_close_reset. TCP handles only. */
+  resetAndDestroy?: () => net.Socket;
+  /** The stream's first error (Node >= 18; public on Readable but not typed on net.Socket). */
+  errored?: NodeJS.ErrnoException | null;
+}
+
+const internals = (socket: net.Socket | net.Server) => socket as unknown as SocketInternals;
+
+/** The socket's libuv handle, or null when it has none (not connected yet, destroyed, sent to a child). */
+export function streamHandle(socket: net.Socket): StreamHandle | null {
+  return internals(socket)._handle ?? null;
+}
+
+/** `_handle.fd` of a socket or server: a number on POSIX Node, -1 on Windows, undefined where not exposed. */
+export function handleFd(socket: net.Socket | net.Server): unknown {
+  return internals(socket)._handle?.fd;
+}
+
+/** 'TCP', 'Pipe', 'TLSWrap', ... or undefined without a handle. */
+export function handleKind(socket: net.Socket): string | undefined {
+  return internals(socket)._handle?.constructor?.name;
+}
+
+/** Bytes libuv still queues for writing, where the runtime says (Node); undefined elsewhere. */
+export function writeQueueSize(socket: net.Socket): number | undefined {
+  const size = internals(socket)._handle?.writeQueueSize;
+  return typeof size === 'number' ? size : undefined;
+}
+
+/** Node's resetAndDestroy(), where this socket can use it (a TCP handle); undefined elsewhere. */
+export function nativeReset(socket: net.Socket): (() => net.Socket) | undefined {
+  const fn = internals(socket).resetAndDestroy;
+  return typeof fn === 'function' && handleKind(socket) === 'TCP' ? fn.bind(socket) : undefined;
+}
+
+/** The first error the socket emitted, if any. */
+export function streamError(socket: net.Socket): NodeJS.ErrnoException | null {
+  return internals(socket).errored ?? null;
+}
+
+/** A dgram socket's descriptor: Node keeps its handle behind a symbol described 'state symbol'. */
+export function dgramFd(socket: dgram.Socket): unknown {
+  const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  return symbol ? (socket as unknown as Record<symbol, { handle?: { fd?: unknown } }>)[symbol]?.handle?.fd : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node's HTTP server (enableLingeringClose). Read in lib/_http_server.js, lib/_http_common.js and
+// lib/net.js of Node 18.20.8, 20.20.2, 22.23.5, 24.22.3 and 26.12.1 (the same listener names and
+// parser methods on all five); Bun 1.4.5 has its own node:http and none of them.
 
 /** Node's HTTP parser as lib/_http_server.js attaches it to a server socket (`socket.parser`). */
 export interface HttpParserInternals {
@@ -67,6 +164,24 @@ const HTTP_SOCKET_LISTENERS: ReadonlyArray<readonly [string, string]> = [
   ['pause', 'onSocketPause'], // stops them
 ];
 
+let warned = false;
+function warnUnknownHttp(): void {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(
+    `enableLingeringClose: this runtime's HTTP server socket lacks the listeners net-linger takes off (checked on Node 18-26); closes keep ${process.release.name} ${process.version}'s default behaviour`,
+    { type: 'NetLingerWarning', code: 'NET_LINGER_HTTP_INTERNALS' },
+  );
+}
+
+/**
+ * Runtimes whose node:http is their own implementation, without Node's parser on the socket:
+ * Bun (checked 1.4.5) and Deno. Lingering there is refused with a typed error, not a silent no-op.
+ */
+export function foreignHttpRuntime(): string | undefined {
+  return currentRuntime().name === 'node' ? undefined : runtimeName();
+}
+
 const endWrappers = new WeakSet<(...args: unknown[]) => void>();
 
 /**
@@ -101,7 +216,10 @@ export function detachHttpParser(socket: net.Socket): boolean {
   // A runtime whose http module hangs other listeners (renamed in a later Node, or Bun's own
   // http) is left alone: Node's default close applies rather than half a detach.
   const named = (event: string, name: string) => socket.listeners(event).some((l) => (l as { name?: string }).name === name || endWrappers.has(l as () => void));
-  if (!named('end', 'bound socketOnEnd') || !named('error', 'socketOnError')) return false;
+  if (!named('end', 'bound socketOnEnd') || !named('error', 'socketOnError')) {
+    warnUnknownHttp();
+    return false;
+  }
   for (const [event, name] of HTTP_SOCKET_LISTENERS) {
     for (const listener of socket.listeners(event)) {
       const fn = listener as (...a: unknown[]) => void;

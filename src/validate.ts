@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { inspect } from 'node:util';
 
 // Node-style argument errors: the same classes, codes and message shapes as Node's validators.
@@ -42,4 +43,57 @@ export function validateInteger(value: unknown, name: string, min: number, max: 
   if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
   if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value);
   return value;
+}
+
+/** A net.Socket or tls.TLSSocket. */
+export function validateSocket(socket: unknown): asserts socket is net.Socket {
+  if (!(socket instanceof net.Socket)) throw invalidArgType('socket', 'an instance of net.Socket or tls.TLSSocket', socket);
+}
+
+export function validateOptionsObject(options: unknown): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalidArgType('options', 'of type object', options);
+  }
+  return options as Record<string, unknown>;
+}
+
+export function validateSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  return signal;
+}
+
+export function validateChoice<T extends string>(value: unknown, name: string, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') throw invalidArgType(name, `one of ${choices.map((c) => `'${c}'`).join(', ')}`, value);
+  if (!(choices as readonly string[]).includes(value)) {
+    throw invalidArgValue(name, value, `must be one of ${choices.map((c) => `'${c}'`).join(', ')}`);
+  }
+  return value as T;
+}
+
+/** SO_LINGER's on/off: a boolean, or 0 / 1 as C spells it. */
+export function validateOnoff(onoff: unknown): boolean {
+  if (typeof onoff === 'boolean') return onoff;
+  if (onoff === 0 || onoff === 1) return onoff === 1;
+  if (typeof onoff === 'number') throw invalidArgValue('onoff', onoff, 'must be a boolean, 0 or 1');
+  throw invalidArgType('onoff', 'of type boolean', onoff);
+}
+
+// SHUT_RD / SHUT_WR / SHUT_RDWR are 0 / 1 / 2 on every platform (== SD_RECEIVE / SD_SEND / SD_BOTH).
+const HOW_BY_NAME: Readonly<Record<string, number>> = { read: 0, write: 1, both: 2 };
+
+/** shutdown()'s direction: a name or a SHUT_* number. */
+export function validateHow(how: unknown): number {
+  if (typeof how === 'string') {
+    const value = HOW_BY_NAME[how];
+    if (value === undefined) throw invalidArgValue('how', how, "must be 'read', 'write' or 'both'");
+    return value;
+  }
+  if (typeof how === 'number') {
+    if (how === 0 || how === 1 || how === 2) return how;
+    throw invalidArgValue('how', how, 'must be SHUT_RD (0), SHUT_WR (1) or SHUT_RDWR (2)');
+  }
+  throw invalidArgType('how', "one of 'read', 'write', 'both' or a SHUT_* number", how);
 }

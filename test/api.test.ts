@@ -7,7 +7,7 @@ import {
   NetLingerError, SHUT_RD, SHUT_RDWR, SHUT_WR, SocketError, getLinger, maxLingerSeconds, pendingBytes, setLinger, shutdown,
 } from '../src/index';
 import { binding } from '../src/binding';
-import { resolveHandle } from '../src/target';
+import { resolveHandle } from '../src/handle';
 import { connection, until, type Connection } from './helpers';
 
 let conn: Connection;
@@ -82,7 +82,7 @@ describe('pendingBytes on a real socket', () => {
     const pending = pendingBytes(conn.server);
     expect(pending.unread).toBe(3000);
     // Windows: SIO_TCP_INFO's BytesInFlight; Wine does not implement it and the count is null.
-    expect(process.platform === 'win32' ? [0, null] : [0]).toContain(pending.unsent);
+    expect(process.platform === 'win32' ? [0, null] : [0]).toContain(pending.unacked);
   });
 
   it('counts bytes the peer has not acknowledged while it is not reading (Linux, macOS)', async () => {
@@ -91,8 +91,8 @@ describe('pendingBytes on a real socket', () => {
     const chunk = Buffer.alloc(1 << 20);
     const handle = (conn.server as unknown as { _handle: { writeQueueSize: number } })._handle;
     for (let i = 0; i < 64 && handle.writeQueueSize === 0; i++) conn.server.write(chunk);
-    const { unsent } = pendingBytes(conn.server);
-    expect(unsent).toBeGreaterThan(0);
+    const { unacked } = pendingBytes(conn.server);
+    expect(unacked).toBeGreaterThan(0);
   });
 });
 

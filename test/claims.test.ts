@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SCENARIOS, claimFor, describeCondition, type RuntimeInfo, type Scenario } from '../src/scenarios';
+import { SCENARIOS, claimFor, describeCondition, type RuntimeInfo, type Scenario } from '../src/lab/scenarios';
 
 const row = (name: string): Scenario => SCENARIOS.find((s) => s.name === name)!;
 const node = (libuv: string): RuntimeInfo => ({ name: 'node', libuv });

@@ -101,7 +101,7 @@ describe.skipIf(process.platform !== 'linux')(`closing ${CONNECTIONS} connection
     const c = await crowd();
     try {
       const { reports, maxStallMs } = await closeAllWatched(c, (socket) => lingerClose(socket, 0.5));
-      expect(reports.every((r) => r.outcome === 'timeout' && (r.unsentBytes ?? 0) > 0)).toBe(true);
+      expect(reports.every((r) => r.outcome === 'timeout' && (r.unackedBytes ?? 0) > 0)).toBe(true);
       expect(maxStallMs).toBeLessThan(STALL_BOUND_MS);
     } finally {
       await dismiss(c);

@@ -1,11 +1,11 @@
 // Loopback pairs for the close helpers' tests, a peer that records what it observes, and a
 // guard that proves nothing (sockets, servers, timers, descriptors) outlives a test file.
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
-import tls from 'node:tls';
 import { isMainThread } from 'node:worker_threads';
 import { normalizeErrorCode } from '../src/errors';
+import { loopbackPair } from '../src/lab/loopback';
 
 export const key = fs.readFileSync(path.join(__dirname, 'fixtures', 'key.pem'));
 export const cert = fs.readFileSync(path.join(__dirname, 'fixtures', 'cert.pem'));
@@ -95,38 +95,27 @@ export interface PairOptions {
 
 /** A TCP connection on loopback: the closer is the accepted side, paused. */
 export async function tcpPair(options: PairOptions = {}): Promise<Pair> {
-  const host = options.host ?? '127.0.0.1';
-  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: options.allowHalfOpen ?? true });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
-  const client = net.connect({ port: (server.address() as net.AddressInfo).port, host, allowHalfOpen: true });
-  if (options.peerReads === false) client.pause();
-  const peer = new Peer(client);
-  await new Promise((resolve) => client.once('connect', resolve));
-  const closer = await accepted;
-  server.close();
+  let peer: Peer | undefined;
+  const { client, accepted: closer } = await loopbackPair({
+    family: options.host === '::1' ? 6 : 4,
+    allowHalfOpen: options.allowHalfOpen ?? true,
+    onClient: (socket) => {
+      if (options.peerReads === false) socket.pause();
+      peer = new Peer(socket);
+    },
+  });
   track(client);
   track(closer);
-  return { closer, peer };
+  return { closer, peer: peer! };
 }
 
 /** A TLS connection on loopback: the closer is the server's TLSSocket. */
 export async function tlsPair(): Promise<Pair> {
-  const server = tls.createServer({ key, cert, allowHalfOpen: true });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const accepted = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
-  // tls.connect passes allowHalfOpen on to the socket; @types/node does not list it.
-  const client = tls.connect({
-    port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', rejectUnauthorized: false, allowHalfOpen: true,
-  } as tls.ConnectionOptions);
-  const peer = new Peer(client);
-  await new Promise((resolve) => client.once('secureConnect', resolve));
-  const closer = await accepted;
-  closer.pause();
-  server.close();
+  let peer: Peer | undefined;
+  const { client, accepted: closer } = await loopbackPair({ tls: { key, cert }, onClient: (socket) => { peer = new Peer(socket); } });
   track(client);
   track(closer);
-  return { closer, peer };
+  return { closer, peer: peer! };
 }
 
 /** Writes until libuv has to queue (the kernel's buffers are full); returns the bytes written. */

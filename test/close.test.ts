@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gracefulClose, lingerClose, pendingBytes, resetClose, setLinger } from '../src/index';
-import { tcpState } from '../src/lab';
+import { tcpState } from '../src/lab/runner';
 import { Peer, fillSendQueue, resourceGuard, sleep, tcpPair, tlsPair, until } from './close-support';
 
 let guard: ReturnType<typeof resourceGuard>;
@@ -217,7 +217,7 @@ onLinux('gracefulClose', () => {
     peer.socket.destroy();
   });
 
-  it("the peer never sends FIN: onTimeout 'destroy' closes plainly (no RST while nothing is unread)", async () => {
+  it("the peer never sends FIN: onTimeout 'close' closes plainly (no RST while nothing is unread)", async () => {
     const { closer, peer } = await tcpPair();
     const report = await gracefulClose(closer, { lingeringTimeout: 100 });
     expect(report).toMatchObject({ outcome: 'timeout', reset: false });
@@ -330,7 +330,7 @@ onLinux('lingerClose', () => {
     expect(closer.destroyed).toBe(false);
     peer.socket.resume();
     const report = await closing;
-    expect(report).toMatchObject({ outcome: 'acked', unsentBytes: 0, reset: false });
+    expect(report).toMatchObject({ outcome: 'acked', unackedBytes: 0, reset: false });
     await until(() => peer.eof, 10_000, 'EOF');
     expect(peer.received).toBe(sent);
     peer.socket.end();
@@ -341,7 +341,7 @@ onLinux('lingerClose', () => {
     const sent = await fillSendQueue(closer);
     const report = await lingerClose(closer, 0.2);
     expect(report).toMatchObject({ outcome: 'timeout', reset: false });
-    expect(report.unsentBytes).toBeGreaterThan(0);
+    expect(report.unackedBytes).toBeGreaterThan(0);
     expect(report.elapsedMs).toBeGreaterThanOrEqual(190);
     peer.socket.resume();
     await until(() => peer.settled, 20_000, 'the peer');
@@ -384,7 +384,7 @@ onLinux('lingerClose', () => {
     peer.socket.resume();
     const report = await closing;
     expect(['fin', 'acked']).toContain(report.outcome);
-    if (report.outcome === 'fin') expect(report.unsentBytes).toBeGreaterThan(0);
+    if (report.outcome === 'fin') expect(report.unackedBytes).toBeGreaterThan(0);
     await until(() => peer.eof, 20_000, 'EOF');
     expect(peer.received).toBe(sent);
     peer.socket.destroy();
@@ -403,7 +403,7 @@ onLinux('lingerClose', () => {
   it('TLS sockets, AbortSignal, destroyed sockets', async () => {
     const t = await tlsPair();
     t.closer.write('tls bytes');
-    expect(await lingerClose(t.closer, 5)).toMatchObject({ outcome: 'acked', unsentBytes: 0 });
+    expect(await lingerClose(t.closer, 5)).toMatchObject({ outcome: 'acked', unackedBytes: 0 });
     await until(() => t.peer.eof);
     expect(t.peer.received).toBe('tls bytes'.length);
     t.peer.socket.destroy();
@@ -428,7 +428,7 @@ describe('refusals are synchronous and touch nothing', () => {
     const { closer, peer } = await tcpPair();
     let countable: boolean;
     try {
-      countable = pendingBytes(closer).unsent !== null;
+      countable = pendingBytes(closer).unacked !== null;
     } catch (err) {
       if ((err as { code?: string }).code !== 'ERR_NET_LINGER_UNSUPPORTED') throw err;
       countable = false;
@@ -457,7 +457,7 @@ describe('refusals are synchronous and touch nothing', () => {
       [{ lingeringTimeout: '5' }, 'ERR_INVALID_ARG_TYPE'],
       [{ lingeringTimeout: Number.NaN }, 'ERR_OUT_OF_RANGE'],
       [{ signal: {} }, 'ERR_INVALID_ARG_TYPE'],
-      [{ onTimeout: 'close' }, 'ERR_INVALID_ARG_VALUE'],
+      [{ onTimeout: 'destroy' }, 'ERR_INVALID_ARG_VALUE'],
       [{ onTimeout: 1 }, 'ERR_INVALID_ARG_TYPE'],
     ];
     for (const [options, expected] of bad) {

@@ -1,4 +1,5 @@
-import net from 'node:net';
+import type net from 'node:net';
+import { loopbackPair } from '../src/lab/loopback';
 
 export interface Connection {
   client: net.Socket;
@@ -6,17 +7,13 @@ export interface Connection {
   close(): void;
 }
 
-/** A connected loopback pair; the accepted side reads nothing until resumed. */
+/** A connected loopback pair (the package's one harness); the accepted side reads nothing until resumed. */
 export async function connection(host = '127.0.0.1'): Promise<Connection> {
-  const listener = net.createServer({ pauseOnConnect: true });
-  await new Promise<void>((resolve) => listener.listen(0, host, resolve));
-  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
-  const client = net.connect((listener.address() as net.AddressInfo).port, host);
-  client.on('error', () => undefined);
-  await new Promise((resolve) => client.once('connect', resolve));
-  const server = await accepted;
+  const { client, accepted: server } = await loopbackPair({
+    family: host === '::1' ? 6 : 4, allowHalfOpen: false, client: { allowHalfOpen: false },
+    onClient: (socket) => socket.on('error', () => undefined),
+  });
   server.on('error', () => undefined);
-  listener.close();
   return {
     client,
     server,

@@ -1,7 +1,7 @@
 // Generates one test per scenario row for a family; rows that claim nothing for this platform are skipped.
 import { describe, expect, it } from 'vitest';
-import { runScenario, type Family } from '../src/lab';
-import { SCENARIOS, describeCloser, type Platform } from '../src/scenarios';
+import { runScenario, type Family } from '../src/lab/runner';
+import { SCENARIOS, describeCloser, type Platform } from '../src/lab/scenarios';
 
 export function scenarioSuite(family: Family): void {
   const platform = process.platform as Platform;

@@ -1,11 +1,11 @@
-// What src/options.ts would be over the raw node_api.h addon copy: the same validation and
+// What src/socket-ops.ts would be over the raw node_api.h addon copy: the same validation and
 // error objects as the package (imported from dist/), with packed return values for getLinger.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { root } from './build.mjs';
 
 const require = createRequire(import.meta.url);
-const { resolveHandle } = require(path.join(root, 'dist', 'cjs', 'target.js'));
+const { resolveHandle } = require(path.join(root, 'dist', 'cjs', 'handle.js'));
 const { validateInteger, invalidArgType } = require(path.join(root, 'dist', 'cjs', 'validate.js'));
 const { SocketError } = require(path.join(root, 'dist', 'cjs', 'errors.js'));
 
@@ -33,7 +33,7 @@ export function leanApi(raw, maxLingerSeconds = 2 ** 31 - 1) {
     pendingBytes(target) {
       const errno = raw.pendingBytes(resolveHandle(target), pendingOut);
       if (errno !== 0) throw new SocketError(pendingOut[2] === 0 ? 'ioctl' : 'ioctl', errno);
-      return { unread: pendingOut[0], unsent: pendingOut[1] < 0 ? null : pendingOut[1] };
+      return { unread: pendingOut[0], unacked: pendingOut[1] < 0 ? null : pendingOut[1] };
     },
   };
 }

@@ -2,12 +2,12 @@
 // net-linger: `lab` shows on this machine what each way of closing does to the peer;
 // `explain` turns any spelling of a socket error into the one code and what to do about it.
 import path from 'node:path';
-import { binding } from './binding';
-import { NetLingerError } from './errors';
-import { explainError, formatExplanation } from './explain';
-import type { Family } from './lab';
-import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from './lab-report';
-import { SCENARIOS, describeExpectation, type Platform, type Scenario } from './scenarios';
+import { binding } from '../binding';
+import { NetLingerError } from '../errors';
+import { explainError, formatExplanation } from '../explain';
+import type { Family } from '../lab/runner';
+import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from '../lab/report';
+import { SCENARIOS, describeExpectation, type Platform, type Scenario } from '../lab/scenarios';
 
 const EXIT_OK = 0;
 const EXIT_MISMATCH = 1;
@@ -44,7 +44,9 @@ Options:
   --json              print the report as JSON (schema: docs/lab-output.schema.json)
   --list              list the rows and what each claims here, without running them
   --platform <name>   judge against another platform's claims (linux, darwin, win32, ...);
-                      rows that claim nothing for it are shown as "not claimed"
+                      the rows still run here, so where the platforms differ the run
+                      fails (exit 1) and shows how; rows that claim nothing for it are
+                      shown as "not claimed"
   --in-process        run the row that blocks its thread in this process, not a child
                       (for hosts that cannot start a child of this runtime, e.g. qemu-user)
   -h, --help          this help
@@ -71,7 +73,8 @@ Options:
   --platform <name>   read plain numbers as linux, darwin or win32 (default: this machine)
   -h, --help          this help
 
-Exit codes: 0 explained, 2 bad usage or an input that names no known error.
+Exit codes: 0 explained (one of the connection errors net-linger normalises); 2 bad usage, or an
+input outside that table (an OS error such as ETIMEDOUT is named, on stderr, but still exits 2).
 `;
 
 const PLATFORMS = ['aix', 'android', 'cygwin', 'darwin', 'freebsd', 'haiku', 'linux', 'netbsd', 'openbsd', 'sunos', 'win32'];

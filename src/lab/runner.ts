@@ -5,12 +5,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { packageRoot } from './binding';
-import { gracefulClose, lingerClose, resetClose } from './close';
-import { NetLingerError, normalizeErrorCode } from './errors';
-import { getLinger, pendingBytes, setLinger, shutdown } from './options';
+import { packageRoot } from '../binding';
+import { gracefulClose, lingerClose, resetClose } from '../close';
+import { NetLingerError, normalizeErrorCode } from '../errors';
+import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
+import { listenLoopback, loopbackHost, loopbackPair } from './loopback';
 import { assertScenario, claimFor } from './scenarios';
-import { findWindowsSocket, resolveHandle, runtimeName } from './target';
+import { findWindowsSocket, resolveHandle } from '../handle';
+import { dgramFd, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
 import type {
   CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
 } from './scenarios';
@@ -78,7 +80,6 @@ export interface RunOptions {
   inProcess?: boolean;
 }
 
-const host = (family: Family): string => (family === 6 ? '::1' : '127.0.0.1');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -137,22 +138,11 @@ interface Pair {
   closerPorts: { local: number; remote: number };
 }
 
-/** The server, listening on an ephemeral loopback port. */
-function listening(server: net.Server, family: Family): Promise<net.Server> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host(family), () => resolve(server));
-  });
-}
-
 /**
  * A loopback connection: the closer is the accepted side, paused so it reads nothing unasked.
  * With `peerReadBuffer` the peer reads into one fixed buffer of that size.
  */
 async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pair> {
-  const server = await listening(net.createServer({ pauseOnConnect: true, allowHalfOpen: true }), family);
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
   let peer: Side | undefined;
   // The shortcut a fixed read size avoids is in libuv's Unix stream code; Windows reads through
   // IOCP, where reading one byte at a time only makes the peer slow.
@@ -161,18 +151,13 @@ async function connectPair(family: Family, peerReadBuffer?: number): Promise<Pai
     buffer: Buffer.alloc(peerReadBuffer),
     callback: (bytes: number) => { peer!.received += bytes; return true; },
   };
-  const client = net.connect({ host: host(family), port, allowHalfOpen: true, ...(onread ? { onread } : {}) });
-  peer = new Side(client);
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
+  const { accepted } = await loopbackPair({
+    family, client: onread ? { onread } : {}, onClient: (client) => { peer = new Side(client); },
   });
-  const closerSocket = await accepted;
-  server.close();
   return {
-    closer: new Side(closerSocket),
-    peer,
-    closerPorts: { local: closerSocket.localPort!, remote: closerSocket.remotePort! },
+    closer: new Side(accepted),
+    peer: peer!,
+    closerPorts: { local: accepted.localPort!, remote: accepted.remotePort! },
   };
 }
 
@@ -270,8 +255,7 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
       // Write until the kernel refuses more and the runtime starts queueing: the peer must not be
       // reading. Node tells the exact bytes libuv still holds (writeQueueSize); other runtimes
       // only how much of their stream buffer is unwritten.
-      const handle = (side.socket as unknown as { _handle?: { writeQueueSize?: number } })._handle;
-      const unwritten = () => (typeof handle?.writeQueueSize === 'number' ? handle.writeQueueSize : side.socket.writableLength);
+      const unwritten = () => writeQueueSize(side.socket) ?? side.socket.writableLength;
       const chunk = Buffer.alloc(64 * 1024, 0x62);
       for (let total = 0; total < 256 * 1024 * 1024; total += chunk.length) {
         side.socket.write(chunk);
@@ -374,14 +358,11 @@ function unconnectedHandle(
 
 /** A dgram socket's handle (Node keeps its descriptor behind an internal symbol). */
 function dgramHandle(socket: dgram.Socket): number | bigint {
-  const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-  const fd = symbol ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[symbol]?.handle?.fd : undefined;
-  return unconnectedHandle(true, socket.address(), fd, { js: 'dgram.Socket', os: 'UDP socket' });
+  return unconnectedHandle(true, socket.address(), dgramFd(socket), { js: 'dgram.Socket', os: 'UDP socket' });
 }
 
 function serverHandle(server: net.Server): number | bigint {
-  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  return unconnectedHandle(false, server.address() as net.AddressInfo, fd, { js: 'net.Server', os: 'listening socket' });
+  return unconnectedHandle(false, server.address() as net.AddressInfo, handleFd(server), { js: 'net.Server', os: 'listening socket' });
 }
 
 function callOn(call: CallScenario['call'], target: number | bigint | net.Socket): CallObservation {
@@ -424,7 +405,7 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
       }
     }
     case 'tcp-listening': {
-      const server = await listening(net.createServer(), family);
+      const server = await listenLoopback(net.createServer(), family);
       try {
         return callOn(scenario.call, serverHandle(server));
       } finally {
@@ -433,7 +414,7 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
     }
     case 'udp-unconnected': {
       const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-      await new Promise<void>((resolve) => socket.bind(0, host(family), resolve));
+      await new Promise<void>((resolve) => socket.bind(0, loopbackHost(family), resolve));
       try {
         return callOn(scenario.call, dgramHandle(socket));
       } finally {
@@ -484,12 +465,10 @@ export function check(scenario: Scenario, obs: Observation, platform: string): s
 
 /** Runs a row in a child process (for rows that block their thread on purpose). */
 function runIsolated(name: string, family: Family): Promise<Observation> {
-  const entry = path.join(packageRoot(), 'dist', 'cjs', 'lab-child.js');
+  const entry = path.join(packageRoot(), 'dist', 'cjs', 'lab', 'child.js');
   if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build:ts"`);
   return new Promise((resolve, reject) => {
-    // Deno runs a script through its 'run' subcommand; Node and Bun take the script directly.
-    const runtimeArgs = 'Deno' in globalThis ? ['run', '-A'] : [];
-    const child = spawn(process.execPath, [...runtimeArgs, entry, name, String(family)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...scriptArgs(), entry, name, String(family)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });

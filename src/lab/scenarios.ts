@@ -4,7 +4,9 @@
  * A platform without an expectation is not claimed for that platform.
  */
 
-import { invalidArgType } from './validate';
+import { currentRuntime, type RuntimeInfo } from '../node-internals';
+import { formatBytes } from '../text';
+import { invalidArgType } from '../validate';
 
 export type Platform = 'linux' | 'darwin' | 'win32';
 
@@ -26,7 +28,7 @@ export type Step =
   | { actor: 'closer'; do: 'close' }
   | { actor: 'closer'; do: 'end' }
   | { actor: 'closer'; do: 'reset-close' }
-  | { actor: 'closer'; do: 'graceful-close'; lingeringTimeout?: number; onTimeout?: 'reset' | 'destroy' }
+  | { actor: 'closer'; do: 'graceful-close'; lingeringTimeout?: number; onTimeout?: 'reset' | 'close' }
   | { actor: 'closer'; do: 'linger-close'; seconds: number; onTimeout?: 'reset' | 'close' }
   | { actor: 'closer'; do: 'await-close' };
 
@@ -137,7 +139,7 @@ export const closer = {
   end: (): Step => ({ actor: 'closer', do: 'end' }),
   resetClose: (): Step => ({ actor: 'closer', do: 'reset-close' }),
   /** Starts gracefulClose(); awaitClose() waits for it. */
-  gracefulClose: (options: { lingeringTimeout?: number; onTimeout?: 'reset' | 'destroy' } = {}): Step =>
+  gracefulClose: (options: { lingeringTimeout?: number; onTimeout?: 'reset' | 'close' } = {}): Step =>
     ({ actor: 'closer', do: 'graceful-close', ...options }),
   /** Starts lingerClose(); awaitClose() waits for it. */
   lingerClose: (seconds: number, onTimeout?: 'reset' | 'close'): Step =>
@@ -528,10 +530,6 @@ export function describeStep(step: Step): string {
   }
 }
 
-function formatBytes(n: number): string {
-  return n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`;
-}
-
 const CALL_TEXT: Readonly<Record<CallScenario['call'], string>> = {
   'shutdown-write': 'shutdown(write)',
   'set-linger': 'setLinger(on, 0)',
@@ -560,17 +558,7 @@ export function describePeer(scenario: Scenario): string {
   return scenario.steps.filter((s) => s.actor === 'peer').map(describeStep).join(' → ');
 }
 
-export interface RuntimeInfo {
-  name: 'node' | 'bun' | 'deno';
-  /** libuv's version where the runtime uses libuv. */
-  libuv: string | undefined;
-}
-
-export function currentRuntime(): RuntimeInfo {
-  const g = globalThis as { Bun?: unknown; Deno?: unknown };
-  const name = g.Deno ? 'deno' : g.Bun ? 'bun' : 'node';
-  return { name, libuv: name === 'node' ? process.versions.uv : undefined };
-}
+export { currentRuntime, type RuntimeInfo };
 
 function versionBefore(version: string, limit: string): boolean {
   const a = version.split('.').map(Number);

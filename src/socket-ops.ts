@@ -1,7 +1,7 @@
 import { binding } from './binding';
 import { NetLingerError, SocketError } from './errors';
-import { isNodeSocket, resolveHandle, type SocketTarget } from './target';
-import { invalidArgType, invalidArgValue, validateInteger } from './validate';
+import { isNodeSocket, resolveHandle, type SocketTarget } from './handle';
+import { validateHow, validateInteger, validateOnoff } from './validate';
 
 export const SHUT_RD = 0;
 export const SHUT_WR = 1;
@@ -18,35 +18,19 @@ export interface LingerSetting {
 export interface PendingBytes {
   /** Bytes received and not yet read by the application (FIONREAD). */
   unread: number;
-  /** Bytes not yet acknowledged by the peer (Linux SIOCOUTQ, macOS SO_NWRITE); null where the OS cannot say. */
-  unsent: number | null;
+  /**
+   * Bytes the peer has not acknowledged yet; null where the OS cannot say. What each OS counts:
+   * Linux SIOCOUTQ and macOS SO_NWRITE count every byte in the send queue, sent or not;
+   * Windows SIO_TCP_INFO BytesInFlight counts only bytes already sent (so 0 can still leave
+   * bytes queued behind a full window), and fails under Wine (null).
+   */
+  unacked: number | null;
 }
 
-const HOW_BY_NAME: Readonly<Record<string, number>> = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR };
 
 /** The largest linger time this platform stores without wrapping: Linux 2^31-1, macOS 327, Windows 65535. */
 export function maxLingerSeconds(): number {
   return binding().maxLingerSeconds;
-}
-
-function validateOnoff(onoff: unknown): boolean {
-  if (typeof onoff === 'boolean') return onoff;
-  if (onoff === 0 || onoff === 1) return onoff === 1;
-  if (typeof onoff === 'number') throw invalidArgValue('onoff', onoff, 'must be a boolean, 0 or 1');
-  throw invalidArgType('onoff', 'of type boolean', onoff);
-}
-
-function validateHow(how: unknown): number {
-  if (typeof how === 'string') {
-    const value = HOW_BY_NAME[how];
-    if (value === undefined) throw invalidArgValue('how', how, "must be 'read', 'write' or 'both'");
-    return value;
-  }
-  if (typeof how === 'number') {
-    if (how === SHUT_RD || how === SHUT_WR || how === SHUT_RDWR) return how;
-    throw invalidArgValue('how', how, 'must be SHUT_RD (0), SHUT_WR (1) or SHUT_RDWR (2)');
-  }
-  throw invalidArgType('how', "one of 'read', 'write', 'both' or a SHUT_* number", how);
 }
 
 let warnedBlockingClose = false;
@@ -118,5 +102,5 @@ export function pendingBytes(target: SocketTarget): PendingBytes {
   if (errno !== 0) {
     throw new SocketError(pendingOut[2] === 0 ? native.syscalls.pendingUnread : native.syscalls.pendingUnsent, errno);
   }
-  return { unread: pendingOut[0], unsent: pendingOut[1] < 0 ? null : pendingOut[1] };
+  return { unread: pendingOut[0], unacked: pendingOut[1] < 0 ? null : pendingOut[1] };
 }

@@ -1,5 +1,5 @@
 // Runs one scenario row in its own process and prints { observation } or { error, code } as JSON.
-import { observe, type Family } from './lab';
+import { observe, type Family } from './runner';
 import { SCENARIOS } from './scenarios';
 
 const [name, family] = process.argv.slice(2);

@@ -1,22 +1,11 @@
 import net from 'node:net';
 import { binding, FindStatus } from './binding';
 import { NetLingerError } from './errors';
+import { runtimeName, streamHandle } from './node-internals';
 import { invalidArgType, outOfRange } from './validate';
 
 /** A POSIX file descriptor or Windows SOCKET, or a live `net.Socket` / `tls.TLSSocket`. */
 export type SocketTarget = number | bigint | net.Socket;
-
-interface HandleLike {
-  fd?: unknown;
-}
-
-/** The JavaScript runtime, for messages that depend on it. */
-export function runtimeName(): string {
-  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
-  if (g.Deno) return `Deno ${g.Deno.version.deno}`;
-  if (g.Bun) return `Bun ${g.Bun.version}`;
-  return `Node.js ${process.version}`;
-}
 
 /** True when the target is a Node socket rather than a raw handle. */
 export function isNodeSocket(target: unknown): target is net.Socket {
@@ -41,7 +30,7 @@ export function resolveHandle(target: unknown, name = 'target'): number | bigint
   if (!isNodeSocket(target)) {
     throw invalidArgType(name, 'of type number or bigint, or an instance of net.Socket', target);
   }
-  const handle = (target as unknown as { _handle?: HandleLike | null })._handle;
+  const handle = streamHandle(target);
   const fd = handle?.fd;
   if (typeof fd === 'number' && fd >= 0) return fd;
   if (target.destroyed || !handle) {

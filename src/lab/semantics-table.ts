@@ -1,4 +1,4 @@
-// The README's semantics table, generated from the scenario table so the two cannot drift.
+// docs/semantics.md's table, generated from the scenario table so the two cannot drift.
 import {
   SCENARIOS, describeClaim, describeCloser, describeCondition, describeExpectation, describePeer,
   type Expectation, type Platform, type Variant,

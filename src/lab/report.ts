@@ -2,8 +2,10 @@
 // renders the result as a table for people or as versioned JSON (docs/lab-output.schema.json).
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { packageRoot } from './binding';
-import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './lab';
+import { packageRoot } from '../binding';
+import { formatBytes, wrapWords } from '../text';
+import { invalidArgValue } from '../validate';
+import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './runner';
 import {
   SCENARIOS, claimFor, describeClaim, describeCloser, describePeer, type Platform, type Scenario,
 } from './scenarios';
@@ -55,8 +57,8 @@ export interface LabReport {
 }
 
 export interface LabOptions {
-  /** Which rows; default every row of the table. */
-  scenarios?: readonly Scenario[];
+  /** Which rows, by name or as row objects (run in the order given); default every row of the table. */
+  scenarios?: readonly (string | Scenario)[];
   families?: readonly Family[];
   /** Judge against this platform's claims; default the running platform. */
   platform?: string;
@@ -97,12 +99,19 @@ export function packageVersion(): string {
   }
 }
 
+/** The table's row with this name, or ERR_INVALID_ARG_VALUE listing the names there are. */
+export function scenarioNamed(name: string, table: readonly Scenario[] = SCENARIOS): Scenario {
+  const row = table.find((s) => s.name === name);
+  if (!row) throw invalidArgValue('scenario', name, `must be a row of the scenario table (${table.map((s) => s.name).join(', ')})`);
+  return row;
+}
+
 /**
  * Runs the rows one after another, never overlapping: a row that measures how long close()
  * blocks must not share the machine's attention with another row.
  */
 export async function runLab(options: LabOptions = {}): Promise<LabReport> {
-  const scenarios = options.scenarios ?? SCENARIOS;
+  const scenarios = (options.scenarios ?? SCENARIOS).map((s) => (typeof s === 'string' ? scenarioNamed(s) : s));
   const families = [...(options.families ?? [4])];
   const platform = options.platform ?? process.platform;
   const startedAt = new Date().toISOString();
@@ -143,11 +152,6 @@ export interface Style {
 const sgr = (open: number, close: number) => (text: string) => `\x1b[${open}m${text}\x1b[${close}m`;
 export const COLOUR: Style = { pass: sgr(32, 39), fail: sgr(31, 39), dim: sgr(2, 22), bold: sgr(1, 22) };
 export const PLAIN: Style = { pass: (t) => t, fail: (t) => t, dim: (t) => t, bold: (t) => t };
-
-function formatBytes(n: number): string {
-  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
-  return n >= 10_000 ? `${n.toLocaleString('en-US')} B` : `${n} B`;
-}
 
 function describeEnd(side: { received: number; sent: number; outcome: string; errno?: number; syscall?: string }, withSent: boolean): string {
   const done = [`read ${formatBytes(side.received)}`];
@@ -199,22 +203,7 @@ const NBSP = '\u00a0';
 
 function wrap(cell: string, width: number): string[] {
   const text = cell.replace(KEEP_TOGETHER, (_, n, unit, word, m) => (n ? `${n}${NBSP}${unit}` : `${word}${NBSP}${m}`));
-  const lines: string[] = [];
-  for (const paragraph of text.split('\n')) {
-    let line = '';
-    for (let word of paragraph.split(' ')) {
-      while (word.length > width) {
-        if (line) { lines.push(line); line = ''; }
-        lines.push(word.slice(0, width));
-        word = word.slice(width);
-      }
-      if (!line) line = word;
-      else if (line.length + 1 + word.length <= width) line += ` ${word}`;
-      else { lines.push(line); line = word; }
-    }
-    lines.push(line);
-  }
-  return lines.map((l) => l.replaceAll(NBSP, ' '));
+  return wrapWords(text, width).map((l) => l.replaceAll(NBSP, ' '));
 }
 
 const longestWord = (text: string) => Math.max(...text.replace(KEEP_TOGETHER, '$1$3_$2$4').split(/\s+/).map((w) => w.length));
