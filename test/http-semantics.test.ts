@@ -386,6 +386,31 @@ describe.skipIf(!linux)('enableLingeringClose: when it lingers and how it ends',
   });
 });
 
+describe.skipIf(!linux)('enableLingeringClose on HTTP internals it does not know', () => {
+  it("warns once (NET_LINGER_HTTP_INTERNALS) and keeps Node's close when the socket lacks Node's listeners", async () => {
+    const warnings: Array<{ name: string; code?: string }> = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push({ name: w.name, code: w.code });
+    process.on('warning', onWarning);
+    const s = await server({});
+    // Stand-in for a runtime whose http module hangs other listeners: take the 'end' ones off.
+    s.server.on('connection', (socket: net.Socket) => { for (const l of socket.listeners('end')) socket.removeListener('end', l as () => void); });
+    try {
+      const c = new RawClient(s.target);
+      await c.connected();
+      c.head(20 * LIMIT);
+      await c.body(LIMIT);
+      await until(() => c.closed || c.eof || c.error !== undefined, 5000);
+      c.socket.destroy();
+      await sleep(20);
+      expect(s.handle!.counts.lingered).toBe(0);
+      expect(warnings.filter((w) => w.code === 'NET_LINGER_HTTP_INTERNALS')).toEqual([{ name: 'NetLingerWarning', code: 'NET_LINGER_HTTP_INTERNALS' }]);
+    } finally {
+      process.off('warning', onWarning);
+      await s.close();
+    }
+  });
+});
+
 describe('enableLingeringClose: arguments', () => {
   const code = (fn: () => unknown) => {
     try {

@@ -1,18 +1,20 @@
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../binding';
 import { gracefulClose, lingerClose, resetClose } from '../close';
+import { enableLingeringClose } from '../http';
 import { NetLingerError, normalizeErrorCode } from '../errors';
 import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
 import { listenLoopback, loopbackHost, loopbackPair } from './loopback';
 import { assertScenario, claimFor } from './scenarios';
 import { findWindowsSocket, resolveHandle } from '../handle';
-import { dgramFd, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
+import { dgramFd, foreignHttpRuntime, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
 import type {
   CallScenario, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step,
 } from './scenarios';
@@ -79,6 +81,8 @@ export interface RunOptions {
    */
   inProcess?: boolean;
 }
+
+const HTTP_413_BODY = 'request body too large';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -305,6 +309,27 @@ async function runStep(step: Step, pair: Pair, timeoutMs: number, state: { block
     case 'linger-close':
       closesUnderWay.set(side.socket, lingerClose(side.socket, step.seconds, step.onTimeout ? { onTimeout: step.onTimeout } : {}));
       return;
+    case 'http-post': {
+      const head = `POST /upload HTTP/1.1\r\nHost: lab\r\nContent-Type: application/octet-stream\r\nContent-Length: ${step.contentLength}\r\n\r\n`;
+      await new Promise<void>((resolve) => side.socket.write(head, () => resolve()));
+      return;
+    }
+    case 'http-413': {
+      const foreign = foreignHttpRuntime();
+      if (foreign) throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `the HTTP rows need Node's own node:http; ${foreign} has its own`);
+      // A node:http server that never listens: the accepted connection is handed to it, as Node
+      // documents for 'connection'. What it writes (the 413) is what the peer must receive.
+      const server = http.createServer((_req, res) => {
+        res.writeHead(413, { connection: 'close', 'content-type': 'text/plain', 'content-length': HTTP_413_BODY.length });
+        res.end(HTTP_413_BODY);
+        res.on('finish', () => { side.sent = side.socket.bytesWritten; });
+      });
+      server.on('clientError', (_err, socket: net.Socket) => socket.destroy());
+      if (step.lingering) enableLingeringClose(server, { lingeringTimeout: 2000, lingeringTime: 5000 });
+      server.emit('connection', side.socket);
+      side.socket.resume();
+      return;
+    }
     case 'await-close': {
       const closing = closesUnderWay.get(side.socket);
       if (!closing) throw new Error('no close helper was started');

@@ -18,6 +18,7 @@ export type Step =
   | { actor: 'peer'; do: 'wait-eof' }
   | { actor: 'peer'; do: 'end' }
   | { actor: 'peer'; do: 'write-until-error' }
+  | { actor: 'peer'; do: 'http-post'; contentLength: number }
   | { actor: 'closer'; do: 'send'; bytes: number }
   | { actor: 'closer'; do: 'fill-send-queue' }
   | { actor: 'closer'; do: 'wait-unread'; bytes: number }
@@ -30,7 +31,8 @@ export type Step =
   | { actor: 'closer'; do: 'reset-close' }
   | { actor: 'closer'; do: 'graceful-close'; lingeringTimeout?: number; onTimeout?: 'reset' | 'close' }
   | { actor: 'closer'; do: 'linger-close'; seconds: number; onTimeout?: 'reset' | 'close' }
-  | { actor: 'closer'; do: 'await-close' };
+  | { actor: 'closer'; do: 'await-close' }
+  | { actor: 'closer'; do: 'http-413'; lingering: boolean };
 
 /** How a side's connection ended up: 'eof' (read returned 0), 'open', or an error code. */
 export type Outcome = 'eof' | 'open' | string;
@@ -126,8 +128,12 @@ export const peer = {
   waitEof: (): Step => ({ actor: 'peer', do: 'wait-eof' }),
   end: (): Step => ({ actor: 'peer', do: 'end' }),
   writeUntilError: (): Step => ({ actor: 'peer', do: 'write-until-error' }),
+  /** Sends the head of an HTTP/1.1 POST announcing this many body bytes. */
+  httpPost: (contentLength: number): Step => ({ actor: 'peer', do: 'http-post', contentLength }),
 };
 export const closer = {
+  /** Hands the connection to a node:http server that answers 413 + Connection: close on the head. */
+  http413: (lingering: boolean): Step => ({ actor: 'closer', do: 'http-413', lingering }),
   send: (bytes: number): Step => ({ actor: 'closer', do: 'send', bytes }),
   fillSendQueue: (): Step => ({ actor: 'closer', do: 'fill-send-queue' }),
   waitUnread: (bytes: number): Step => ({ actor: 'closer', do: 'wait-unread', bytes }),
@@ -468,6 +474,26 @@ export const SCENARIOS: readonly Scenario[] = [
       }],
     },
   },
+  {
+    kind: 'connection',
+    name: 'http-413-early',
+    title: 'node:http answers 413 before reading an upload',
+    why: "Node's own close after a last response (destroySoon) leaves the upload unread: the kernel resets, the client's next write fails and the 413 it had not read yet is gone, as Python's http.client sees it (BrokenPipeError).",
+    steps: [peer.pause(), closer.http413(false), peer.httpPost(8 * 1024 * 1024), peer.send(64 * 1024), peer.writeUntilError(), peer.resume(), peer.waitEof()],
+    expect: {
+      linux: { peer: { outcome: 'EPIPE', syscall: 'write', received: 'none' } },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'http-413-lingering',
+    title: 'The same 413 with enableLingeringClose(server)',
+    why: "The server half-closes after the response and reads and discards the upload until the client's FIN: every write succeeds, and the client reads the whole 413, then EOF.",
+    steps: [peer.pause(), closer.http413(true), peer.httpPost(8 * 1024 * 1024), peer.send(64 * 1024), peer.send(1024 * 1024), peer.resume(), peer.waitEof(), peer.end()],
+    expect: {
+      linux: { peer: { outcome: 'eof', received: 'all' } },
+    },
+  },
 ];
 
 function isStep(value: unknown): value is Step {
@@ -525,6 +551,10 @@ export function describeStep(step: Step): string {
       return `lingerClose(${step.seconds} s${step.onTimeout ? `, onTimeout ${step.onTimeout}` : ''})`;
     case 'await-close':
       return 'wait for it to finish';
+    case 'http-post':
+      return `POST head (Content-Length ${formatBytes(step.contentLength)})`;
+    case 'http-413':
+      return `node:http answers 413 + Connection: close${step.lingering ? ', enableLingeringClose()' : ''}`;
     default:
       return step.do;
   }
