@@ -1,7 +1,9 @@
 // npm run bench: per-call cost against the physical limit, closing many connections, how the
-// cost grows, and relaying (throughput against pipe and socat, many idle connections); one run,
-// written to bench/RESULTS.md and bench/close-chart.svg.
+// cost grows, the Windows SOCKET lookup, relaying (throughput against pipe and socat, many idle
+// connections), and HTTP (keep-alive traffic with enableLingeringClose, a 413 storm beside
+// nginx); one run, written to bench/RESULTS.md and bench/close-chart.svg.
 // BENCH_QUICK=1 runs a smaller version (a smoke check, written to bench/.build/, not for the numbers).
+// BENCH_ONLY=http runs only the HTTP sections (also written to bench/.build/, never over the results).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,8 +17,11 @@ import { runWindowsLookup } from './windows.mjs';
 import { root } from './lib/build.mjs';
 import { runRelayIdle, runRelayThroughput } from './relay.mjs';
 import { relaySections } from './lib/relay-report.mjs';
+import { runKeepAlive, runStorm } from './http.mjs';
+import { keepAliveSection, stormSection } from './lib/http-report.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
+const httpOnly = process.env.BENCH_ONLY === 'http';
 const log = (line) => process.stderr.write(`${line}\n`);
 process.on('warning', () => {});
 
@@ -27,7 +32,7 @@ function fdLimit() {
 // BENCH_RENDER=1 writes RESULTS.md again from the last run's bench/.build/results.json without
 // measuring anything (for a change of wording; every figure still comes from that run).
 const renderOnly = process.env.BENCH_RENDER === '1';
-const resultsJson = path.join(root, 'bench', '.build', quick ? 'results-quick.json' : 'results.json');
+const resultsJson = path.join(root, 'bench', '.build', quick || httpOnly ? 'results-quick.json' : 'results.json');
 
 async function measure() {
   const started = Date.now();
@@ -36,32 +41,42 @@ async function measure() {
   // Each end lives in its own process, so one process holds one descriptor per connection plus a few.
   const largest = Math.min(50_000, Number.isFinite(limit) ? Math.floor((limit - 200) / 1000) * 1000 : 50_000);
   const sizes = quick ? [200, 1000] : [1000, 10_000, largest].filter((n, i, all) => all.indexOf(n) === i && n <= largest);
-  // First: the close rows leave tens of thousands of TIME_WAIT entries, and Windows sockets bind
-  // an ephemeral port explicitly before connecting, which TIME_WAIT ports refuse.
-  log('windows lookup (under Wine, where the Windows leg is set up)...');
   let windows = null;
   let windowsError = null;
-  if (process.env.BENCH_SKIP_WINDOWS !== '1') {
-    try {
-      windows = await runWindowsLookup({ sizes: quick ? [100, 1000] : [100, 1000, 10_000], log });
-    } catch (error) {
-      windowsError = String(error?.message ?? error).split('\n')[0];
-      log(String(error?.stack ?? error));
+  let perCall, closeTable, scaling, relayThroughput, relayIdle;
+  if (!httpOnly) {
+    // First: the close rows leave tens of thousands of TIME_WAIT entries, and Windows sockets bind
+    // an ephemeral port explicitly before connecting, which TIME_WAIT ports refuse.
+    log('windows lookup (under Wine, where the Windows leg is set up)...');
+    if (process.env.BENCH_SKIP_WINDOWS !== '1') {
+      try {
+        windows = await runWindowsLookup({ sizes: quick ? [100, 1000] : [100, 1000, 10_000], log });
+      } catch (error) {
+        windowsError = String(error?.message ?? error).split('\n')[0];
+        log(String(error?.stack ?? error));
+      }
     }
+    log('per-call...');
+    // Many short trials: on a shared machine a 4 ms trial often runs without being preempted, a 40 ms one rarely.
+    perCall = await runPerCall(quick ? { iterations: 20_000, trials: 11, log } : { iterations: 20_000, trials: 101, log });
+    log('close table...');
+    closeTable = await runCloseTable(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
+    log('scaling...');
+    scaling = await runScaling({ sizes, rows: CLOSE_ROWS.filter((r) => SCALING_ROWS.includes(r.name)), log });
+    log('relay throughput...');
+    relayThroughput = await runRelayThroughput(quick ? { bytes: 32 * 2 ** 20, trials: 1, log } : { bytes: 256 * 2 ** 20, trials: 7, log });
+    log('relay idle connections...');
+    relayIdle = await runRelayIdle(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
   }
-  log('per-call...');
-  // Many short trials: on a shared machine a 4 ms trial often runs without being preempted, a 40 ms one rarely.
-  const perCall = await runPerCall(quick ? { iterations: 20_000, trials: 11, log } : { iterations: 20_000, trials: 101, log });
-  log('close table...');
-  const closeTable = await runCloseTable(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
-  log('scaling...');
-  const scaling = await runScaling({ sizes, rows: CLOSE_ROWS.filter((r) => SCALING_ROWS.includes(r.name)), log });
-  log('relay throughput...');
-  const relayThroughput = await runRelayThroughput(quick ? { bytes: 32 * 2 ** 20, trials: 1, log } : { bytes: 256 * 2 ** 20, trials: 7, log });
-  log('relay idle connections...');
-  const relayIdle = await runRelayIdle(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
-  const meta = { date: new Date().toISOString().slice(0, 10), elapsed: (Date.now() - started) / 1000, loadAverage, limit, largest, sizes, quick };
-  return { meta, perCall, closeTable, scaling, windows, windowsError, relayThroughput, relayIdle };
+  log('http keep-alive...');
+  const keepAlive = await runKeepAlive(quick ? { trials: 1, duration: 1, log } : { trials: 16, duration: 1, log });
+  log('http 413 storm...');
+  const storm = await runStorm(quick ? { trials: 1, clients: 50, bytes: 10_000_000, timeoutMs: 20_000, log } : { trials: 5, log });
+  const meta = {
+    date: new Date().toISOString().slice(0, 10), elapsed: (Date.now() - started) / 1000, loadAverage, loadAtEnd: os.loadavg(),
+    limit, largest, sizes, quick, httpOnly,
+  };
+  return { meta, perCall, closeTable, scaling, windows, windowsError, relayThroughput, relayIdle, keepAlive, storm };
 }
 
 const SCALING_ROWS = ['Node destroy()', 'Node resetAndDestroy()', 'setLinger(on, 0) + destroy()', 'resetClose()', 'gracefulClose()'];
@@ -70,7 +85,7 @@ if (!renderOnly) {
   fs.mkdirSync(path.dirname(resultsJson), { recursive: true });
   fs.writeFileSync(resultsJson, JSON.stringify(run, null, 1));
 }
-const { meta, perCall, closeTable, scaling, windows, windowsError, relayThroughput, relayIdle } = run;
+const { meta, perCall, closeTable, scaling, windows, windowsError, relayThroughput, relayIdle, keepAlive, storm } = run;
 const { elapsed, limit, largest, sizes } = meta;
 const scalingRows = SCALING_ROWS.map((name) => ({ name }));
 
@@ -95,71 +110,76 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const lines = [];
 lines.push('# Benchmarks', '');
 lines.push(`Generated by \`npm run bench\`${meta.quick ? ' (BENCH_QUICK=1: a smoke run, not for quoting)' : ''} on ${meta.date}, in ${fmt(elapsed, 0)} s.`);
-lines.push(`Machine: ${cpu}, ${os.cpus().length} cores, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, ${os.type()} ${os.release()} (${os.arch()}); load average at start ${meta.loadAverage.map((l) => l.toFixed(2)).join(' / ')}.`);
+lines.push(`Machine: ${cpu}, ${os.cpus().length} cores, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB, ${os.type()} ${os.release()} (${os.arch()}); load average (1 / 5 / 15 min) at start ${meta.loadAverage.map((l) => l.toFixed(2)).join(' / ')}, at the end ${(meta.loadAtEnd ?? []).map((l) => l.toFixed(2)).join(' / ')}.`);
 lines.push(`Runtime: Node.js ${process.version} (V8 ${process.versions.v8}, Node-API ${process.versions.napi}); koffi ${(await import('koffi')).default.version ?? ''}; gcc ${execFileSync('gcc', ['-dumpfullversion'], { encoding: 'utf8' }).trim()}.`);
 lines.push('The machine is shared with other work, so every figure is the median of interleaved trials (the order is reshuffled each round).', '');
 
-lines.push('## 1. Per call', '');
-lines.push(`${perCall.trials} interleaved trials of ${perCall.iterations.toLocaleString('en-US')} calls each (${(perCall.trials * perCall.iterations).toLocaleString('en-US')} calls per row), on one connected loopback TCP socket. The C loop is the same syscalls in a plain loop on the same kind of socket (\`bench/native/syscall_loop.c\`, gcc -O2): the physical limit. Ratios are to the C loop of the same run. On a busy shared machine noise only ever adds time, so the *best* trial is the cleaner view of the cost itself; the median shows what contention does.`, '');
-lines.push('| call | how | ns/call best | × C loop (best) | × floor (best) | ns/call median | × C loop (median) | × floor (median) |', '|---|---|---:|---:|---:|---:|---:|---:|');
-const ratio = (x) => (x == null ? '' : `${fmt(x, 2)}×`);
-for (const r of perCall.rows) {
-  lines.push(`| ${r.op} | ${r.name} | ${fmt(r.best)} | ${ratio(r.bestRatio)} | ${ratio(r.floorBestRatio)} | ${fmt(r.ns)} | ${ratio(r.ratio)} | ${ratio(r.floorRatio)} |`);
-}
-lines.push('');
-lines.push('Rows: *package* is the public API through the CommonJS entry (`lib.setLinger(fd, true, 0)`, `lib.getLinger(fd)`, `lib.pendingBytes(fd)`, and the same with a `net.Socket`), every check kept; *addon* calls the package\'s native function directly, without the TypeScript layer; *bare Node-API addon* is `bench/native/bare_addon.cc`, the floor (see below); *koffi* calls libc directly from JavaScript, the way a user could without this package. *empty call* is a function that does nothing, through each binding layer.', '');
-
-lines.push(...overheadSection(perCall.rows));
-lines.push('## 2. Closing many connections', '');
-lines.push(`Each row: a fresh closer process opens N loopback connections to a fresh peer process (which reads and answers EOF with EOF), then closes all N, 10 close calls per event-loop turn, and waits for every \`'close'\` event. Throughput is N / (first close call → last \`'close'\`). Event-loop delay from \`monitorEventLoopDelay({ resolution: 1 })\` during the closing, so its values include the 1 ms sampling interval. *Longest block* is the longest synchronous run of one turn's close calls. Peak RSS is the closer process's \`maxRSS\`. TIME_WAIT is counted from /proc/net/tcp for the row's port once no connection is in FIN_WAIT/CLOSE_WAIT/LAST_ACK. Medians of ${closeTable[0]?.trials ?? 0} trials.`, '');
-lines.push('| close | connections | closes/s | µs/close | CPU µs/close | loop delay p50 / p99 / max (ms) | longest block (ms) | peak RSS (MiB) | TIME_WAIT left |', '|---|---:|---:|---:|---:|---|---:|---:|---:|');
-for (const r of closeTable) {
-  lines.push(`| ${r.row} | ${r.connections.toLocaleString('en-US')} | ${fmt(r.closesPerSecond, r.closesPerSecond < 10 ? 2 : 0)} | ${fmt(r.perCloseUs)} | ${fmt(r.cpuUsPerClose)} | ${fmt(r.loopDelayMs.p50, 2)} / ${fmt(r.loopDelayMs.p99, 2)} / ${fmt(r.loopDelayMs.max, 2)} | ${fmt(r.longestCloseCallsMs, 2)} | ${fmt(r.peakRssMiB)} | ${r.timeWait.toLocaleString('en-US')} |`);
-}
-lines.push('');
-lines.push(...closeRatios(closeTable));
-lines.push('![close benchmark](close-chart.svg)', '');
-lines.push('The lingering rows are capped (`maxConnections` in `bench/close-rows.mjs`): with unacknowledged data in the send queue (*unacked data*: the peer never reads and 4 MiB were written first) every `destroy()` blocks the whole event loop for the full linger time, because Linux `close()` waits even on a non-blocking socket.', '');
-
-lines.push('## 3. How the cost grows', '');
-const capNote = largest < 50_000
-  ? `The largest size is capped at ${largest.toLocaleString('en-US')} instead of 50,000: the descriptor limit here is ${limit} (hard limit too), and each end of a connection is held by its own process.`
-  : '';
-lines.push(`One trial per cell. ${capNote}`, '');
-lines.push(`| close | ${sizes.map((n) => `${n.toLocaleString('en-US')}: µs/close`).join(' | ')} | ${sizes.map((n) => `${n.toLocaleString('en-US')}: p99 ms`).join(' | ')} |`);
-lines.push(`|---|${sizes.map(() => '---:').join('|')}|${sizes.map(() => '---:').join('|')}|`);
-for (const row of scalingRows) {
-  const cells = sizes.map((n) => scaling.find((s) => s.row === row.name && s.connections === n));
-  lines.push(`| ${row.name} | ${cells.map((c) => fmt(c?.perCloseUs)).join(' | ')} | ${cells.map((c) => fmt(c?.loopDelayMs.p99, 2)).join(' | ')} |`);
-}
-lines.push('');
-
-lines.push('## 4. Windows: finding the SOCKET behind a net.Socket', '');
-if (windowsError) {
-  lines.push(`Not measured in this run: the run under Wine failed (${windowsError}).`, '');
-} else if (!windows) {
-  lines.push('Not measured in this run: it needs the Windows leg (root, mingw-w64 and the Wine chroot of `scripts/windows/setup.sh`).', '');
-} else {
-  const w = windows.results;
-  const at = (f, digits = 1) => w.map((r) => fmt(f(r), digits)).join(' | ');
-  const first = w[0];
-  const last = w[w.length - 1];
-  lines.push(`Windows node.exe ${windows.node} under Wine 10 (\`bench/windows.mjs\` runs \`bench/windows-lookup.mjs\` through \`scripts/windows/run-node.sh\`), with N client connections open in the process to a peer process on 127.0.0.1. Node reports \`_handle.fd === -1\` on Windows, so the addon finds the SOCKET among the loop's libuv handles; the package then remembers it for the life of that handle object. Wine's syscalls are much slower than Windows' own, so the absolute figures are Wine's; the growth with N is the point. µs per call: the sweep is one pass over the sockets, averaged; the other rows are medians of 3 (a walk, a new connection) or 5 (2,000 or 20,000 calls each) runs.`, '');
-  lines.push(`| µs per call | ${w.map((r) => `${r.connections.toLocaleString('en-US')} connections`).join(' | ')} |`, `|---|${w.map(() => '---:').join('|')}|`);
-  lines.push(`| lookup of a socket already looked up (a WeakMap hit, no syscall) | ${at((r) => r.rememberedLookupUs, 3)} |`);
-  lines.push(`| getLinger(socket) on such a socket | ${at((r) => r.getLingerBySocketUs)} |`);
-  lines.push(`| getLinger(SOCKET number), for comparison | ${at((r) => r.getLingerByNumberUs)} |`);
-  lines.push(`| first lookup of each socket opened since the last sweep, oldest first, averaged | ${at((r) => r.firstCallSweepUs)} |`);
-  lines.push(`| first lookup on a connection opened just before | ${at((r) => r.firstCallAfterNewConnectionUs)} |`);
-  lines.push(`| a walk with getsockopt + getsockname on every handle (what every call cost before) | ${at((r) => r.fullWalkUs, 0)} |`);
+if (perCall) {
+  lines.push('## 1. Per call', '');
+  lines.push(`${perCall.trials} interleaved trials of ${perCall.iterations.toLocaleString('en-US')} calls each (${(perCall.trials * perCall.iterations).toLocaleString('en-US')} calls per row), on one connected loopback TCP socket. The C loop is the same syscalls in a plain loop on the same kind of socket (\`bench/native/syscall_loop.c\`, gcc -O2): the physical limit. Ratios are to the C loop of the same run. On a busy shared machine noise only ever adds time, so the *best* trial is the cleaner view of the cost itself; the median shows what contention does.`, '');
+  lines.push('| call | how | ns/call best | × C loop (best) | × floor (best) | ns/call median | × C loop (median) | × floor (median) |', '|---|---|---:|---:|---:|---:|---:|---:|');
+  const ratio = (x) => (x == null ? '' : `${fmt(x, 2)}×`);
+  for (const r of perCall.rows) {
+    lines.push(`| ${r.op} | ${r.name} | ${fmt(r.best)} | ${ratio(r.bestRatio)} | ${ratio(r.floorBestRatio)} | ${fmt(r.ns)} | ${ratio(r.ratio)} | ${ratio(r.floorRatio)} |`);
+  }
   lines.push('');
-  lines.push(`From ${first.connections.toLocaleString('en-US')} to ${last.connections.toLocaleString('en-US')} connections a remembered lookup goes from ${fmt(first.rememberedLookupUs, 3)} to ${fmt(last.rememberedLookupUs, 3)} µs and a first lookup on a new connection from ${fmt(first.firstCallAfterNewConnectionUs)} to ${fmt(last.firstCallAfterNewConnectionUs)} µs, where a walk with syscalls on every handle goes from ${fmt(first.fullWalkUs, 0)} to ${fmt(last.fullWalkUs, 0)} µs (×${fmt(last.fullWalkUs / first.fullWalkUs, 0)}). `
-    + 'What is left growing is a walk of the handle list without syscalls on a socket\'s first lookup; each handle\'s addresses are read once (getsockname + getpeername) and kept as a hint that is checked before it is used. Memory: one WeakMap entry per socket looked up, and one hint per connected TCP handle, dropped once the hints outgrow the open handles.', '');
-}
-lines.push(...relaySections(relayThroughput, relayIdle));
+  lines.push('Rows: *package* is the public API through the CommonJS entry (`lib.setLinger(fd, true, 0)`, `lib.getLinger(fd)`, `lib.pendingBytes(fd)`, and the same with a `net.Socket`), every check kept; *addon* calls the package\'s native function directly, without the TypeScript layer; *bare Node-API addon* is `bench/native/bare_addon.cc`, the floor (see below); *koffi* calls libc directly from JavaScript, the way a user could without this package. *empty call* is a function that does nothing, through each binding layer.', '');
 
-// A quick smoke run never overwrites the real results.
-const outDir = meta.quick ? path.join(root, 'bench', '.build') : path.join(root, 'bench');
+  lines.push(...overheadSection(perCall.rows));
+  lines.push('## 2. Closing many connections', '');
+  lines.push(`Each row: a fresh closer process opens N loopback connections to a fresh peer process (which reads and answers EOF with EOF), then closes all N, 10 close calls per event-loop turn, and waits for every \`'close'\` event. Throughput is N / (first close call → last \`'close'\`). Event-loop delay from \`monitorEventLoopDelay({ resolution: 1 })\` during the closing, so its values include the 1 ms sampling interval. *Longest block* is the longest synchronous run of one turn's close calls. Peak RSS is the closer process's \`maxRSS\`. TIME_WAIT is counted from /proc/net/tcp for the row's port once no connection is in FIN_WAIT/CLOSE_WAIT/LAST_ACK. Medians of ${closeTable[0]?.trials ?? 0} trials.`, '');
+  lines.push('| close | connections | closes/s | µs/close | CPU µs/close | loop delay p50 / p99 / max (ms) | longest block (ms) | peak RSS (MiB) | TIME_WAIT left |', '|---|---:|---:|---:|---:|---|---:|---:|---:|');
+  for (const r of closeTable) {
+    lines.push(`| ${r.row} | ${r.connections.toLocaleString('en-US')} | ${fmt(r.closesPerSecond, r.closesPerSecond < 10 ? 2 : 0)} | ${fmt(r.perCloseUs)} | ${fmt(r.cpuUsPerClose)} | ${fmt(r.loopDelayMs.p50, 2)} / ${fmt(r.loopDelayMs.p99, 2)} / ${fmt(r.loopDelayMs.max, 2)} | ${fmt(r.longestCloseCallsMs, 2)} | ${fmt(r.peakRssMiB)} | ${r.timeWait.toLocaleString('en-US')} |`);
+  }
+  lines.push('');
+  lines.push(...closeRatios(closeTable));
+  lines.push('![close benchmark](close-chart.svg)', '');
+  lines.push('The lingering rows are capped (`maxConnections` in `bench/close-rows.mjs`): with unacknowledged data in the send queue (*unacked data*: the peer never reads and 4 MiB were written first) every `destroy()` blocks the whole event loop for the full linger time, because Linux `close()` waits even on a non-blocking socket.', '');
+
+  lines.push('## 3. How the cost grows', '');
+  const capNote = largest < 50_000
+    ? `The largest size is capped at ${largest.toLocaleString('en-US')} instead of 50,000: the descriptor limit here is ${limit} (hard limit too), and each end of a connection is held by its own process.`
+    : '';
+  lines.push(`One trial per cell. ${capNote}`, '');
+  lines.push(`| close | ${sizes.map((n) => `${n.toLocaleString('en-US')}: µs/close`).join(' | ')} | ${sizes.map((n) => `${n.toLocaleString('en-US')}: p99 ms`).join(' | ')} |`);
+  lines.push(`|---|${sizes.map(() => '---:').join('|')}|${sizes.map(() => '---:').join('|')}|`);
+  for (const row of scalingRows) {
+    const cells = sizes.map((n) => scaling.find((s) => s.row === row.name && s.connections === n));
+    lines.push(`| ${row.name} | ${cells.map((c) => fmt(c?.perCloseUs)).join(' | ')} | ${cells.map((c) => fmt(c?.loopDelayMs.p99, 2)).join(' | ')} |`);
+  }
+  lines.push('');
+
+  lines.push('## 4. Windows: finding the SOCKET behind a net.Socket', '');
+  if (windowsError) {
+    lines.push(`Not measured in this run: the run under Wine failed (${windowsError}).`, '');
+  } else if (!windows) {
+    lines.push('Not measured in this run: it needs the Windows leg (root, mingw-w64 and the Wine chroot of `scripts/windows/setup.sh`).', '');
+  } else {
+    const w = windows.results;
+    const at = (f, digits = 1) => w.map((r) => fmt(f(r), digits)).join(' | ');
+    const first = w[0];
+    const last = w[w.length - 1];
+    lines.push(`Windows node.exe ${windows.node} under Wine 10 (\`bench/windows.mjs\` runs \`bench/windows-lookup.mjs\` through \`scripts/windows/run-node.sh\`), with N client connections open in the process to a peer process on 127.0.0.1. Node reports \`_handle.fd === -1\` on Windows, so the addon finds the SOCKET among the loop's libuv handles; the package then remembers it for the life of that handle object. Wine's syscalls are much slower than Windows' own, so the absolute figures are Wine's; the growth with N is the point. µs per call: the sweep is one pass over the sockets, averaged; the other rows are medians of 3 (a walk, a new connection) or 5 (2,000 or 20,000 calls each) runs.`, '');
+    lines.push(`| µs per call | ${w.map((r) => `${r.connections.toLocaleString('en-US')} connections`).join(' | ')} |`, `|---|${w.map(() => '---:').join('|')}|`);
+    lines.push(`| lookup of a socket already looked up (a WeakMap hit, no syscall) | ${at((r) => r.rememberedLookupUs, 3)} |`);
+    lines.push(`| getLinger(socket) on such a socket | ${at((r) => r.getLingerBySocketUs)} |`);
+    lines.push(`| getLinger(SOCKET number), for comparison | ${at((r) => r.getLingerByNumberUs)} |`);
+    lines.push(`| first lookup of each socket opened since the last sweep, oldest first, averaged | ${at((r) => r.firstCallSweepUs)} |`);
+    lines.push(`| first lookup on a connection opened just before | ${at((r) => r.firstCallAfterNewConnectionUs)} |`);
+    lines.push(`| a walk with getsockopt + getsockname on every handle (what every call cost before) | ${at((r) => r.fullWalkUs, 0)} |`);
+    lines.push('');
+    lines.push(`From ${first.connections.toLocaleString('en-US')} to ${last.connections.toLocaleString('en-US')} connections a remembered lookup goes from ${fmt(first.rememberedLookupUs, 3)} to ${fmt(last.rememberedLookupUs, 3)} µs and a first lookup on a new connection from ${fmt(first.firstCallAfterNewConnectionUs)} to ${fmt(last.firstCallAfterNewConnectionUs)} µs, where a walk with syscalls on every handle goes from ${fmt(first.fullWalkUs, 0)} to ${fmt(last.fullWalkUs, 0)} µs (×${fmt(last.fullWalkUs / first.fullWalkUs, 0)}). `
+      + 'What is left growing is a walk of the handle list without syscalls on a socket\'s first lookup; each handle\'s addresses are read once (getsockname + getpeername) and kept as a hint that is checked before it is used. Memory: one WeakMap entry per socket looked up, and one hint per connected TCP handle, dropped once the hints outgrow the open handles.', '');
+  }
+  lines.push(...relaySections(relayThroughput, relayIdle));
+}
+lines.push(...keepAliveSection(keepAlive, perCall ? 7 : 1));
+lines.push(...stormSection(storm, perCall ? 8 : 2));
+
+// A quick smoke run, or one of only some sections, never overwrites the real results.
+const outDir = meta.quick || meta.httpOnly ? path.join(root, 'bench', '.build') : path.join(root, 'bench');
+fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(path.join(outDir, 'RESULTS.md'), `${lines.join('\n')}\n`);
-fs.writeFileSync(path.join(outDir, 'close-chart.svg'), `${closeChartSvg(closeTable, `Closing ${(closeTable[0]?.connections ?? 0).toLocaleString('en-US')} loopback connections, Node.js ${process.version}, ${os.type()} ${os.release()}`)}\n`);
+if (closeTable) fs.writeFileSync(path.join(outDir, 'close-chart.svg'), `${closeChartSvg(closeTable, `Closing ${(closeTable[0]?.connections ?? 0).toLocaleString('en-US')} loopback connections, Node.js ${process.version}, ${os.type()} ${os.release()}`)}\n`);
 log(`wrote ${path.relative(root, outDir)}/RESULTS.md and close-chart.svg in ${fmt(elapsed, 0)} s`);

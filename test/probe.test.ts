@@ -227,7 +227,7 @@ describe.skipIf(!isMainThread)('net-linger probe', () => {
       }
     });
 
-    it.skipIf(!nginxBinary)(`nginx${nginxBinary ? '' : ' (skipped: nginx is not installed; scripts/ensure-nginx.sh installs nginx-light)'} with lingering_close on and client_max_body_size 1m: 413, FIN, no reset`, async () => {
+    it.skipIf(!nginxBinary)(`nginx${nginxBinary ? '' : ' (skipped: nginx is not installed; scripts/ensure-apt.sh nginx-light installs it)'} with lingering_close on and client_max_body_size 1m: 413, FIN, no reset`, async () => {
       const nginx = await startNginx();
       try {
         const { code, report } = await probeJson([`http://127.0.0.1:${nginx.port}/upload`]);
