@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { median, shuffled } from './lib/stats.mjs';
-import { tcpStates } from './lib/tcp-states.mjs';
+import { tcpStates } from './lib/build.mjs';
 import { cpuSeconds, fdCount, peakRssMiB, resetPeak, rssMiB } from './lib/proc.mjs';
 import { ensureNginx, startNginx } from './lib/nginx.mjs';
 

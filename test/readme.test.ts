@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { semanticsTable } from '../src/lab/semantics-table';
 
@@ -35,6 +36,44 @@ describe('the README is a front door that tells the truth', () => {
     expect(out).toMatch(/client saw: ECONNRESET -\d+ -> ECONNRESET true/);
     expect(out).toContain('Winsock 10054 is ECONNRESET');
   });
+
+  // The first recipe, as written, against a client nobody here wrote: Python's http.client sends
+  // the whole 48 MiB body before it reads, so without the recipe the early close resets it.
+  it.runIf(process.platform === 'linux' && isMainThread)('its HTTP recipe, run as written, lets Python read a whole early 413', async () => {
+    const recipe = /\*\*Answer early without resetting the client\*\*[^\n]*\n\n```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(recipe).toBeDefined();
+    const script = (withRecipe: boolean) => [
+      "const http = require('node:http');",
+      // What servers do past a body limit: answer, then drop the request (node:http, express, koa...).
+      "const server = http.createServer((req, res) => { res.writeHead(413, { connection: 'close' }); res.end('too large', () => req.destroy()); });",
+      withRecipe ? recipe!.replace("require('net-linger')", `require(${JSON.stringify(path.join(root, 'dist', 'cjs', 'index.js'))})`) : '',
+      "server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));",
+      "process.stdin.on('end', () => server.close()).resume();",
+    ].join('\n');
+    const client = [
+      'import http.client, sys',
+      'c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=20)',
+      'try:',
+      '    c.request("POST", "/upload", body=b"x" * (48 << 20))',
+      '    r = c.getresponse()',
+      '    print(r.status, r.read().decode())',
+      'except Exception as e:',
+      '    print(type(e).__name__)',
+    ].join('\n');
+    const run = async (withRecipe: boolean) => {
+      const server = spawn(process.execPath, ['-e', script(withRecipe)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      try {
+        const port = await new Promise<string>((resolve) => server.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+        return execFileSync('python3', ['-c', client, port], { encoding: 'utf8' }).trim();
+      } finally {
+        server.stdin.end();
+        server.kill();
+      }
+    };
+    expect(await run(true)).toBe('413 too large');
+    // The control: the same server without the recipe resets Python before it reads the answer.
+    expect(await run(false)).toMatch(/^(ConnectionResetError|BrokenPipeError)$/);
+  }, 60_000);
 
   // The excerpt is a Linux run (the README says so); other platforms' rows differ by design.
   it.runIf(process.platform === 'linux')('its lab excerpt is what that command prints on Linux', () => {
