@@ -1,12 +1,11 @@
 // The case users hit: a server answers early (413) while a Node HTTP client is still uploading.
 // Closing with destroy() leaves the upload unread, so the kernel resets the connection and the
 // client's request fails with ECONNRESET; gracefulClose lets the client finish reading the answer.
-import http from 'node:http';
 import net from 'node:net';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gracefulClose, isConnectionReset, type GracefulCloseReport } from '../src/index';
 import { resourceGuard, track } from './close-support';
+import { nodeUpload } from './http-support';
 
 let guard: ReturnType<typeof resourceGuard>;
 beforeAll(() => { guard = resourceGuard(); });
@@ -14,12 +13,6 @@ afterAll(async () => { await guard.verify(); });
 
 const BODY_BYTES = 32 * 1024 * 1024;
 const ANSWER = 'request body too large';
-
-interface ClientView {
-  status?: number;
-  body?: string;
-  error?: NodeJS.ErrnoException;
-}
 
 /** A plain TCP server that answers 413 as soon as it has the request head, then closes as told. */
 async function tooLargeServer(close: (socket: net.Socket) => void): Promise<net.Server> {
@@ -41,51 +34,8 @@ async function tooLargeServer(close: (socket: net.Socket) => void): Promise<net.
   return server;
 }
 
-/** Uploads BODY_BYTES with Node's HTTP client and reports what it got back. */
-function upload(port: number): Promise<ClientView> {
-  return new Promise((resolve) => {
-    const view: ClientView = {};
-    let produced = 0;
-    const chunk = Buffer.alloc(64 * 1024, 0x75);
-    const body = new Readable({
-      read() {
-        if (produced >= BODY_BYTES) return void this.push(null);
-        produced += chunk.length;
-        this.push(chunk);
-      },
-    });
-    const agent = new http.Agent({ keepAlive: false });
-    const req = http.request({
-      host: '127.0.0.1', port, method: 'POST', path: '/upload', agent, headers: { 'content-length': BODY_BYTES },
-    });
-    req.on('socket', (socket) => socket.once('connect', () => track(socket)));
-    let settled = false;
-    const finish = () => {
-      if (settled) return;
-      settled = true;
-      // Give a late error the chance to show up before judging.
-      setTimeout(() => {
-        body.destroy();
-        agent.destroy();
-        resolve(view);
-      }, 100);
-    };
-    req.on('response', (res) => {
-      view.status = res.statusCode;
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { text += d; });
-      res.on('end', () => { view.body = text; });
-      res.on('error', () => undefined);
-      res.on('close', finish);
-    });
-    req.on('error', (err) => {
-      view.error ??= err;
-      finish();
-    });
-    body.pipe(req);
-  });
-}
+/** Uploads BODY_BYTES with Node's HTTP client (the suite's one upload client) and reports what it got back. */
+const upload = (port: number) => nodeUpload({ host: '127.0.0.1', port }, { bytes: BODY_BYTES });
 
 // Observed on Linux; elsewhere not verified here.
 describe.skipIf(process.platform !== 'linux')('answering 413 while a Node HTTP client is still uploading', () => {
