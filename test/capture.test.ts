@@ -14,6 +14,7 @@ import {
 import { closingLadder, foldWire } from '../src/lab/ladder';
 import { checkWire, runScenario } from '../src/lab/runner';
 import { SCENARIOS, type ConnectionExpectation, type ConnectionScenario } from '../src/lab/scenarios';
+import { cliForOtherUsers } from './helpers';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');
@@ -165,7 +166,7 @@ const folded = (segments: readonly Dumped[]) =>
 
 function run(args: string[], env: Record<string, string> = {}, as?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const [file, argv] = as
-    ? ['setpriv', ['--reuid', as, '--regid', 'nogroup', '--clear-groups', '--', process.execPath, cli, ...args]]
+    ? ['setpriv', ['--reuid', as, '--regid', 'nogroup', '--clear-groups', '--', process.execPath, cliForOtherUsers(), ...args]]
     : [process.execPath, [cli, ...args]];
   return new Promise((resolve) => {
     execFile(file, argv, { cwd: os.tmpdir(), env: { ...process.env, NO_COLOR: '1', ...env } }, (error, stdout, stderr) => {

@@ -2,6 +2,7 @@
 // namespaces, the refusal where they cannot run, and that nothing is left behind.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { mergeWire, runScenario } from '../src/lab/runner';
 import { SCENARIOS } from '../src/lab/scenarios';
 import { semanticsTable } from '../src/lab/semantics-table';
 import { labSchema } from './lab-schema';
+import { cliForOtherUsers } from './helpers';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');
@@ -38,8 +40,9 @@ interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: stri
 
 function run(args: string[], prefix: string[] = []): Promise<Run> {
   return new Promise((resolve) => {
-    const [command, ...rest] = prefix.length ? [...prefix, process.execPath, cli, ...args] : [process.execPath, cli, ...args];
-    const child = execFile(command, rest, { cwd: root, env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
+    // Another user (a prefix such as setpriv) gets a CLI and a working folder it can reach.
+    const [command, ...rest] = prefix.length ? [...prefix, process.execPath, cliForOtherUsers(), ...args] : [process.execPath, cli, ...args];
+    const child = execFile(command, rest, { cwd: prefix.length ? os.tmpdir() : root, env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
       resolve({ code, signal: (err as { signal?: NodeJS.Signals } | null)?.signal ?? null, stdout, stderr, pid: child.pid! });
     });

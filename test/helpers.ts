@@ -1,4 +1,7 @@
+import fs from 'node:fs';
 import type net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { loopbackPair } from '../src/lab/loopback';
 
 export interface Connection {
@@ -30,4 +33,28 @@ export async function until(condition: () => boolean, timeoutMs = 5000): Promise
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
+}
+
+let copyForOthers: string | undefined;
+
+/**
+ * The CLI's path as another user (e.g. nobody, for the tests that run without root) can run it:
+ * this checkout's when every folder above it lets others through, else a world-readable copy of
+ * what the CLI needs at run time (a clone in a private temporary folder shuts others out).
+ */
+export function cliForOtherUsers(): string {
+  const root = path.resolve(__dirname, '..');
+  const cli = (base: string) => path.join(base, 'dist', 'cjs', 'cli', 'main.js');
+  const open = (dir: string): boolean => (fs.statSync(dir).mode & 0o005) === 0o005 && (dir === path.dirname(dir) || open(path.dirname(dir)));
+  if (open(root)) return cli(root);
+  if (!copyForOthers) {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'net-linger-cli-'));
+    fs.chmodSync(copy, 0o755);
+    for (const part of ['package.json', 'binding.gyp', 'dist', path.join('build', 'Release'), path.join('node_modules', 'node-gyp-build')]) {
+      if (fs.existsSync(path.join(root, part))) fs.cpSync(path.join(root, part), path.join(copy, part), { recursive: true });
+    }
+    process.once('exit', () => fs.rmSync(copy, { recursive: true, force: true }));
+    copyForOthers = copy;
+  }
+  return cli(copyForOthers);
 }
