@@ -386,7 +386,8 @@ describe('probeServer()', () => {
     const { port } = server.address() as net.AddressInfo;
     try {
       const report = await probeServer(`[::1]:${port}`, { size: 1000 });
-      expect(report).toMatchObject({ verdict: 'clean', serverClose: 'fin', acknowledgedBytes: 1000 });
+      // Windows' counter leaves out bytes still queued, so the probe does not claim a count there.
+      expect(report).toMatchObject({ verdict: 'clean', serverClose: 'fin', acknowledgedBytes: process.platform === 'win32' ? null : 1000 });
       expect(report.target).toMatchObject({ kind: 'tcp', host: '::1', port });
     } finally {
       await closeServer(server);
