@@ -79,6 +79,8 @@ async function pythonServer(mode: 'http' | 'tcp'): Promise<{ port: number; stop:
 
 // ---- nginx, started here with its own prefix and config ------------------------------------
 const nginxBinary = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => fs.existsSync(p));
+// nginx is not under test: it runs without a sanitizer runtime the suite may have preloaded (test:asan).
+const { LD_PRELOAD: _preload, ...envWithoutPreload } = process.env;
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -124,7 +126,7 @@ http {
 }
 `;
     fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
-    const child = spawn(nginxBinary!, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'logs', 'error.log')], { stdio: 'ignore' });
+    const child = spawn(nginxBinary!, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'logs', 'error.log')], { stdio: 'ignore', env: envWithoutPreload });
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && child.exitCode === null && !(await canConnect(port))) await new Promise((r) => setTimeout(r, 50));
     if (child.exitCode === null && (await canConnect(port))) {
