@@ -165,11 +165,12 @@ const folded = (segments: readonly Dumped[]) =>
   segments.filter((s) => s.bytes > 0 || s.flags.some((f) => f === 'SYN' || f === 'FIN' || f === 'RST')).map(({ from, flags, bytes }) => ({ from, flags, bytes }));
 
 function run(args: string[], env: Record<string, string> = {}, as?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [file, argv] = as
-    ? ['setpriv', ['--reuid', as, '--regid', 'nogroup', '--clear-groups', '--', process.execPath, cliForOtherUsers(), ...args]]
+  const other = as ? cliForOtherUsers() : undefined;
+  const [file, argv] = other
+    ? ['setpriv', ['--reuid', as!, '--regid', 'nogroup', '--clear-groups', '--', process.execPath, other.cli, ...args]]
     : [process.execPath, [cli, ...args]];
   return new Promise((resolve) => {
-    execFile(file, argv, { cwd: os.tmpdir(), env: { ...process.env, NO_COLOR: '1', ...env } }, (error, stdout, stderr) => {
+    execFile(file, argv, { cwd: os.tmpdir(), env: { ...process.env, NO_COLOR: '1', ...env, ...other?.env } }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
     });
   });

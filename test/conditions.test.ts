@@ -41,8 +41,9 @@ interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: stri
 function run(args: string[], prefix: string[] = []): Promise<Run> {
   return new Promise((resolve) => {
     // Another user (a prefix such as setpriv) gets a CLI and a working folder it can reach.
-    const [command, ...rest] = prefix.length ? [...prefix, process.execPath, cliForOtherUsers(), ...args] : [process.execPath, cli, ...args];
-    const child = execFile(command, rest, { cwd: prefix.length ? os.tmpdir() : root, env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
+    const other = prefix.length ? cliForOtherUsers() : undefined;
+    const [command, ...rest] = other ? [...prefix, process.execPath, other.cli, ...args] : [process.execPath, cli, ...args];
+    const child = execFile(command, rest, { cwd: other ? os.tmpdir() : root, env: { ...process.env, NO_COLOR: '1', ...other?.env }, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
       resolve({ code, signal: (err as { signal?: NodeJS.Signals } | null)?.signal ?? null, stdout, stderr, pid: child.pid! });
     });

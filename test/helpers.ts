@@ -35,26 +35,34 @@ export async function until(condition: () => boolean, timeoutMs = 5000): Promise
   }
 }
 
-let copyForOthers: string | undefined;
+let copyForOthers: { cli: string; env: Record<string, string> } | undefined;
 
 /**
- * The CLI's path as another user (e.g. nobody, for the tests that run without root) can run it:
- * this checkout's when every folder above it lets others through, else a world-readable copy of
- * what the CLI needs at run time (a clone in a private temporary folder shuts others out).
+ * The CLI's path, and the environment to add, with which another user (e.g. nobody, for the tests
+ * that run without root) can run it: this checkout's when every folder above it lets others
+ * through, else a world-readable copy of what the CLI needs at run time (a clone in a private
+ * temporary folder shuts others out). A binary named by NET_LINGER_PREBUILD (the ASan leg's)
+ * is copied too, and the copy named instead.
  */
-export function cliForOtherUsers(): string {
+export function cliForOtherUsers(): { cli: string; env: Record<string, string> } {
   const root = path.resolve(__dirname, '..');
   const cli = (base: string) => path.join(base, 'dist', 'cjs', 'cli', 'main.js');
   const open = (dir: string): boolean => (fs.statSync(dir).mode & 0o005) === 0o005 && (dir === path.dirname(dir) || open(path.dirname(dir)));
-  if (open(root)) return cli(root);
+  const prebuild = process.env.NET_LINGER_PREBUILD;
+  if (open(root) && (!prebuild || open(prebuild))) return { cli: cli(root), env: {} };
   if (!copyForOthers) {
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'net-linger-cli-'));
     fs.chmodSync(copy, 0o755);
     for (const part of ['package.json', 'binding.gyp', 'dist', path.join('build', 'Release'), path.join('node_modules', 'node-gyp-build')]) {
       if (fs.existsSync(path.join(root, part))) fs.cpSync(path.join(root, part), path.join(copy, part), { recursive: true });
     }
+    const env: Record<string, string> = {};
+    if (prebuild) {
+      fs.cpSync(prebuild, path.join(copy, 'prebuild'), { recursive: true });
+      env.NET_LINGER_PREBUILD = path.join(copy, 'prebuild');
+    }
     process.once('exit', () => fs.rmSync(copy, { recursive: true, force: true }));
-    copyForOthers = copy;
+    copyForOthers = { cli: cli(copy), env };
   }
-  return cli(copyForOthers);
+  return copyForOthers;
 }
