@@ -3,6 +3,7 @@
 import {
   type Faults, type ProxyConnectionReport, createFaultProxy, formatHostPort, parseAddress, resolveFaults,
 } from '../faults';
+import { formatBytes } from '../text';
 
 export const PROXY_HELP = `Usage: net-linger proxy --upstream HOST:PORT [--listen HOST:PORT] [faults] [--json]
 
@@ -111,10 +112,6 @@ export function parseProxyArgs(argv: readonly string[]): ProxyArgs {
   return parsed;
 }
 
-function bytes(n: number): string {
-  return `${n} B`;
-}
-
 function sideText(name: string, s: ProxyConnectionReport['client']): string {
   const ended = s.ended === null ? 'open until the proxy closed it' : s.ended === 'fin' ? 'sent FIN' : s.ended === 'reset' ? `reset (${s.code})` : s.ended === 'error' ? `failed (${s.code})` : 'closed';
   const closed = s.closedWith === null ? '' : s.closedWith === 'fin' ? ', got FIN' : s.closedWith === 'reset' ? ', got RST' : ', closed by the proxy';
@@ -123,9 +120,9 @@ function sideText(name: string, s: ProxyConnectionReport['client']): string {
 
 /** One line per connection for people. */
 export function formatConnection(r: ProxyConnectionReport): string {
-  const actions = r.actions.map((a) => `${a.fault} ${a.direction} at ${bytes(a.atBytes)}/${Math.round(a.atMs)} ms`).join(', ');
+  const actions = r.actions.map((a) => `${a.fault} ${a.direction} at ${formatBytes(a.atBytes)}/${Math.round(a.atMs)} ms`).join(', ');
   const upstream = r.upstream.connected ? sideText('upstream', r.upstream) : `upstream unreachable (${r.upstream.code ?? 'error'})`;
-  return `#${r.id} ${formatHostPort(r.client.host, r.client.port)}: up ${bytes(r.bytes.up)}, down ${bytes(r.bytes.down)}; ` +
+  return `#${r.id} ${formatHostPort(r.client.host, r.client.port)}: up ${formatBytes(r.bytes.up)}, down ${formatBytes(r.bytes.down)}; ` +
     `${sideText('client', r.client)}; ${upstream}` + (actions ? `; faults: ${actions}` : r.faults ? '; faults: none fired' : '') + '\n';
 }
 
