@@ -1,8 +1,6 @@
 // docs/semantics.md's table, generated from the scenario table so the two cannot drift.
-import {
-  SCENARIOS, describeClaim, describeCloser, describeCondition, describeExpectation, describePeer,
-  type Expectation, type Platform, type Scenario, type Variant,
-} from './scenarios.js';
+import { SCENARIOS, type Expectation, type Platform, type Scenario, type Variant } from './scenarios.js';
+import { describeClaim, describeCloser, describeCondition, describeExpectation, describePeer } from './describe.js';
 
 const PLATFORMS: readonly [Platform, string][] = [['linux', 'Linux'], ['win32', 'Windows'], ['darwin', 'macOS']];
 
