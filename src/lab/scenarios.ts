@@ -139,6 +139,12 @@ export interface ConnectionScenario {
   variants?: Partial<Record<Platform, readonly Variant<ConnectionExpectation>[]>>;
   /** Platforms documented elsewhere but not verified here, with the source. */
   unverified?: Partial<Record<Platform, string>>;
+  /**
+   * What the Windows cell's run under Wine proves beyond the API and its error codes, with the
+   * source for Windows' own behaviour. Wine runs Windows' socket API over Linux's TCP stack, so
+   * whatever crossed the wire there was Linux's.
+   */
+  wine?: string;
 }
 
 /** A call on something that is not a connected TCP socket. */
@@ -155,6 +161,12 @@ export interface CallScenario {
   expect: Partial<Record<Platform, CallExpectation>>;
   variants?: Partial<Record<Platform, readonly Variant<CallExpectation>[]>>;
   unverified?: Partial<Record<Platform, string>>;
+  /**
+   * What the Windows cell's run under Wine proves beyond the API and its error codes, with the
+   * source for Windows' own behaviour. Wine runs Windows' socket API over Linux's TCP stack, so
+   * whatever crossed the wire there was Linux's.
+   */
+  wine?: string;
 }
 
 export type Scenario = ConnectionScenario | CallScenario;
@@ -211,6 +223,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'plain-close',
+    wine: "the FIN was Linux's; Windows sends FIN on a graceful closesocket() (Microsoft: Graceful shutdown, linger options, and socket closure)",
     title: 'Plain close',
     why: 'The normal active close: FIN, the peer reads everything then EOF, and the closer keeps TIME_WAIT.',
     steps: [closer.send(1000), closer.close(), peer.waitEof(), peer.end()],
@@ -222,6 +235,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'close-with-unread-data',
+    wine: "the RST was Linux's; Windows resets a connection closed with unread data as RFC 1122 4.2.2.13 asks (not verified on Windows' own stack)",
     title: 'Close with unread data',
     why: 'The classic cause of ECONNRESET: closing while the receive buffer still holds data sends RST, not FIN.',
     steps: [peer.send(1000), closer.waitUnread(1000), closer.close()],
@@ -233,6 +247,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'linger-zero',
+    wine: "the RST was Linux's; Windows: Microsoft closesocket() docs (l_onoff nonzero, l_linger 0: a hard, abortive close)",
     title: 'SO_LINGER {1,0} + close',
     why: 'The deterministic abortive close: RST at once, unsent data thrown away, no TIME_WAIT. The peer reads one byte at a time, as a recv() loop would, so every read is full and the reset is seen.',
     peerReadBuffer: 1,
@@ -267,6 +282,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'shutdown-write',
+    wine: "the FIN was Linux's and WSAESHUTDOWN is Wine's mapping; Windows: Microsoft shutdown() docs (SD_SEND sends FIN; later sends fail WSAESHUTDOWN)",
     title: 'shutdown(write): half-close',
     why: 'FIN without closing: the peer reads EOF and can still send; the closer still receives but can no longer send.',
     steps: [closer.shutdown('write'), peer.waitEof(), peer.send(100), closer.read(100), closer.send(10)],
@@ -279,6 +295,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'orderly-close',
+    wine: "the FINs were Linux's; Windows: Microsoft shutdown() and closesocket() docs (the graceful sequence)",
     title: 'Orderly close (send all, shutdown(write), read until FIN, close)',
     why: 'The cure for ECONNRESET: even when the peer sent data the closer never wanted, draining until its FIN avoids the reset.',
     steps: [
@@ -299,6 +316,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'shutdown-read',
+    wine: "Wine's SD_RECEIVE only marks the socket (Wine server/sock.c): the closer's read fails, Node closes with data unread, and Linux sends the RST; Windows' own stack resets on data queued or arriving after SD_RECEIVE (Microsoft shutdown() docs)",
     title: 'shutdown(read)',
     why: 'Linux sends nothing: the peer may keep sending, every queued byte (even one that arrived after the shutdown) is still returned, then reads return 0.',
     steps: [
@@ -338,6 +356,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'send-after-reset',
+    wine: "the RST was Linux's; Windows: Microsoft send() docs (WSAECONNRESET after a hard close by the remote side)",
     title: 'Send after a reset',
     why: 'A peer that is not reading learns of the RST on its next send.',
     steps: [peer.pause(), closer.setLinger(1, 0), closer.close(), peer.writeUntilError()],
