@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { resetClose } from './close';
 import { isConnectionReset, normalizeErrorCode } from './errors';
 import { streamError } from './node-internals';
+import { SocketReader } from './reader';
 import { invalidArgType, invalidArgValue, validateChoice, validateInteger, validateOptionsObject, validateSignal } from './validate';
 
 // A faithful TCP relay between two live sockets: bytes both ways with backpressure, and every
@@ -100,8 +101,12 @@ class RelaySide {
   held = false;
   /** The other side's write buffer is full: wait for its 'drain'. */
   blocked = false;
+  /** Reads the socket whatever mode it was handed over in (a leftover 'readable' listener). */
+  readonly reader: SocketReader;
 
-  constructor(readonly socket: net.Socket, readonly name: 'a' | 'b') {}
+  constructor(readonly socket: net.Socket, readonly name: 'a' | 'b') {
+    this.reader = new SocketReader(socket);
+  }
 
   report(): RelaySideReport {
     const r: RelaySideReport = { ended: this.ended, fin: this.fin, closedWith: this.closedWith, bytesRead: this.bytesRead };
@@ -172,7 +177,7 @@ export class Relay {
         if (errored) this.onError(side, errored);
       } else if (s.readableEnded) this.onEnd(side);
     }
-    for (const side of [this.a, this.b]) if (!side.socket.destroyed && !side.held) side.socket.resume();
+    for (const side of [this.a, this.b]) if (!side.socket.destroyed && !side.held) side.reader.resume();
     return this.finished;
   }
 
@@ -185,7 +190,7 @@ export class Relay {
     const onDrain = () => {
       const from = this.other(side);
       from.blocked = false;
-      if (!from.held && !from.socket.destroyed) from.socket.resume();
+      if (!from.held && !from.socket.destroyed) from.reader.resume();
     };
     s.on('data', onData);
     s.on('end', onEnd);
@@ -218,7 +223,7 @@ export class Relay {
     this.bytes[dir] += data.length;
     if (!t.write(data, callback)) {
       from.blocked = true;
-      from.socket.pause();
+      from.reader.pause();
     }
     return true;
   }
@@ -302,8 +307,8 @@ export class Relay {
   hold(side: RelaySide, held: boolean): void {
     side.held = held;
     if (side.socket.destroyed) return;
-    if (held) side.socket.pause();
-    else if (!side.blocked) side.socket.resume();
+    if (held) side.reader.pause();
+    else if (!side.blocked) side.reader.resume();
   }
 
   stop(why: 'aborted' | 'idle-timeout'): void {
@@ -317,6 +322,7 @@ export class Relay {
 
   private finish(): void {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
+    for (const side of [this.a, this.b]) side.reader.stop();
     relaying.delete(this.a.socket);
     relaying.delete(this.b.socket);
     this.policy.done?.();
