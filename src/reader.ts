@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import { dropDecoder } from './node-internals';
 
 /**
  * Reads a socket that other code hands over, whatever mode that code left it in, so that every
@@ -51,4 +52,33 @@ export class SocketReader {
       this.socket.off('readable', this.onReadable);
     }
   }
+}
+
+/**
+ * Makes a socket with setEncoding() deliver bytes again, for an owner that must pass on exactly
+ * what arrived (relay()): the text Node had already decoded is taken out (read(), which also
+ * emits it as 'data' to listeners left on the socket) and put back as bytes, with the start of an
+ * incomplete character the decoder held, ahead of what comes next. Returns the encoding that was
+ * set, for restoreEncoding(), or null when none was. Text decoded before the call is given back
+ * as `Buffer.from(text, encoding)`: exact for every encoding except where decoding had already
+ * replaced an invalid sequence (utf8, U+FFFD) — bytes the socket read before the owner got it.
+ */
+export function takeBytes(socket: net.Socket): BufferEncoding | null {
+  const encoding = socket.readableEncoding;
+  if (!encoding || socket.destroyed) return null;
+  let text = '';
+  while (socket.readableLength > 0) {
+    const chunk = socket.read() as string | null;
+    if (chunk === null) break;
+    text += chunk;
+  }
+  const held = dropDecoder(socket, encoding);
+  const bytes = text === '' ? held : Buffer.concat([Buffer.from(text, encoding), held]);
+  if (bytes.length > 0) socket.unshift(bytes);
+  return encoding;
+}
+
+/** Sets the encoding takeBytes() took off again, unless other code set one since. */
+export function restoreEncoding(socket: net.Socket, encoding: BufferEncoding | null): void {
+  if (encoding && socket.readableEncoding === null) socket.setEncoding(encoding);
 }

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { resetClose } from './close';
 import { isConnectionReset, normalizeErrorCode } from './errors';
 import { streamError } from './node-internals';
-import { SocketReader } from './reader';
+import { restoreEncoding, SocketReader, takeBytes } from './reader';
 import { invalidArgType, invalidArgValue, validateChoice, validateInteger, validateOptionsObject, validateSignal } from './validate';
 
 // A faithful TCP relay between two live sockets: bytes both ways with backpressure, and every
@@ -103,6 +103,8 @@ class RelaySide {
   blocked = false;
   /** Reads the socket whatever mode it was handed over in (a leftover 'readable' listener). */
   readonly reader: SocketReader;
+  /** The encoding setEncoding() had set, suspended while relaying; null when none was. */
+  encoding: BufferEncoding | null = null;
 
   constructor(readonly socket: net.Socket, readonly name: 'a' | 'b') {
     this.reader = new SocketReader(socket);
@@ -151,6 +153,9 @@ export class Relay {
     // arrives, and the other direction could no longer be relayed. Node reads the flag when the
     // FIN comes (net.js onReadableStreamEnd, streams' endReadableNT), so setting it now is enough.
     for (const side of [this.a, this.b]) side.socket.allowHalfOpen = true;
+    // A socket with setEncoding() would hand over decoded text: invalid bytes as U+FFFD, counts
+    // in characters. Relay bytes; the encoding is set again when the relay is done.
+    for (const side of [this.a, this.b]) side.encoding = takeBytes(side.socket);
     // Before the 'data' listeners: a side held now is never read, not even into Node's buffer.
     this.policy.begin?.();
     for (const side of [this.a, this.b]) this.attach(side);
@@ -183,7 +188,8 @@ export class Relay {
 
   private attach(side: RelaySide): void {
     const s = side.socket;
-    const onData = (chunk: Buffer) => this.onData(side, chunk);
+    // A string only if other code calls setEncoding() during the relay: back to its bytes.
+    const onData = (chunk: Buffer | string) => this.onData(side, typeof chunk === 'string' ? Buffer.from(chunk, s.readableEncoding ?? 'utf8') : chunk);
     const onEnd = () => this.onEnd(side);
     const onError = (err: NodeJS.ErrnoException) => this.onError(side, err);
     const onClose = () => this.onClose(side);
@@ -322,7 +328,10 @@ export class Relay {
 
   private finish(): void {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
-    for (const side of [this.a, this.b]) side.reader.stop();
+    for (const side of [this.a, this.b]) {
+      side.reader.stop();
+      restoreEncoding(side.socket, side.encoding);
+    }
     relaying.delete(this.a.socket);
     relaying.delete(this.b.socket);
     this.policy.done?.();
