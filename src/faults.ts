@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { NetLingerError } from './errors';
-import { anyFault, FaultPolicy, type FaultAction, type Faults, type ResolvedFaults, resolveFaults } from './fault-policy';
+import { anyFault, FaultPolicy, MAX_TIMER_MS, type FaultAction, type Faults, type ResolvedFaults, resolveFaults } from './fault-policy';
 import { type RelaySideReport, startRelay } from './relay';
 import { invalidArgType, invalidArgValue, validateInteger, validateOptionsObject } from './validate';
 
@@ -33,6 +33,8 @@ export interface ProxyConnectionReport {
   bytes: { up: number; down: number };
   /** Whose peer ended first, or null when the proxy did (a fault, or close()). */
   first: 'client' | 'upstream' | null;
+  /** 'idle-timeout' when the proxy closed the connection because of `idleTimeout`; null otherwise. */
+  stopped: 'idle-timeout' | null;
   elapsedMs: number;
 }
 
@@ -46,6 +48,14 @@ export interface FaultProxyOptions {
   faults?: Faults;
   /** The probability draw, for tests that want it repeatable; default Math.random. */
   random?: () => number;
+  /**
+   * Milliseconds without a byte read from either side after which the proxy closes a connection
+   * (plain close of both sockets; the report says `stopped: 'idle-timeout'`). 0 (the default): never,
+   * as without the proxy: a connection both peers leave open lives until close().
+   */
+  idleTimeout?: number;
+  /** How many finished connections' reports the proxy keeps (`reports`, and for nextReport()); default 100. */
+  keepReports?: number;
 }
 
 export interface FaultProxy extends EventEmitter {
@@ -60,12 +70,16 @@ export interface FaultProxy extends EventEmitter {
   setFaults(faults: Faults): void;
   /**
    * The report of the next connection, in accept order, each connection's report given once;
-   * waits for a connection that has not been accepted yet. Rejects (ERR_NET_LINGER_PROXY_CLOSED)
-   * only when the proxy closes before that connection exists.
+   * waits for a connection that has not been accepted yet. At most `keepReports` connections'
+   * reports wait to be asked for: beyond that the oldest are let go, and nextReport() starts at the
+   * oldest one kept. Rejects (ERR_NET_LINGER_PROXY_CLOSED) only when the proxy closes before that
+   * connection exists.
    */
   nextReport(): Promise<ProxyConnectionReport>;
-  /** Reports of every connection that has finished, in the order they finished. */
+  /** Reports of the last `keepReports` connections that finished (default 100), in the order they finished. */
   readonly reports: readonly ProxyConnectionReport[];
+  /** How many connections have finished since the proxy started (also those whose reports were let go). */
+  readonly reportCount: number;
   /** Connections open now. */
   readonly active: number;
   /** Stops accepting, closes live connections (plain close), resolves once every report is in. Idempotent. */
@@ -115,6 +129,7 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
   private readonly pending: Promise<ProxyConnectionReport>[] = [];
   private readonly waiters: Array<{ resolve: (p: Promise<ProxyConnectionReport>) => void; reject: (e: Error) => void }> = [];
   private readonly finished: ProxyConnectionReport[] = [];
+  private finishedCount = 0;
   private readonly inFlight = new Set<Promise<ProxyConnectionReport>>();
   private closing: Promise<void> | undefined;
 
@@ -123,6 +138,8 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     readonly upstream: { host: string; port: number },
     faults: ResolvedFaults,
     private readonly random: () => number,
+    private readonly idleTimeout: number,
+    private readonly keepReports: number,
   ) {
     super();
     this.current = faults;
@@ -131,6 +148,7 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
 
   get faults(): ResolvedFaults { return this.current; }
   get reports(): readonly ProxyConnectionReport[] { return this.finished; }
+  get reportCount(): number { return this.finishedCount; }
   get active(): number { return this.live.size; }
   get hostPort(): string { return formatHostPort(this.address.host, this.address.port); }
 
@@ -165,7 +183,7 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     upstream.once('connect', () => { connected = true; });
     this.live.set(id, { client, upstream });
     let policy: FaultPolicy | undefined;
-    const { report } = startRelay(client, upstream, { onTimeout: 'destroy' }, apply ? (r) => (policy = new FaultPolicy(r, faults)) : undefined);
+    const { report } = startRelay(client, upstream, { onTimeout: 'destroy', idleTimeout: this.idleTimeout }, apply ? (r) => (policy = new FaultPolicy(r, faults)) : undefined);
     const done = report.then((r): ProxyConnectionReport => {
       this.live.delete(id);
       const out: ProxyConnectionReport = {
@@ -176,9 +194,12 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
         actions: policy?.actions ?? [],
         bytes: { up: r.bytes.aToB, down: r.bytes.bToA },
         first: r.first === 'a' ? 'client' : r.first === 'b' ? 'upstream' : null,
+        stopped: r.stopped === 'idle-timeout' ? 'idle-timeout' : null,
         elapsedMs: Math.round(r.elapsedMs * 10) / 10,
       };
+      this.finishedCount++;
       this.finished.push(out);
+      if (this.finished.length > this.keepReports) this.finished.shift();
       this.emit('report', out);
       return out;
     });
@@ -186,7 +207,10 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     void done.then(() => this.inFlight.delete(done));
     const waiter = this.waiters.shift();
     if (waiter) waiter.resolve(done);
-    else this.pending.push(done);
+    else {
+      this.pending.push(done);
+      if (this.pending.length > this.keepReports) this.pending.shift();
+    }
     this.emit('connection', { id, client: clientAddr, faults: apply ? faults : null });
   }
 
@@ -212,6 +236,9 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
   }
 }
 
+/** Reports kept by default: a long-running proxy keeps about that many, not one per connection ever made. */
+const DEFAULT_KEEP_REPORTS = 100;
+
 function closedError(): NetLingerError {
   return new NetLingerError('ERR_NET_LINGER_PROXY_CLOSED', 'The proxy closed before another connection arrived');
 }
@@ -231,7 +258,11 @@ export async function createFaultProxy(options: FaultProxyOptions): Promise<Faul
   const upstream = parseAddress(opts.upstream, 'options.upstream', { host: '127.0.0.1', minPort: 1 });
   const faults = resolveFaults(opts.faults, 'options.faults');
   if (opts.random !== undefined && typeof opts.random !== 'function') throw invalidArgType('options.random', 'of type function', opts.random);
-  const proxy = new FaultProxyImpl(listen, upstream, faults, (opts.random as (() => number) | undefined) ?? Math.random);
+  const idleTimeout = opts.idleTimeout === undefined ? 0 : validateInteger(opts.idleTimeout, 'options.idleTimeout', 0, MAX_TIMER_MS);
+  const keepReports = opts.keepReports === undefined
+    ? DEFAULT_KEEP_REPORTS
+    : validateInteger(opts.keepReports, 'options.keepReports', 0, Number.MAX_SAFE_INTEGER);
+  const proxy = new FaultProxyImpl(listen, upstream, faults, (opts.random as (() => number) | undefined) ?? Math.random, idleTimeout, keepReports);
   await proxy.listen();
   return proxy;
 }
