@@ -141,7 +141,9 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     private readonly idleTimeout: number,
     private readonly keepReports: number,
   ) {
-    super();
+    // A listener's exception never reaches the proxy's machinery: see listenerFailed(). With
+    // captureRejections, an async listener's rejection comes to the same place.
+    super({ captureRejections: true });
     this.current = faults;
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
   }
@@ -200,7 +202,7 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
       this.finishedCount++;
       this.finished.push(out);
       if (this.finished.length > this.keepReports) this.finished.shift();
-      this.emit('report', out);
+      this.safeEmit('report', out);
       return out;
     });
     this.inFlight.add(done);
@@ -211,7 +213,46 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
       this.pending.push(done);
       if (this.pending.length > this.keepReports) this.pending.shift();
     }
-    this.emit('connection', { id, client: clientAddr, faults: apply ? faults : null });
+    this.safeEmit('connection', { id, client: clientAddr, faults: apply ? faults : null });
+  }
+
+  /** emit() from inside the proxy (a connection's callbacks, a promise): a listener's exception goes to listenerFailed(). */
+  private safeEmit(event: 'report' | 'connection', value: unknown): void {
+    try {
+      this.emit(event, value);
+    } catch (err) {
+      this.listenerFailed(err, event);
+    }
+  }
+
+  /**
+   * A listener threw (or an async one rejected). The proxy emits from its own machinery, where
+   * an exception would become an unhandled rejection or an uncaught exception: it goes to the
+   * proxy's 'error' listeners when there are any, else (and when an 'error' listener throws
+   * itself) it becomes a process warning, NET_LINGER_PROXY_LISTENER. The proxy goes on either way.
+   */
+  private listenerFailed(err: unknown, event: string | symbol): void {
+    if (event !== 'error' && this.listenerCount('error') > 0) {
+      try {
+        this.emit('error', err);
+        return;
+      } catch (again) {
+        err = again;
+        event = 'error';
+      }
+    }
+    const name = String(event);
+    const message = err instanceof Error ? err.message : String(err);
+    process.emitWarning(`A${/^[aeiou]/.test(name) ? 'n' : ''} '${name}' listener of the fault proxy threw: ${message}`, {
+      type: 'NetLingerWarning',
+      code: 'NET_LINGER_PROXY_LISTENER',
+      detail: err instanceof Error ? err.stack : undefined,
+    });
+  }
+
+  /** Where EventEmitter's captureRejections sends an async listener's rejection. */
+  [EventEmitter.captureRejectionSymbol](err: unknown, event: string | symbol): void {
+    this.listenerFailed(err, event);
   }
 
   nextReport(): Promise<ProxyConnectionReport> {

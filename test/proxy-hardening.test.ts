@@ -1,5 +1,5 @@
-// createFaultProxy() over time: a bounded number of kept reports, an idle timeout for
-// connections the peers leave open. Node peers on loopback.
+// createFaultProxy() over time and under listener bugs: a bounded number of kept reports, an idle
+// timeout for connections the peers leave open, and listeners that throw. Node peers on loopback.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaultProxy, type FaultProxy } from '../src/index';
@@ -137,5 +137,75 @@ describe('createFaultProxy({ idleTimeout })', () => {
     await expect(bad({ idleTimeout: '100' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' });
     await expect(bad({ keepReports: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(bad({ keepReports: '10' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  });
+});
+
+describe('createFaultProxy() listeners that throw', () => {
+  /** Collects unhandled rejections, uncaught exceptions and the proxy's warnings while `fn` runs. */
+  async function watching(fn: () => Promise<void>) {
+    const seen = { rejections: [] as unknown[], warnings: [] as Array<Error & { code?: string }> };
+    const onRejection = (e: unknown) => { seen.rejections.push(e); };
+    const onWarning = (w: Error & { code?: string }) => { if (w.code === 'NET_LINGER_PROXY_LISTENER') seen.warnings.push(w); };
+    process.on('unhandledRejection', onRejection);
+    process.on('warning', onWarning);
+    try {
+      await fn();
+      await sleep(50);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      process.off('warning', onWarning);
+    }
+    return seen;
+  }
+
+  it("a throwing 'report' or 'connection' listener: no unhandled rejection, close() resolves, a warning with a code", async () => {
+    const seen = await watching(async () => {
+      const proxy = await createFaultProxy({ upstream: answeringPort });
+      proxy.on('report', () => { throw new Error('report listener bug'); });
+      proxy.on('connection', () => { throw new Error('connection listener bug'); });
+      await connections(proxy, 2);
+      // The proxy goes on: both connections were relayed and reported.
+      expect((await proxy.nextReport()).id).toBe(1);
+      expect((await proxy.nextReport()).id).toBe(2);
+      await expect(proxy.close()).resolves.toBeUndefined();
+    });
+    expect(seen.rejections).toEqual([]);
+    expect(seen.warnings.map((w) => w.message).sort()).toEqual([
+      "A 'connection' listener of the fault proxy threw: connection listener bug",
+      "A 'connection' listener of the fault proxy threw: connection listener bug",
+      "A 'report' listener of the fault proxy threw: report listener bug",
+      "A 'report' listener of the fault proxy threw: report listener bug",
+    ]);
+    expect(seen.warnings[0]).toMatchObject({ name: 'NetLingerWarning' });
+  });
+
+  it("with an 'error' listener the exceptions go there, async listeners' rejections too", async () => {
+    const errors: unknown[] = [];
+    const seen = await watching(async () => {
+      const proxy = await createFaultProxy({ upstream: answeringPort });
+      proxy.on('error', (err) => errors.push(err));
+      proxy.on('report', () => { throw new Error('sync bug'); });
+      proxy.on('report', async () => { throw new Error('never called: the sync listener threw first'); });
+      proxy.on('connection', async () => { throw new Error('async bug'); });
+      await connections(proxy, 1);
+      await proxy.nextReport();
+      await expect(proxy.close()).resolves.toBeUndefined();
+      await until(() => errors.length === 2, 2000, 'both errors');
+    });
+    expect(seen).toEqual({ rejections: [], warnings: [] });
+    expect((errors as Error[]).map((e) => e.message).sort()).toEqual(['async bug', 'sync bug']);
+  });
+
+  it("an 'error' listener that throws itself ends as a warning", async () => {
+    const seen = await watching(async () => {
+      const proxy = await createFaultProxy({ upstream: answeringPort });
+      proxy.on('error', () => { throw new Error('error listener bug'); });
+      proxy.on('report', () => { throw new Error('report bug'); });
+      await connections(proxy, 1);
+      await proxy.nextReport();
+      await proxy.close();
+    });
+    expect(seen.rejections).toEqual([]);
+    expect(seen.warnings.map((w) => w.message)).toEqual(["An 'error' listener of the fault proxy threw: error listener bug"]);
   });
 });
