@@ -18,6 +18,9 @@ using net_linger::SocketHandle;
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
+// The JavaScript <-> native contract; src/core/binding.ts ADDON_CONTRACT must match.
+constexpr int kContract = 1;
+
 // Throws a TypeError or RangeError carrying a Node-style `code`; returns nullptr to return on.
 napi_value Throw(napi_env env, const char* code, const char* message, bool range) {
   napi_value code_value;
@@ -306,6 +309,9 @@ void Define(Napi::Env env, Napi::Object exports, const char* name, napi_callback
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static std::atomic<bool> pinned{false};
   if (!pinned.exchange(true)) net_linger::keep_loaded();
+  // Who we are, for the loader: it refuses any .node file that lacks this (another package's addon)
+  // or carries another contract number (a stale build of another net-linger version).
+  exports.Set("netLinger", Napi::Number::New(env, kContract));
   Define(env, exports, "setLinger", SetLinger);
   Define(env, exports, "getLinger", GetLinger);
   Define(env, exports, "shutdown", Shutdown);

@@ -2,7 +2,7 @@
 // timeout for connections the peers leave open, and listeners that throw. Node peers on loopback.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFaultProxy, type FaultProxy } from '../src/index';
+import { createFaultProxy, type FaultProxy } from '../src/testing/index';
 import { resourceGuard, sleep, until } from './close-support';
 
 let guard: ReturnType<typeof resourceGuard>;

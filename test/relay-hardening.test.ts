@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { relay, type RelayReport } from '../src/index';
+import { relay, type RelayReport } from '../src/relay/index';
 import { resourceGuard, sleep, until } from './close-support';
 
 let guard: ReturnType<typeof resourceGuard>;

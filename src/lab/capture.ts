@@ -14,9 +14,9 @@
  * one named by `netns` (a path such as /run/netns/NAME; entering one needs root).
  */
 import os from 'node:os';
-import { binding } from '../binding';
-import { NetLingerError } from '../errors';
-import { invalidArgType, invalidArgValue, validateInteger } from '../validate';
+import { binding } from '../core/binding.js';
+import { NetLingerError } from '../core/errors.js';
+import { invalidArgType, invalidArgValue, validateInteger } from '../core/validate.js';
 
 export type WireSide = 'closer' | 'peer';
 

@@ -6,22 +6,22 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { packageRoot } from '../binding';
-import { gracefulClose, lingerClose, resetClose } from '../close';
-import { enableLingeringClose } from '../http';
-import { NetLingerError, normalizeErrorCode } from '../errors';
-import { getLinger, pendingBytes, setLinger, shutdown } from '../socket-ops';
-import { listenLoopback, loopbackHost, loopbackPair, type Via } from './loopback';
-import { assertScenario, claimFor, describeStep } from './scenarios';
-import { startCapture, type Capture, type RawSegment, type WireSegment } from './capture';
-import { tcpState } from './tcp-state';
-export type { Via } from './loopback';
-import { findWindowsSocket, resolveHandle } from '../handle';
-import { dgramFd, foreignHttpRuntime, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../node-internals';
-import { ADDRESSES, type LabNetwork } from './netns';
+import { packageRoot } from '../core/binding.js';
+import { gracefulClose, lingerClose, resetClose } from '../close/close.js';
+import { enableLingeringClose } from '../http/lingering-close.js';
+import { NetLingerError, normalizeErrorCode } from '../core/errors.js';
+import { getLinger, pendingBytes, setLinger, shutdown } from '../core/socket-ops.js';
+import { listenLoopback, loopbackHost, loopbackPair, type Via } from './loopback.js';
+import { assertScenario, claimFor, describeStep } from './scenarios.js';
+import { startCapture, type Capture, type RawSegment, type WireSegment } from './capture.js';
+import { tcpState } from './tcp-state.js';
+export type { Via } from './loopback.js';
+import { findWindowsSocket, resolveHandle } from '../core/handle.js';
+import { dgramFd, foreignHttpRuntime, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../core/node-internals.js';
+import { ADDRESSES, type LabNetwork } from './netns.js';
 import type {
   CallScenario, Condition, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step, WireExpectation,
-} from './scenarios';
+} from './scenarios.js';
 
 export type Family = 4 | 6;
 

@@ -4,9 +4,9 @@
  * A platform without an expectation is not claimed for that platform.
  */
 
-import { currentRuntime, type RuntimeInfo } from '../node-internals';
-import { formatBytes } from '../text';
-import { invalidArgType } from '../validate';
+import { currentRuntime, type RuntimeInfo } from '../core/node-internals.js';
+import { formatBytes } from '../core/text.js';
+import { invalidArgType } from '../core/validate.js';
 
 export type Platform = 'linux' | 'darwin' | 'win32';
 

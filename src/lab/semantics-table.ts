@@ -2,7 +2,7 @@
 import {
   SCENARIOS, describeClaim, describeCloser, describeCondition, describeExpectation, describePeer,
   type Expectation, type Platform, type Scenario, type Variant,
-} from './scenarios';
+} from './scenarios.js';
 
 const PLATFORMS: readonly [Platform, string][] = [['linux', 'Linux'], ['win32', 'Windows'], ['darwin', 'macOS']];
 

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { dropDecoder } from './node-internals';
+import { dropDecoder } from './node-internals.js';
 
 /**
  * Reads a socket that other code hands over, whatever mode that code left it in, so that every

@@ -1,17 +1,18 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { NetLingerError } from './errors';
-import { anyFault, FaultPolicy, MAX_TIMER_MS, type FaultAction, type Faults, type ResolvedFaults, resolveFaults } from './fault-policy';
-import { type RelaySideReport, startRelay } from './relay';
-import { invalidArgType, invalidArgValue, validateInteger, validateOptionsObject } from './validate';
+import { NetLingerError } from '../core/errors.js';
+import { anyFault, FaultPolicy, MAX_TIMER_MS, type FaultAction, type Faults, type ResolvedFaults, resolveFaults } from './fault-policy.js';
+import { type RelaySideReport, startRelay } from './relay.js';
+import { invalidArgType, invalidArgValue, validateInteger, validateOptionsObject } from '../core/validate.js';
 
 // A TCP proxy on loopback (or wherever you point it) that relays faithfully and injects faults
 // per connection. "up" is the client-to-upstream direction, "down" upstream-to-client, as in
-// toxiproxy's upstream/downstream streams. The faults themselves, and what each does to a connection, are in fault-policy.ts.
+// toxiproxy's upstream/downstream streams. The faults themselves, and what each does to a
+// connection, are in fault-policy.ts.
 
 export {
   resolveFaults, type FaultAction, type FaultDirection, type FaultName, type Faults, type ResolvedFaults,
-} from './fault-policy';
+} from './fault-policy.js';
 
 export interface EndpointReport extends RelaySideReport {
   host: string;

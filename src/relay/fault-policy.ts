@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { type Relay, type RelayDirection, type RelayPolicy } from './relay';
-import { pendingBytes } from './socket-ops';
-import { invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger } from './validate';
+import { type Relay, type RelayDirection, type RelayPolicy } from './relay.js';
+import { pendingBytes } from '../core/socket-ops.js';
+import { invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger } from '../core/validate.js';
 
 // The fault proxy's policy: which faults exist, how they are checked, and what they do to one
-// relayed connection. The proxy itself (listening, connecting upstream, reports) is faults.ts.
+// relayed connection. The proxy itself (listening, connecting upstream, reports) is fault-proxy.ts.
 // "up" is the client-to-upstream direction, "down" upstream-to-client.
 //
 // Order, per connection (docs/proxy.md says the same):

@@ -2,10 +2,10 @@ import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import tls from 'node:tls';
-import { resetClose } from './close';
-import { NetLingerError, isConnectionReset } from './errors';
-import { detachHttpParser, foreignHttpRuntime, httpInternals, restartReading, wrapHttpEndListener } from './node-internals';
-import { invalidArgType, validateChoice, validateInteger, validateOptionsObject } from './validate';
+import { resetClose } from '../close/close.js';
+import { NetLingerError, isConnectionReset } from '../core/errors.js';
+import { detachHttpParser, foreignHttpRuntime, httpInternals, restartReading, wrapHttpEndListener } from '../core/node-internals.js';
+import { invalidArgType, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
 
 // nginx's lingering close for Node's HTTP servers. When a server closes a connection right after
 // a response while the client is still sending (an early 413 or 401 during an upload), the unread
