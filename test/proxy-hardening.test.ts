@@ -1,6 +1,8 @@
 // createFaultProxy() over time and under listener bugs: a bounded number of kept reports, an idle
 // timeout for connections the peers leave open, and listeners that throw. Node peers on loopback.
 import net from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaultProxy, type FaultProxy } from '../src/testing/index';
 import { resourceGuard, sleep, until } from './close-support';
@@ -72,6 +74,30 @@ describe('createFaultProxy() keeps a bounded number of reports', () => {
     await connections(none, 1);
     expect((await next).id).toBe(6);
     await none.close();
+  });
+});
+
+describe('createFaultProxy() memory over many connections', () => {
+  it('the heap does not grow with the number of connections (2000 connections, no one reading reports)', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const proxy = await createFaultProxy({ upstream: answeringPort });
+    const batch = async (n: number) => {
+      for (let i = 0; i < n; i += 10) await Promise.all(Array.from({ length: 10 }, () => oneConnection(proxy)));
+    };
+    // Warm up to the cap, so that the kept reports are in the baseline.
+    await batch(200);
+    await until(() => proxy.reportCount === 200, 5000, 'the warm-up reports');
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    await batch(2000);
+    await until(() => proxy.reportCount === 2200, 10_000, 'every report');
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // Kept for ever, 2000 reports and their nextReport() promises would take megabytes.
+    expect(grown).toBeLessThan(1_000_000);
+    expect(proxy.reports.length).toBe(100);
+    await proxy.close();
   });
 });
 
