@@ -389,6 +389,8 @@ export function startRelay(a: net.Socket, b: net.Socket, options: Required<Pick<
  * connect is that side's 'error' ending, and the other side is reset). Data that arrived before
  * the call and sits in a socket's buffer is relayed first; a socket that had already ended or
  * closed has that ending passed on at once.
+ * A socket a leftover 'readable' listener keeps in paused mode is read with read(); one with
+ * setEncoding() is relayed and counted as bytes, its encoding set again when the relay is done.
  *
  * Resolves, once both sockets have emitted 'close', to `{ a, b, bytes: { aToB, bToA }, first,
  * stopped, elapsedMs }`. Never rejects. Throws (TypeError/RangeError with `code`, touching
