@@ -1,10 +1,9 @@
 // net-linger/lab: the scenario table that drives the lab, the tests and the docs, its runner and
 // its report. The CLI's `net-linger lab` is this module with a table printer.
-export {
-  SCENARIOS, claimFor, currentRuntime, describeClaim, describeCloser, describeExpectation, describePeer, describeStep, describeWireClaim,
-  type Expectation, type Platform, type WireExpectation, type RuntimeCondition, type RuntimeInfo, type Scenario, type Variant,
-} from './scenarios.js';
-export { runScenario, type Family, type Observation, type ScenarioResult } from './runner.js';
+export { SCENARIOS, claimFor, currentRuntime, type Expectation, type Platform, type WireExpectation, type RuntimeCondition, type RuntimeInfo, type Scenario, type Variant } from './scenarios.js';
+export { describeClaim, describeCloser, describeExpectation, describePeer, describeStep, describeWireClaim } from './describe.js';
+export { runScenario } from './runner.js';
+export { type Family, type Observation, type ScenarioResult } from './observation.js';
 export {
   LAB_SCHEMA_VERSION, runLab, type LabOptions, type LabReport, type LabRow, type RowStatus,
 } from './report.js';
