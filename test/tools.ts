@@ -23,6 +23,8 @@ export const TOOLS = {
   tc: { pkg: 'iproute2', probe: ['-V'] },
   ss: { pkg: 'iproute2', probe: ['-V'] },
   nft: { pkg: 'nftables', probe: ['--version'] },
+  /** util-linux's script(1): gives the CLI a terminal. */
+  script: { pkg: 'bsdutils', probe: ['--version'] },
 } as const satisfies Record<string, Tool>;
 
 export type ToolName = keyof typeof TOOLS;
