@@ -40,7 +40,9 @@ const found = new Map<ToolName, string | undefined>();
 export function toolPath(name: ToolName): string | undefined {
   if (!found.has(name)) {
     const candidates = [name, ...SBIN.map((dir) => `${dir}/${name}`).filter((p) => fs.existsSync(p))];
-    found.set(name, candidates.find((c) => spawnSync(c, TOOLS[name].probe, { stdio: 'ignore', timeout: 10_000 }).status === 0));
+    // Asked without a sanitizer runtime the suite may have preloaded (test:asan): the tool is not under test.
+    const { LD_PRELOAD: _preload, ...env } = process.env;
+    found.set(name, candidates.find((c) => spawnSync(c, TOOLS[name].probe, { stdio: 'ignore', timeout: 10_000, env }).status === 0));
   }
   return found.get(name);
 }
