@@ -1,6 +1,6 @@
 // After vitest's own summary, two plain lines:
-//   "tests: N passed, N failed, N skipped" — counted the way vitest's "Tests" line counts (a test's
-//   result for passed and failed, its mode for skipped and todo), so the two always agree; errors
+//   "tests: N passed, N failed, N skipped" — counted the way vitest's "Tests" line counts (todo apart
+//   from skipped, tests that never ran in neither), so the two agree; errors
 //   outside tests and files that failed to load are vitest's "Errors" and "Test Files" lines, named
 //   here apart, never added to the test counts;
 //   "skipped for missing tools: …" — each leg (file) a missing optional tool skipped, the tool and
@@ -18,6 +18,7 @@ export default class SummaryReporter implements Reporter {
     let skipped = 0;
     let todo = 0;
     let notRun = 0;
+    let expectedFail = 0;
     let failedFiles = 0;
     // note → file → number of tests skipped for it
     const missing = new Map<string, Map<string, number>>();
@@ -25,15 +26,15 @@ export default class SummaryReporter implements Reporter {
       if (module.state() === 'failed') failedFiles++;
       const file = path.relative(process.cwd(), module.moduleId);
       for (const test of module.children.allTests()) {
-        const { mode } = test.task;
-        const state = test.task.result?.state;
-        if (state === 'pass') passed++;
-        else if (state === 'fail') failed++;
-        else if (mode === 'skip') skipped++;
-        else if (mode === 'todo') todo++;
-        else notRun++;
-        const note = test.task.result?.note;
-        if (mode === 'skip' && note?.startsWith(MISSING)) {
+        const result = test.result();
+        if (result.state === 'passed' && test.options.fails) expectedFail++;
+        else if (result.state === 'passed') passed++;
+        else if (result.state === 'failed') failed++;
+        else if (result.state === 'pending') notRun++;
+        else if (test.options.mode === 'todo') todo++;
+        else skipped++;
+        const note = result.state === 'skipped' ? result.note : undefined;
+        if (note?.startsWith(MISSING)) {
           const files = missing.get(note) ?? new Map<string, number>();
           files.set(file, (files.get(file) ?? 0) + 1);
           missing.set(note, files);
@@ -41,6 +42,7 @@ export default class SummaryReporter implements Reporter {
       }
     }
     const extra = [
+      expectedFail && `${expectedFail} expected fail`,
       todo && `${todo} todo`,
       notRun && `${notRun} not run`,
       failedFiles && `${failedFiles} file${failedFiles > 1 ? 's' : ''} failed`,
