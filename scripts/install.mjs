@@ -1,8 +1,9 @@
 // npm's "install" script (also what `npm rebuild net-linger` runs), and `npm run build:native`
 // (with --rebuild).
 //
-// 1. A prebuild or an earlier build that loads: done (what node-gyp-build does). --rebuild or
-//    npm_config_build_from_source=true skip this step.
+// 1. A prebuild or an earlier build that loads: done (what node-gyp-build does). --rebuild,
+//    npm_config_build_from_source=true, or a build/ older than native/ or binding.gyp (a checkout
+//    whose C++ changed since it was built) skip this step.
 // 2. Otherwise build from source with node-gyp against Node headers already on this machine
 //    (scripts/install-headers.mjs says where it looks), so the build never downloads anything.
 // 3. No headers anywhere: say so and how to fix it, exit 1.
@@ -17,9 +18,18 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(root, 'package.json'));
 const say = (text) => console.error(`net-linger install: ${text}`);
 
+/** Is build/Release's binary older than a source it was built from? */
+function staleBuild() {
+  const built = path.join(root, 'build', 'Release', 'net_linger.node');
+  if (!fs.existsSync(built)) return false;
+  const sources = [path.join(root, 'binding.gyp'), ...fs.readdirSync(path.join(root, 'native')).map((f) => path.join(root, 'native', f))];
+  const builtAt = fs.statSync(built).mtimeMs;
+  return sources.some((f) => fs.statSync(f).mtimeMs > builtAt);
+}
+
 /** Does a prebuild or build load here? Tried in a child process, so a bad binary cannot take this one down. */
 function binaryLoads() {
-  if (process.argv.includes('--rebuild') || process.env.npm_config_build_from_source === 'true') return false;
+  if (process.argv.includes('--rebuild') || process.env.npm_config_build_from_source === 'true' || staleBuild()) return false;
   let entry;
   try {
     entry = require.resolve('node-gyp-build');

@@ -57,7 +57,7 @@ describe.skipIf(!isMainThread || !linux)('the install script', () => {
     expect(r.stdout.trim()).toBe('undefined');
   });
 
-  it.runIf(localHeaders !== undefined)('with no binary: builds against the local headers, then keeps the binary that loads', () => {
+  it.runIf(localHeaders !== undefined)('with no binary: builds against the local headers, keeps a binary that loads, rebuilds a stale one', () => {
     const r = canIsolate ? install([], { offline: true }) : install();
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain(`net-linger install: building from source against the Node headers in ${path.join(localHeaders!, 'include', 'node')}`);
@@ -65,6 +65,12 @@ describe.skipIf(!isMainThread || !linux)('the install script', () => {
     const again = install();
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr).toBe('');
+    // A C++ source newer than the build (a pull that changed native/): built again.
+    const later = new Date(Date.now() + 60_000);
+    fs.utimesSync(path.join(pkg, 'native', fs.readdirSync(path.join(pkg, 'native'))[0]), later, later);
+    const stale = install();
+    expect(stale.status, stale.stderr).toBe(0);
+    expect(stale.stderr).toContain('net-linger install: building from source');
   });
 
   it('npm_config_nodedir, when set, is the first place looked at', () => {
