@@ -19,12 +19,12 @@ const FORKS_ONLY = [
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [
-      { extends: true, test: { name: 'forks', pool: 'forks' } },
+      // (Each project names its own files: arrays from the root config would be concatenated.)
+      { extends: true, test: { name: 'forks', pool: 'forks', include: ['test/**/*.test.ts'] } },
       {
         extends: true,
         test: {
