@@ -163,9 +163,11 @@ export function isHttp2Socket(socket: net.Socket): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Node's HTTP server (enableLingeringClose). Read in lib/_http_server.js, lib/_http_common.js and
-// lib/net.js of Node 18.20.8, 20.20.2, 22.23.5, 24.22.3 and 26.12.1 (the same listener names and
-// parser methods on all five); Bun 1.4.5 has its own node:http and none of them.
+// Node's HTTP server (enableLingeringClose). Read in lib/_http_server.js, lib/_http_common.js,
+// lib/_http_incoming.js and lib/net.js of Node 18.20.8, 20.20.2, 22.23.5, 24.22.3 and 26.12.1
+// (the same listener names, fields and parser methods on all five: parser.incoming,
+// socket._httpMessage, res.outputData, socket.resetAndClosing, socketOnError's `noop`); Bun 1.4.5
+// has its own node:http and none of them.
 
 /** Node's HTTP parser as lib/_http_server.js attaches it to a server socket (`socket.parser`). */
 export interface HttpParserInternals {
@@ -182,6 +184,8 @@ export interface HttpParserInternals {
 export interface HttpIncomingInternals {
   complete: boolean;
   upgrade?: boolean;
+  destroyed?: boolean;
+  destroy?: (error?: Error) => unknown;
 }
 
 interface SocketHandleInternals {
@@ -190,7 +194,7 @@ interface SocketHandleInternals {
 }
 
 /** The fields of a server-side socket read here. */
-export interface HttpSocketInternals {
+interface HttpSocketInternals {
   /** Set by connectionListenerInternal; null once freed (socket closed, or upgrade/CONNECT handed it over). */
   parser?: HttpParserInternals | null;
   /** The response the socket currently carries; null between responses (res.detachSocket in resOnFinish). */
@@ -198,9 +202,11 @@ export interface HttpSocketInternals {
   /** http's own "paused because of backpressure or pipelining" flag (parserOnIncoming, socketOnDrain). */
   _paused?: boolean;
   _handle?: SocketHandleInternals | null;
+  /** Set by net's resetAndDestroy() before it calls destroy() (Node >= 16.17 / 18.3). */
+  resetAndClosing?: boolean;
 }
 
-export interface HttpResponseInternals {
+interface HttpResponseInternals {
   writableEnded: boolean;
   /** Public since Node 15.7. */
   req?: HttpIncomingInternals;
@@ -208,8 +214,53 @@ export interface HttpResponseInternals {
   outputData?: unknown[];
 }
 
-export function httpInternals(socket: net.Socket): HttpSocketInternals {
+function httpInternals(socket: net.Socket): HttpSocketInternals {
   return socket as unknown as HttpSocketInternals;
+}
+
+/** What enableLingeringClose reads of a server-side connection, through the fields above. */
+export interface HttpConnectionView {
+  /** Node's parser is still on the socket (not freed, not upgraded or handed to CONNECT). */
+  parsing: boolean;
+  /** The request being parsed (`parser.incoming`): its body has not ended yet. */
+  incoming: HttpIncomingInternals | null;
+  /** The response the socket carries now (`socket._httpMessage`); null between responses. */
+  response: {
+    /** res.end() was called. */
+    ended: boolean;
+    /** Chunks still queued on the response itself (`outputData`: a pipelined response not yet on the socket). */
+    queued: boolean;
+    /** The request it answers. */
+    req: HttpIncomingInternals | undefined;
+  } | null;
+}
+
+export function httpConnection(socket: net.Socket): HttpConnectionView {
+  const s = httpInternals(socket);
+  const parser = s.parser;
+  const res = s._httpMessage;
+  return {
+    parsing: !!parser,
+    incoming: parser?.incoming ?? null,
+    response: res
+      ? { ended: res.writableEnded, queued: !!res.outputData && res.outputData.length > 0, req: res.req }
+      : null,
+  };
+}
+
+/** The socket's destroy() is being called by resetAndDestroy() (net marks it first). */
+export function isResetting(socket: net.Socket): boolean {
+  return httpInternals(socket).resetAndClosing === true;
+}
+
+/**
+ * Node's socketOnError already ran on this server socket: on the first error (a parse error, a
+ * socket error) it takes itself off and leaves a function named `noop` so later errors are
+ * ignored ('clientError' was emitted). Same on Node 18-26.
+ */
+export function httpErrorSeen(socket: net.Socket): boolean {
+  const names = socket.listeners('error').map((l) => (l as { name?: string }).name);
+  return !names.includes('socketOnError') && names.includes('noop');
 }
 
 /**
@@ -282,7 +333,8 @@ export function detachHttpParser(socket: net.Socket): boolean {
   // http) is left alone: Node's default close applies rather than half a detach.
   const named = (event: string, name: string) => socket.listeners(event).some((l) => (l as { name?: string }).name === name || endWrappers.has(l as () => void));
   if (!named('end', 'bound socketOnEnd') || !named('error', 'socketOnError')) {
-    warnUnknownHttp();
+    // socketOnError takes itself off after the first error it handled: not a runtime mismatch.
+    if (!(named('end', 'bound socketOnEnd') && httpErrorSeen(socket))) warnUnknownHttp();
     return false;
   }
   for (const [event, name] of HTTP_SOCKET_LISTENERS) {
@@ -295,7 +347,8 @@ export function detachHttpParser(socket: net.Socket): boolean {
   parser._consumed = false;
   if (typeof parser.remove === 'function') parser.remove();
   s._paused = false;
-  socket.setTimeout(0);
+  // Only net.Socket (and TLSSocket) reach here; a plain Duplex has no setTimeout.
+  if (typeof socket.setTimeout === 'function') socket.setTimeout(0);
   return true;
 }
 
