@@ -194,6 +194,33 @@ describe.skipIf(!linux)('enableLingeringClose: every refusal shape × every clie
   });
 });
 
+describe.skipIf(!linux)('enableLingeringClose: req.destroy() in a data handler while the read holds more body', () => {
+  it('a chunked upload of small chunks (many per read): the linger drains to the FIN, not to the cap', async () => {
+    const server = http.createServer(shapeHandler('first-data'));
+    trackAccepted(server);
+    const handle = enableLingeringClose(server, { lingeringTime: 10_000, lingeringTimeout: 3000 });
+    const target = await listen(server, '127.0.0.1');
+    try {
+      const c = new RawClient(target);
+      await c.connected();
+      c.socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+      await sleep(20);
+      // 4096 chunks of 16 bytes per write: the parser meets many bodies in one read.
+      const block = Buffer.concat(Array.from({ length: 4096 }, () => Buffer.from(`10\r\n${'u'.repeat(16)}\r\n`)));
+      for (let i = 0; i < 40 && !c.error; i++) {
+        if (!c.socket.write(block)) await new Promise((r) => { c.socket.once('drain', r); setTimeout(r, 500); });
+      }
+      c.socket.end('0\r\n\r\n');
+      await until(() => c.answered && settled(handle), 8000, 'lingering to end');
+      expect(c.error).toBeUndefined();
+      expect(handle.counts).toMatchObject({ lingered: 1, endedByFin: 1, endedByCap: 0 });
+      c.socket.destroy();
+    } finally {
+      await shut(server);
+    }
+  });
+});
+
 describe.skipIf(!linux)('enableLingeringClose: disable() and closeAllConnections()', () => {
   it('after disable(), server.closeAllConnections() still ends the connections lingering then; server.close() does not wait', async () => {
     const server = http.createServer(shapeHandler('handler'));
