@@ -166,8 +166,8 @@ export function isHttp2Socket(socket: net.Socket): boolean {
 // Node's HTTP server (enableLingeringClose). Read in lib/_http_server.js, lib/_http_common.js,
 // lib/_http_incoming.js and lib/net.js of Node 18.20.8, 20.20.2, 22.23.5, 24.22.3 and 26.12.1
 // (the same listener names, fields and parser methods on all five: parser.incoming,
-// socket._httpMessage, res.outputData, socket.resetAndClosing, socketOnError's `noop`); Bun 1.4.5
-// has its own node:http and none of them.
+// socket._httpMessage, res.outputData, socket.resetAndClosing; socketOnError's `noop` observed on
+// 20.20.2, 24.22.3 and 26.12.1); Bun 1.4.5 has its own node:http and none of them.
 
 /** Node's HTTP parser as lib/_http_server.js attaches it to a server socket (`socket.parser`). */
 export interface HttpParserInternals {
@@ -256,7 +256,7 @@ export function isResetting(socket: net.Socket): boolean {
 /**
  * Node's socketOnError already ran on this server socket: on the first error (a parse error, a
  * socket error) it takes itself off and leaves a function named `noop` so later errors are
- * ignored ('clientError' was emitted). Same on Node 18-26.
+ * ignored ('clientError' was emitted). Observed on Node 20.20.2, 24.22.3 and 26.12.1.
  */
 export function httpErrorSeen(socket: net.Socket): boolean {
   const names = socket.listeners('error').map((l) => (l as { name?: string }).name);
