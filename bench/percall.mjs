@@ -83,7 +83,7 @@ export async function runPerCall({ iterations = 1_000_000, trials = 5, log = () 
     errno: () => koffi.errno(),
   };
   const lib = require(path.join(root, 'dist', 'cjs', 'index.js'));
-  const native = require(path.join(root, 'dist', 'cjs', 'binding.js')).binding();
+  const native = require(path.join(root, 'dist', 'cjs', 'core', 'binding.js')).binding();
   const bare = require(built.bareAddon);
   const noop = require(built.addonApiNoop);
   const pair = await connectedPair();

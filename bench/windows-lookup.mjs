@@ -11,7 +11,7 @@ import { median } from './lib/stats.mjs';
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, '$1')), '..');
 const lib = require(path.join(root, 'dist', 'cjs', 'index.js'));
-const { findWindowsSocket, resolveHandle } = require(path.join(root, 'dist', 'cjs', 'handle.js'));
+const { findWindowsSocket, resolveHandle } = require(path.join(root, 'dist', 'cjs', 'core', 'handle.js'));
 const [portText, sizesText] = process.argv.slice(2);
 const port = Number(portText);
 const sizes = sizesText.split(',').map(Number);

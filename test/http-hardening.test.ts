@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enableLingeringClose, type LingeringCloseHandle } from '../src/index';
+import { enableLingeringClose, type LingeringCloseHandle } from '../src/http/index';
 import { resourceGuard, sleep, until } from './close-support';
 import {
   ANSWER, LIMIT, RawClient, clean, countClientErrors, getOk, listen, settled, shut, trackAccepted, upload,

@@ -6,16 +6,18 @@
 // answer. The shutdown completes within the library's grace period, the refused upload reads its
 // whole 413, and nothing is left: no socket, no timer (process.getActiveResourcesInfo()).
 import http from 'node:http';
+import { isMainThread } from 'node:worker_threads';
 import { createTerminus } from '@godaddy/terminus';
 import Fastify from 'fastify';
 import { createHttpTerminator } from 'http-terminator';
 import stoppable from 'stoppable';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enableLingeringClose, type LingeringCloseCounts, type LingeringCloseHandle } from '../src/index';
+import { enableLingeringClose, type LingeringCloseCounts, type LingeringCloseHandle } from '../src/http/index';
 import { resourceGuard, sleep, until } from './close-support';
 import { ANSWER, LIMIT, RawClient, clean, listen, pythonUpload, trackAccepted, type ClientView, type Target } from './http-support';
 
-const linux = process.platform === 'linux';
+// terminus acts on a process signal, which a worker thread cannot receive: the forks project runs it.
+const linux = process.platform === 'linux' && isMainThread;
 const GRACE = 1000;
 const CAPS = { lingeringTime: 20_000, lingeringTimeout: 20_000 };
 

@@ -9,7 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { enableLingeringClose, gracefulClose, probeServer, type ProbeReport } from '../src/index';
+import { gracefulClose } from '../src/index';
+import { enableLingeringClose } from '../src/http/index';
+import { probeServer, type ProbeReport } from '../src/testing/index';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');

@@ -51,9 +51,9 @@ let handle = null;
 let maxLingering = 0;
 let sampler = null;
 if (variant === 'linger') {
-  const lib = require(path.join(root, 'dist', 'cjs', 'index.js'));
+  const lib = require(path.join(root, 'dist', 'cjs', 'http', 'index.js'));
   if (typeof lib.enableLingeringClose !== 'function') {
-    process.send({ unavailable: 'enableLingeringClose is not exported by dist/cjs/index.js in this build' });
+    process.send({ unavailable: 'enableLingeringClose is not exported by dist/cjs/http/index.js in this build' });
     process.exit(0);
   }
   handle = lib.enableLingeringClose(server);

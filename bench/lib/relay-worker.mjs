@@ -15,7 +15,7 @@ import { root } from './build.mjs';
 const require = createRequire(import.meta.url);
 const [mode, upstreamText] = process.argv.slice(2);
 const upstreamPort = Number(upstreamText);
-const lib = mode === 'relay' ? require(path.join(root, 'dist', 'cjs', 'index.js')) : null;
+const lib = mode === 'relay' ? require(path.join(root, 'dist', 'cjs', 'relay', 'index.js')) : null;
 if (mode !== 'relay' && mode !== 'pipe') throw new Error(`relay-worker: unknown mode ${mode}`);
 if (lib && typeof lib.relay !== 'function') throw new Error('relay-worker: dist/ has no relay(); build the package first');
 process.on('warning', () => {});

@@ -1,5 +1,5 @@
 // `net-linger probe <url | host:port>`: upload to a server and say how it ended the connection.
-import { probeExitCode, probeServer, type ProbeOptions, type ProbeReport } from '../probe';
+import { probeExitCode, probeServer, type ProbeOptions, type ProbeReport } from '../probe/probe.js';
 
 const EXIT_USAGE = 2;
 

@@ -2,8 +2,8 @@
 // client or a server against resets, truncation and silence.
 import {
   type Faults, type ProxyConnectionReport, createFaultProxy, formatHostPort, parseAddress, resolveFaults,
-} from '../faults';
-import { formatBytes } from '../text';
+} from '../relay/fault-proxy.js';
+import { formatBytes } from '../core/text.js';
 
 export const PROXY_HELP = `Usage: net-linger proxy --upstream HOST:PORT [--listen HOST:PORT] [faults] [--json]
 

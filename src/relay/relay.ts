@@ -1,9 +1,9 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { resetClose } from './close';
-import { isConnectionReset, normalizeErrorCode } from './errors';
-import { streamError } from './node-internals';
-import { invalidArgType, invalidArgValue, validateChoice, validateInteger, validateOptionsObject, validateSignal } from './validate';
+import { resetClose } from '../close/close.js';
+import { isConnectionReset, normalizeErrorCode } from '../core/errors.js';
+import { streamError } from '../core/node-internals.js';
+import { invalidArgType, invalidArgValue, validateChoice, validateInteger, validateOptionsObject, validateSignal } from '../core/validate.js';
 
 // A faithful TCP relay between two live sockets: bytes both ways with backpressure, and every
 // way a connection can end passed on as the same kind of ending.

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { NetLingerError } from './errors';
-import { type Relay, type RelayDirection, type RelayPolicy, type RelaySideReport, startRelay } from './relay';
-import { pendingBytes } from './socket-ops';
-import { invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger, validateOptionsObject } from './validate';
+import { NetLingerError } from '../core/errors.js';
+import { type Relay, type RelayDirection, type RelayPolicy, type RelaySideReport, startRelay } from './relay.js';
+import { pendingBytes } from '../core/socket-ops.js';
+import { invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
 
 // A TCP proxy on loopback (or wherever you point it) that relays faithfully and injects faults
 // per connection. "up" is the client-to-upstream direction, "down" upstream-to-client, as in

@@ -1,16 +1,16 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { NetLingerError, isConnectionReset, normalizeErrorCode } from './errors';
-import { getLinger, lingerMayBeArmed, pendingBytes, setLinger } from './socket-ops';
+import { NetLingerError, isConnectionReset, normalizeErrorCode } from '../core/errors.js';
+import { getLinger, lingerMayBeArmed, pendingBytes, setLinger } from '../core/socket-ops.js';
 import {
   handleKind, isHttp2Socket, kernelConnected, nativeReset, streamError, streamHandle,
-} from './node-internals';
+} from '../core/node-internals.js';
 import {
   DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain, MAX_TIMER_MS,
-} from './drain';
+} from './drain.js';
 import {
   invalidArgType, outOfRange, validateChoice, validateInteger, validateOptionsObject, validateSignal, validateSocket,
-} from './validate';
+} from '../core/validate.js';
 
 // Closing live Node sockets on purpose, without blocking the event loop.
 //

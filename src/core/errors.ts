@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { invalidArgType } from './validate';
+import { invalidArgType } from './validate.js';
 
 /** The platforms whose error numbers this package knows how to read. */
 export type ErrnoPlatform = 'linux' | 'darwin' | 'win32';

@@ -1,8 +1,8 @@
 import net from 'node:net';
-import { binding, FindStatus } from './binding';
-import { NetLingerError } from './errors';
-import { currentRuntime, runtimeName, streamHandle } from './node-internals';
-import { invalidArgType, outOfRange } from './validate';
+import { binding, FindStatus } from './binding.js';
+import { NetLingerError } from './errors.js';
+import { currentRuntime, runtimeName, streamHandle } from './node-internals.js';
+import { invalidArgType, outOfRange } from './validate.js';
 
 /** A POSIX file descriptor or Windows SOCKET, or a live `net.Socket` / `tls.TLSSocket`. */
 export type SocketTarget = number | bigint | net.Socket;

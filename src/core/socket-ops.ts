@@ -1,7 +1,7 @@
-import { binding, ONCE_BLOCKING_CLOSE_WARNING } from './binding';
-import { NetLingerError, SocketError } from './errors';
-import { isNodeSocket, resolveHandle, type SocketTarget } from './handle';
-import { validateHow, validateInteger, validateOnoff } from './validate';
+import { binding, ONCE_BLOCKING_CLOSE_WARNING } from './binding.js';
+import { NetLingerError, SocketError } from './errors.js';
+import { isNodeSocket, resolveHandle, type SocketTarget } from './handle.js';
+import { validateHow, validateInteger, validateOnoff } from './validate.js';
 
 export const SHUT_RD = 0;
 export const SHUT_WR = 1;

@@ -1,8 +1,8 @@
 // `net-linger explain`: from any spelling of a socket error to the one code, what it means on
 // each OS, why it usually happens and what in this package avoids it.
 import os from 'node:os';
-import { ERROR_CODES, normalizeErrorCode, type ErrnoPlatform, type ErrorCodeEntry } from './errors';
-import { wrapWords } from './text';
+import { ERROR_CODES, normalizeErrorCode, type ErrnoPlatform, type ErrorCodeEntry } from './errors.js';
+import { wrapWords } from './text.js';
 
 interface Advice {
   /** Why this error usually happens, each naming the scenario row that shows it where there is one. */

@@ -1,9 +1,9 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { isConnectionReset, normalizeErrorCode } from './errors';
-import { writeQueueSize } from './node-internals';
-import { pendingBytes } from './socket-ops';
-import { invalidArgType, invalidArgValue, validateInteger } from './validate';
+import { isConnectionReset, normalizeErrorCode } from '../core/errors.js';
+import { writeQueueSize } from '../core/node-internals.js';
+import { pendingBytes } from '../core/socket-ops.js';
+import { invalidArgType, invalidArgValue, validateInteger } from '../core/validate.js';
 
 // probeServer: upload a body to a server (HTTP, or raw bytes to a TCP port) the way a careful
 // client does — reading everything the server sends while still sending — and report how the

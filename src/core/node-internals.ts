@@ -166,7 +166,7 @@ export function isHttp2Socket(socket: net.Socket): boolean {
 // Node's HTTP server (enableLingeringClose). Read in lib/_http_server.js, lib/_http_common.js,
 // lib/_http_incoming.js and lib/net.js of Node 18.20.8, 20.20.2, 22.23.5, 24.22.3 and 26.12.1
 // (the same listener names, fields and parser methods on all five: parser.incoming,
-// socket._httpMessage, res.outputData, socket.resetAndClosing; socketOnError's `noop` observed on
+// socket._httpMessage, res.outputData; socketOnError's `noop` observed on
 // 20.20.2, 24.22.3 and 26.12.1); Bun 1.4.5 has its own node:http and none of them.
 
 /** Node's HTTP parser as lib/_http_server.js attaches it to a server socket (`socket.parser`). */
@@ -202,8 +202,6 @@ interface HttpSocketInternals {
   /** http's own "paused because of backpressure or pipelining" flag (parserOnIncoming, socketOnDrain). */
   _paused?: boolean;
   _handle?: SocketHandleInternals | null;
-  /** Set by net's resetAndDestroy() before it calls destroy() (Node >= 16.17 / 18.3). */
-  resetAndClosing?: boolean;
 }
 
 interface HttpResponseInternals {
@@ -246,11 +244,6 @@ export function httpConnection(socket: net.Socket): HttpConnectionView {
       ? { ended: res.writableEnded, queued: !!res.outputData && res.outputData.length > 0, req: res.req }
       : null,
   };
-}
-
-/** The socket's destroy() is being called by resetAndDestroy() (net marks it first). */
-export function isResetting(socket: net.Socket): boolean {
-  return httpInternals(socket).resetAndClosing === true;
 }
 
 /**
