@@ -221,6 +221,41 @@ describe.skipIf(!linux)('enableLingeringClose: req.destroy() in a data handler w
   });
 });
 
+describe.skipIf(!linux)('enableLingeringClose: what follows the refused request in the same read is never parsed', () => {
+  it('a request pipelined behind a complete body, then bytes that are no HTTP: not served, no clientError; later connections are served', async () => {
+    const served: string[] = [];
+    const server = http.createServer((req, res) => {
+      served.push(`${req.method} ${req.url}`);
+      if (req.method === 'GET') return void res.end('ok');
+      res.writeHead(413, { connection: 'close', 'content-length': ANSWER.length });
+      res.end(ANSWER);
+      req.destroy();
+    });
+    trackAccepted(server);
+    const errors = countClientErrors(server);
+    const handle = enableLingeringClose(server, { lingeringTime: 5000, lingeringTimeout: 2000 });
+    const target = await listen(server, '127.0.0.1');
+    try {
+      const c = new RawClient(target);
+      await c.connected();
+      // One write: a complete 100-byte body, a GET behind it, then 50 000 bytes that are no HTTP.
+      c.socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n${'u'.repeat(100)}GET /behind HTTP/1.1\r\nHost: x\r\n\r\n${'u'.repeat(50_000)}`);
+      await until(() => c.answered && c.eof, 5000, 'the 413 and the FIN');
+      c.socket.end();
+      await until(() => settled(handle), 5000, 'lingering to end');
+      expect(served).toEqual(['POST /upload']);
+      expect(errors.count).toBe(0);
+      expect(c.text.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+      expect(handle.counts).toMatchObject({ lingered: 1, endedByFin: 1 });
+      c.socket.destroy();
+      // Node reuses parser objects across connections: the next ones parse and are served.
+      for (let i = 0; i < 3; i++) expect(await getOk(target)).toBe(200);
+    } finally {
+      await shut(server);
+    }
+  });
+});
+
 describe.skipIf(!linux)('enableLingeringClose: disable() and closeAllConnections()', () => {
   it('after disable(), server.closeAllConnections() still ends the connections lingering then; server.close() does not wait', async () => {
     const server = http.createServer(shapeHandler('handler'));

@@ -179,6 +179,21 @@ export interface HttpParserInternals {
   unconsume?: () => void;
   /** Takes the connection out of the server's connections list (request timeouts, closeAllConnections). */
   remove?: () => void;
+  /** HTTPParser, whose static kOn* numbers index the JS callbacks the C++ parser calls. */
+  constructor: ParserCallbackSlots;
+}
+
+/**
+ * The slots of the JS callbacks on a parser instance (`parser[HTTPParser.kOnBody] = parserOnBody`;
+ * 1-5 on Node 20.20.2, 24.22.3 and 26.12.1). The parsers' FreeList sets the first four once per
+ * parser object and reuses it for later connections; kOnExecute is set per connection.
+ */
+interface ParserCallbackSlots {
+  kOnHeaders?: number;
+  kOnHeadersComplete?: number;
+  kOnBody?: number;
+  kOnMessageComplete?: number;
+  kOnExecute?: number;
 }
 
 export interface HttpIncomingInternals {
@@ -339,10 +354,49 @@ export function detachHttpParser(socket: net.Socket): boolean {
   if (parser._consumed && typeof parser.unconsume === 'function') parser.unconsume();
   parser._consumed = false;
   if (typeof parser.remove === 'function') parser.remove();
+  silenceParser(socket, parser);
   s._paused = false;
   // Only net.Socket (and TLSSocket) reach here; a plain Duplex has no setTimeout.
   if (typeof socket.setTimeout === 'function') socket.setTimeout(0);
   return true;
+}
+
+const silenced = new WeakMap<net.Socket, () => void>();
+
+/**
+ * The parser may be in the middle of executing a read right now (a handler that destroys the
+ * request runs inside it): left alone, it would go on over the rest of that read, push body into
+ * the destroyed request (and pause the socket), parse a request pipelined behind it and serve it,
+ * or call bytes that are no HTTP a parse error and emit 'clientError'. Its callbacks are replaced
+ * for the rest of the connection: headers and body are ignored, a new message's headers stop the
+ * parser where an upgrade would (the return value 2), and the end of the execution reports
+ * nothing. The shared callbacks are put back by releaseHttpParser() when the socket closes,
+ * before the parser object serves another connection.
+ */
+function silenceParser(socket: net.Socket, parser: HttpParserInternals): void {
+  const k = parser.constructor;
+  const slots = parser as unknown as Record<number, unknown>;
+  const keys = [k.kOnHeaders, k.kOnHeadersComplete, k.kOnBody, k.kOnMessageComplete, k.kOnExecute];
+  if (!keys.every((key) => typeof key === 'number' && (slots[key] === null || typeof slots[key] === 'function'))) return;
+  const [onHeaders, onHeadersComplete, onBody, onMessageComplete, onExecute] = keys as number[];
+  const saved = [onHeaders, onHeadersComplete, onBody, onMessageComplete].map((key) => [key, slots[key]] as const);
+  const ignore = () => {};
+  slots[onHeaders] = ignore;
+  slots[onHeadersComplete] = () => 2;
+  slots[onBody] = ignore;
+  slots[onMessageComplete] = ignore;
+  slots[onExecute] = ignore;
+  silenced.set(socket, () => {
+    for (const [key, fn] of saved) slots[key] = fn;
+  });
+}
+
+/** Puts back the parser callbacks silenceParser() replaced; called once the socket has closed. */
+export function releaseHttpParser(socket: net.Socket): void {
+  const restore = silenced.get(socket);
+  if (!restore) return;
+  silenced.delete(socket);
+  restore();
 }
 
 /**

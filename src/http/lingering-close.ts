@@ -7,7 +7,7 @@ import { DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain, MAX_TIMER_MS 
 import { NetLingerError, isConnectionReset } from '../core/errors.js';
 import {
   type HttpIncomingInternals,
-  detachHttpParser, foreignHttpRuntime, httpConnection, httpErrorSeen, restartReading, wrapHttpEndListener,
+  detachHttpParser, foreignHttpRuntime, httpConnection, httpErrorSeen, releaseHttpParser, restartReading, wrapHttpEndListener,
 } from '../core/node-internals.js';
 import { invalidArgType, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
 
@@ -262,6 +262,7 @@ class Controller implements LingeringCloseHandle {
       error: (err) => { state.reason ??= isConnectionReset(err) ? 'reset' : 'error'; },
       cap: () => this.endLinger(socket, state, 'cap'),
       close: () => {
+        releaseHttpParser(socket);
         if (drain.peerEnded && drain.writeDone) state.reason ??= 'fin';
         this.active.delete(socket);
         const t = this.totals;
