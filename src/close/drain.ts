@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { SocketReader } from '../core/reader.js';
 
 // The one drain engine: after our FIN, read and discard what the peer still sends until its FIN,
 // bounded by a total time and a silence timeout (nginx's lingering close: lingering_time,
@@ -46,7 +47,7 @@ export interface DrainHooks {
 export interface DrainStartOptions {
   /** Half-closes after every queued write. Default `socket.end()` (skipped when already ended). */
   halfClose?: () => void;
-  /** Starts reading. Default `socket.resume()`, or read() for a leftover 'readable' listener. */
+  /** Starts reading. Default: a SocketReader (resume(), or read() for a leftover 'readable' listener). */
   startReading?: () => void;
 }
 
@@ -101,7 +102,7 @@ export class Drain {
   /** Characters still to come of what Node had buffered, decoded, at the start. */
   private bufferedChars: number;
   private readonly encoding: BufferEncoding | null;
-  private readonly onReadable: (() => void) | undefined;
+  private readonly reader: SocketReader;
 
   constructor(
     private readonly socket: net.Socket,
@@ -115,9 +116,8 @@ export class Drain {
     this.bytesReadAtStart = socket.bytesRead;
     this.bufferedBytes = this.encoding ? 0 : socket.readableLength;
     this.bufferedChars = this.encoding ? socket.readableLength : 0;
-    // A 'readable' listener left on the socket keeps it in paused mode, where resume() does
-    // nothing: read it ourselves (each read() emits 'data').
-    this.onReadable = socket.listenerCount('readable') > 0 ? () => { while (socket.read() !== null); } : undefined;
+    // Also a socket a leftover 'readable' listener keeps in paused mode (see SocketReader).
+    this.reader = new SocketReader(socket);
   }
 
   /** Bytes (not characters, whatever the socket's encoding) read and discarded since the start. */
@@ -146,14 +146,8 @@ export class Drain {
       }
       watchSignal(caps.signal, this.onAbort);
     }
-    if (options.startReading) {
-      options.startReading();
-    } else if (this.onReadable) {
-      socket.on('readable', this.onReadable);
-      this.onReadable();
-    } else {
-      socket.resume();
-    }
+    if (options.startReading) options.startReading();
+    else this.reader.resume();
     if (options.halfClose) options.halfClose();
     else if (!socket.writableEnded) socket.end();
     this.checkDone();
@@ -172,7 +166,7 @@ export class Drain {
     socket.off('finish', this.onFinish);
     socket.off('error', this.onError);
     socket.off('close', this.onClose);
-    if (this.onReadable) socket.off('readable', this.onReadable);
+    this.reader.stop();
   }
 
   private checkDone(): void {
