@@ -5,7 +5,9 @@ import { getLinger, lingerMayBeArmed, pendingBytes, setLinger } from '../core/so
 import {
   handleKind, isHttp2Socket, kernelConnected, nativeReset, streamError, streamHandle,
 } from '../core/node-internals.js';
-import { SocketReader } from '../core/reader.js';
+import {
+  DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain, MAX_TIMER_MS,
+} from './drain.js';
 import {
   invalidArgType, outOfRange, validateChoice, validateInteger, validateOptionsObject, validateSignal, validateSocket,
 } from '../core/validate.js';
@@ -75,11 +77,7 @@ export interface LingerCloseReport {
   reset: boolean;
 }
 
-const DEFAULT_LINGERING_TIME = 30_000;
-const DEFAULT_LINGERING_TIMEOUT = 5_000;
 const DEFAULT_LINGER_QUIET = 1_000;
-// setTimeout's own ceiling: a longer delay would fire at once.
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const FIRST_POLL_MS = 1;
 const LONGEST_POLL_MS = 50;
 
@@ -125,40 +123,6 @@ function refuseHttp2(socket: net.Socket): void {
       'ERR_NET_LINGER_HTTP2',
       'This socket belongs to an HTTP/2 session, which owns its reads, writes and close: end it with session.close() (GOAWAY, then close) or session.destroy()',
     );
-  }
-}
-
-// One 'abort' listener per signal, fanning out to every close waiting on it: a server's one
-// shutdown signal shared by thousands of closes adds no listener per close (no
-// MaxListenersExceededWarning) and aborts them in one pass.
-interface SignalWatch {
-  closes: Set<() => void>;
-  listener: () => void;
-}
-const signalWatches = new WeakMap<AbortSignal, SignalWatch>();
-
-function watchSignal(signal: AbortSignal, onAbort: () => void): void {
-  let watch = signalWatches.get(signal);
-  if (!watch) {
-    const closes = new Set<() => void>();
-    const listener = () => {
-      signalWatches.delete(signal);
-      for (const close of closes) close();
-    };
-    watch = { closes, listener };
-    signalWatches.set(signal, watch);
-    signal.addEventListener('abort', listener, { once: true });
-  }
-  watch.closes.add(onAbort);
-}
-
-function unwatchSignal(signal: AbortSignal, onAbort: () => void): void {
-  const watch = signalWatches.get(signal);
-  if (!watch) return;
-  watch.closes.delete(onAbort);
-  if (watch.closes.size === 0) {
-    signalWatches.delete(signal);
-    signal.removeEventListener('abort', watch.listener);
   }
 }
 
@@ -260,86 +224,6 @@ function endOnCap(socket: net.Socket, wantReset: boolean): boolean {
   }
   socket.destroy();
   return false;
-}
-
-/**
- * What a draining close (gracefulClose, lingerClose) shares: its listeners, the signal, reading
- * and discarding, the half-close, and the count of drained bytes.
- */
-class Drain {
-  /** Bytes read from the handle since the start; plus what Node had buffered unread then. */
-  private readonly bytesReadAtStart: number;
-  private bufferedBytes: number;
-  /** Characters still to come of what Node had buffered, decoded, at the start. */
-  private bufferedChars: number;
-  private readonly encoding: BufferEncoding | null;
-  private readonly reader: SocketReader;
-
-  constructor(
-    private readonly socket: net.Socket,
-    private readonly onData: () => void,
-    private readonly onEnd: () => void,
-    private readonly onFinish: () => void,
-    private readonly onError: (err: NodeJS.ErrnoException) => void,
-    private readonly signal: AbortSignal | undefined,
-    private readonly onAbort: () => void,
-  ) {
-    this.encoding = socket.readableEncoding;
-    this.bytesReadAtStart = socket.bytesRead;
-    this.bufferedBytes = this.encoding ? 0 : socket.readableLength;
-    this.bufferedChars = this.encoding ? socket.readableLength : 0;
-    // Also a socket a leftover 'readable' listener keeps in paused mode (see SocketReader).
-    this.reader = new SocketReader(socket);
-  }
-
-  private readonly data = (chunk: Buffer | string) => {
-    if (this.bufferedChars > 0 && typeof chunk === 'string') {
-      const take = Math.min(chunk.length, this.bufferedChars);
-      this.bufferedBytes += Buffer.byteLength(take === chunk.length ? chunk : chunk.slice(0, take), this.encoding ?? 'utf8');
-      this.bufferedChars -= take;
-    }
-    this.onData();
-  };
-
-  /** Bytes read and discarded since the start. */
-  drained(): number {
-    return this.bufferedBytes + this.socket.bytesRead - this.bytesReadAtStart;
-  }
-
-  /**
-   * Listens, honours the signal, then reads and discards and half-closes through Node (`end()`:
-   * the FIN follows every queued write). Returns false, having called `onAbort`, when the signal
-   * had already fired.
-   */
-  start(onClose: () => void): boolean {
-    const { socket } = this;
-    socket.on('data', this.data);
-    socket.on('end', this.onEnd);
-    socket.on('finish', this.onFinish);
-    socket.on('error', this.onError);
-    socket.once('close', onClose);
-    if (this.signal) {
-      if (this.signal.aborted) {
-        this.onAbort();
-        return false;
-      }
-      watchSignal(this.signal, this.onAbort);
-    }
-    this.reader.resume();
-    if (!socket.writableEnded) socket.end();
-    return true;
-  }
-
-  /** Undoes start() once the socket has closed. */
-  stop(): void {
-    const { socket } = this;
-    if (this.signal) unwatchSignal(this.signal, this.onAbort);
-    socket.off('data', this.data);
-    socket.off('end', this.onEnd);
-    socket.off('finish', this.onFinish);
-    socket.off('error', this.onError);
-    this.reader.stop();
-  }
 }
 
 /**
@@ -479,72 +363,40 @@ function runGracefulClose(
   start: number,
 ): Promise<GracefulCloseReport> {
   return new Promise((resolve) => {
-    let peerEnded = socket.readableEnded;
-    let writeDone = socket.writableFinished;
     let outcome: GracefulCloseOutcome | undefined;
     let code: string | undefined;
     let reset = false;
-    // One timer for both caps: it first fires when the earlier could at the soonest expire, and
-    // re-arms itself for whichever is next (a fast close never sees it fire).
-    let lastActivity = start;
-    let timer = setTimeout(onTimer, Math.min(lingeringTime, lingeringTimeout)).unref();
 
-    const drain = new Drain(
-      socket,
-      () => { lastActivity = performance.now(); },
-      () => {
-        peerEnded = true;
-        finishIfDone();
+    const drain: Drain = new Drain(socket, { lingeringTime, lingeringTimeout, signal }, {
+      done: () => {
+        if (outcome) return;
+        outcome = 'fin';
+        socket.destroy();
       },
-      () => {
-        writeDone = true;
-        lastActivity = performance.now();
-        finishIfDone();
-      },
-      (err) => {
+      error: (err) => {
         if (!outcome) ({ outcome, code } = errorOutcome(err));
       },
-      signal,
-      () => stop('aborted'),
-    );
-    const onClose = () => {
-      clearTimeout(timer);
-      drain.stop();
-      if (!outcome) {
-        if (peerEnded && writeDone) outcome = 'fin';
-        else ({ outcome, code } = closedElsewhere(socket));
-      }
-      const report: GracefulCloseReport = { outcome, drainedBytes: drain.drained(), elapsedMs: performance.now() - start, reset };
-      if (code !== undefined) report.code = code;
-      running.delete(socket);
-      resolve(report);
-    };
+      cap: () => stop('timeout'),
+      aborted: () => stop('aborted'),
+      close: () => {
+        if (!outcome) {
+          if (drain.peerEnded && drain.writeDone) outcome = 'fin';
+          else ({ outcome, code } = closedElsewhere(socket));
+        }
+        const report: GracefulCloseReport = { outcome, drainedBytes: drain.drained(), elapsedMs: performance.now() - start, reset };
+        if (code !== undefined) report.code = code;
+        running.delete(socket);
+        resolve(report);
+      },
+    });
 
-    function onTimer() {
-      const now = performance.now();
-      const totalLeft = lingeringTime - (now - start);
-      // The silence counts once the write side is done: since then, or since the last read.
-      // Until then, look again within lingeringTimeout, so its expiry is never seen late.
-      const idleLeft = writeDone ? lingeringTimeout - (now - lastActivity) : Math.max(lingeringTimeout, 1);
-      if (totalLeft <= 0 || idleLeft <= 0) {
-        stop('timeout');
-        return;
-      }
-      timer = setTimeout(onTimer, Math.ceil(Math.min(totalLeft, idleLeft))).unref();
-    }
-    function finishIfDone() {
-      if (outcome || !peerEnded || !writeDone) return;
-      outcome = 'fin';
-      socket.destroy();
-    }
     function stop(why: 'timeout' | 'aborted') {
       if (outcome || socket.destroyed) return;
       outcome = why;
       reset = endOnCap(socket, onTimeout === 'reset');
     }
 
-    if (!drain.start(onClose)) return;
-    finishIfDone();
+    drain.start();
   });
 }
 
@@ -634,45 +486,43 @@ function runLingerClose(
     let acked = false;
     let quietTimer: NodeJS.Timeout | undefined;
     let lastDataAt = start;
-    const deadline = setTimeout(() => stop('timeout'), limitMs).unref();
 
-    const drain = new Drain(
-      socket,
-      () => {
+    // The engine's total cap is `seconds`; the silence that ends this close is counted here,
+    // from the moment everything is acknowledged, so the engine has none.
+    const drain: Drain = new Drain(socket, { lingeringTime: limitMs, lingeringTimeout: null, signal }, {
+      data: () => {
         lastDataAt = performance.now();
         quietTimer?.refresh();
       },
       // The peer is done sending; Node closes the socket by itself once both directions have
       // ended: look one last time.
-      () => {
+      end: () => {
         if (acked) closeAcked();
         else if (socket.writableFinished) check();
       },
-      () => {
+      finish: () => {
         check();
         if (!outcome && !acked) schedulePoll();
       },
-      (err) => {
+      error: (err) => {
         if (!outcome) ({ outcome, code } = errorOutcome(err));
       },
-      signal,
-      () => stop('aborted'),
-    );
-    const onClose = () => {
-      clearTimeout(deadline);
-      if (pollTimer) clearTimeout(pollTimer);
-      if (quietTimer) clearTimeout(quietTimer);
-      drain.stop();
-      if (!outcome) {
-        if (acked && !wasResetHere(socket)) outcome = 'acked';
-        else if (socket.readableEnded && !wasResetHere(socket)) outcome = 'fin';
-        else ({ outcome, code } = closedElsewhere(socket));
-      }
-      const report: LingerCloseReport = { outcome, unackedBytes, drainedBytes: drain.drained(), elapsedMs: performance.now() - start, reset };
-      if (code !== undefined) report.code = code;
-      running.delete(socket);
-      resolve(report);
-    };
+      cap: () => stop('timeout'),
+      aborted: () => stop('aborted'),
+      close: () => {
+        if (pollTimer) clearTimeout(pollTimer);
+        if (quietTimer) clearTimeout(quietTimer);
+        if (!outcome) {
+          if (acked && !wasResetHere(socket)) outcome = 'acked';
+          else if (socket.readableEnded && !wasResetHere(socket)) outcome = 'fin';
+          else ({ outcome, code } = closedElsewhere(socket));
+        }
+        const report: LingerCloseReport = { outcome, unackedBytes, drainedBytes: drain.drained(), elapsedMs: performance.now() - start, reset };
+        if (code !== undefined) report.code = code;
+        running.delete(socket);
+        resolve(report);
+      },
+    });
 
     function closeAcked() {
       if (outcome || socket.destroyed) return;
@@ -720,7 +570,7 @@ function runLingerClose(
 
     // A write side that finished before this call emits no 'finish' for us.
     const finishedBefore = socket.writableFinished;
-    if (!drain.start(onClose)) return;
+    if (!drain.start()) return;
     if (finishedBefore) {
       check();
       if (!outcome && !acked) schedulePoll();

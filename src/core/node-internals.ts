@@ -193,9 +193,11 @@ export function isHttp2Socket(socket: net.Socket): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Node's HTTP server (enableLingeringClose). Read in lib/_http_server.js, lib/_http_common.js and
-// lib/net.js of Node 18.20.8, 20.20.2, 22.23.5, 24.22.3 and 26.12.1 (the same listener names and
-// parser methods on all five); Bun 1.4.5 has its own node:http and none of them.
+// Node's HTTP server (enableLingeringClose). Read in lib/_http_server.js, lib/_http_common.js,
+// lib/_http_incoming.js and lib/net.js of Node 18.20.8, 20.20.2, 22.23.5, 24.22.3 and 26.12.1
+// (the same listener names, fields and parser methods on all five: parser.incoming,
+// socket._httpMessage, res.outputData; socketOnError's `noop` observed on
+// 20.20.2, 24.22.3 and 26.12.1); Bun 1.4.5 has its own node:http and none of them.
 
 /** Node's HTTP parser as lib/_http_server.js attaches it to a server socket (`socket.parser`). */
 export interface HttpParserInternals {
@@ -207,11 +209,28 @@ export interface HttpParserInternals {
   unconsume?: () => void;
   /** Takes the connection out of the server's connections list (request timeouts, closeAllConnections). */
   remove?: () => void;
+  /** HTTPParser, whose static kOn* numbers index the JS callbacks the C++ parser calls. */
+  constructor: ParserCallbackSlots;
+}
+
+/**
+ * The slots of the JS callbacks on a parser instance (`parser[HTTPParser.kOnBody] = parserOnBody`;
+ * 1-5 on Node 20.20.2, 24.22.3 and 26.12.1). The parsers' FreeList sets the first four once per
+ * parser object and reuses it for later connections; kOnExecute is set per connection.
+ */
+interface ParserCallbackSlots {
+  kOnHeaders?: number;
+  kOnHeadersComplete?: number;
+  kOnBody?: number;
+  kOnMessageComplete?: number;
+  kOnExecute?: number;
 }
 
 export interface HttpIncomingInternals {
   complete: boolean;
   upgrade?: boolean;
+  destroyed?: boolean;
+  destroy?: (error?: Error) => unknown;
 }
 
 interface SocketHandleInternals {
@@ -220,7 +239,7 @@ interface SocketHandleInternals {
 }
 
 /** The fields of a server-side socket read here. */
-export interface HttpSocketInternals {
+interface HttpSocketInternals {
   /** Set by connectionListenerInternal; null once freed (socket closed, or upgrade/CONNECT handed it over). */
   parser?: HttpParserInternals | null;
   /** The response the socket currently carries; null between responses (res.detachSocket in resOnFinish). */
@@ -230,7 +249,7 @@ export interface HttpSocketInternals {
   _handle?: SocketHandleInternals | null;
 }
 
-export interface HttpResponseInternals {
+interface HttpResponseInternals {
   writableEnded: boolean;
   /** Public since Node 15.7. */
   req?: HttpIncomingInternals;
@@ -238,8 +257,48 @@ export interface HttpResponseInternals {
   outputData?: unknown[];
 }
 
-export function httpInternals(socket: net.Socket): HttpSocketInternals {
+function httpInternals(socket: net.Socket): HttpSocketInternals {
   return socket as unknown as HttpSocketInternals;
+}
+
+/** What enableLingeringClose reads of a server-side connection, through the fields above. */
+export interface HttpConnectionView {
+  /** Node's parser is still on the socket (not freed, not upgraded or handed to CONNECT). */
+  parsing: boolean;
+  /** The request being parsed (`parser.incoming`): its body has not ended yet. */
+  incoming: HttpIncomingInternals | null;
+  /** The response the socket carries now (`socket._httpMessage`); null between responses. */
+  response: {
+    /** res.end() was called. */
+    ended: boolean;
+    /** Chunks still queued on the response itself (`outputData`: a pipelined response not yet on the socket). */
+    queued: boolean;
+    /** The request it answers. */
+    req: HttpIncomingInternals | undefined;
+  } | null;
+}
+
+export function httpConnection(socket: net.Socket): HttpConnectionView {
+  const s = httpInternals(socket);
+  const parser = s.parser;
+  const res = s._httpMessage;
+  return {
+    parsing: !!parser,
+    incoming: parser?.incoming ?? null,
+    response: res
+      ? { ended: res.writableEnded, queued: !!res.outputData && res.outputData.length > 0, req: res.req }
+      : null,
+  };
+}
+
+/**
+ * Node's socketOnError already ran on this server socket: on the first error (a parse error, a
+ * socket error) it takes itself off and leaves a function named `noop` so later errors are
+ * ignored ('clientError' was emitted). Observed on Node 20.20.2, 24.22.3 and 26.12.1.
+ */
+export function httpErrorSeen(socket: net.Socket): boolean {
+  const names = socket.listeners('error').map((l) => (l as { name?: string }).name);
+  return !names.includes('socketOnError') && names.includes('noop');
 }
 
 /**
@@ -312,7 +371,8 @@ export function detachHttpParser(socket: net.Socket): boolean {
   // http) is left alone: Node's default close applies rather than half a detach.
   const named = (event: string, name: string) => socket.listeners(event).some((l) => (l as { name?: string }).name === name || endWrappers.has(l as () => void));
   if (!named('end', 'bound socketOnEnd') || !named('error', 'socketOnError')) {
-    warnUnknownHttp();
+    // socketOnError takes itself off after the first error it handled: not a runtime mismatch.
+    if (!(named('end', 'bound socketOnEnd') && httpErrorSeen(socket))) warnUnknownHttp();
     return false;
   }
   for (const [event, name] of HTTP_SOCKET_LISTENERS) {
@@ -324,9 +384,49 @@ export function detachHttpParser(socket: net.Socket): boolean {
   if (parser._consumed && typeof parser.unconsume === 'function') parser.unconsume();
   parser._consumed = false;
   if (typeof parser.remove === 'function') parser.remove();
+  silenceParser(socket, parser);
   s._paused = false;
-  socket.setTimeout(0);
+  // Only net.Socket (and TLSSocket) reach here; a plain Duplex has no setTimeout.
+  if (typeof socket.setTimeout === 'function') socket.setTimeout(0);
   return true;
+}
+
+const silenced = new WeakMap<net.Socket, () => void>();
+
+/**
+ * The parser may be in the middle of executing a read right now (a handler that destroys the
+ * request runs inside it): left alone, it would go on over the rest of that read, push body into
+ * the destroyed request (and pause the socket), parse a request pipelined behind it and serve it,
+ * or call bytes that are no HTTP a parse error and emit 'clientError'. Its callbacks are replaced
+ * for the rest of the connection: headers and body are ignored, a new message's headers stop the
+ * parser where an upgrade would (the return value 2), and the end of the execution reports
+ * nothing. The shared callbacks are put back by releaseHttpParser() when the socket closes,
+ * before the parser object serves another connection.
+ */
+function silenceParser(socket: net.Socket, parser: HttpParserInternals): void {
+  const k = parser.constructor;
+  const slots = parser as unknown as Record<number, unknown>;
+  const keys = [k.kOnHeaders, k.kOnHeadersComplete, k.kOnBody, k.kOnMessageComplete, k.kOnExecute];
+  if (!keys.every((key) => typeof key === 'number' && (slots[key] === null || typeof slots[key] === 'function'))) return;
+  const [onHeaders, onHeadersComplete, onBody, onMessageComplete, onExecute] = keys as number[];
+  const saved = [onHeaders, onHeadersComplete, onBody, onMessageComplete].map((key) => [key, slots[key]] as const);
+  const ignore = () => {};
+  slots[onHeaders] = ignore;
+  slots[onHeadersComplete] = () => 2;
+  slots[onBody] = ignore;
+  slots[onMessageComplete] = ignore;
+  slots[onExecute] = ignore;
+  silenced.set(socket, () => {
+    for (const [key, fn] of saved) slots[key] = fn;
+  });
+}
+
+/** Puts back the parser callbacks silenceParser() replaced; called once the socket has closed. */
+export function releaseHttpParser(socket: net.Socket): void {
+  const restore = silenced.get(socket);
+  if (!restore) return;
+  silenced.delete(socket);
+  restore();
 }
 
 /**

@@ -280,3 +280,37 @@ export function settled(handle: LingeringCloseHandle): boolean {
   const c = handle.counts;
   return handle.lingering === 0 && c.endedByFin + c.endedByCap + c.endedByReset + c.endedByError + c.endedByClose === c.lingered;
 }
+
+/** A raw HTTP/1.1 client: sends what it is told, records what comes back. */
+export class RawClient {
+  text = '';
+  eof = false;
+  error: string | undefined;
+  closed = false;
+  readonly socket: net.Socket;
+  constructor(t: Target) {
+    this.socket = net.connect({ host: t.host, port: t.port, allowHalfOpen: true });
+    this.socket.setEncoding('latin1');
+    this.socket.on('data', (d: string) => { this.text += d; });
+    this.socket.on('end', () => { this.eof = true; });
+    this.socket.on('error', (e: NodeJS.ErrnoException) => { this.error ??= e.code; });
+    this.socket.on('close', () => { this.closed = true; });
+    this.socket.once('connect', () => track(this.socket));
+  }
+  connected(): Promise<void> {
+    return new Promise((resolve) => this.socket.once('connect', () => resolve()));
+  }
+  head(contentLength: number, extra = ''): void {
+    this.socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${contentLength}\r\n${extra}\r\n`);
+  }
+  /** Writes `bytes` of body, waiting for the kernel to take it. Stops at an error. */
+  async body(bytes: number): Promise<void> {
+    const chunk = Buffer.alloc(64 * 1024, 0x75);
+    for (let sent = 0; sent < bytes && !this.error && !this.socket.destroyed; sent += chunk.length) {
+      if (!this.socket.write(chunk)) await new Promise((r) => { this.socket.once('drain', r); setTimeout(r, 200); });
+    }
+  }
+  get answered(): boolean {
+    return this.text.includes(ANSWER);
+  }
+}
