@@ -26,6 +26,7 @@ describe('classifyConnectionError: every kind, every spelling', () => {
     ["node-fetch's FetchError of a hang up", { name: 'FetchError', code: 'ECONNRESET', errno: 'ECONNRESET', message: 'reason: socket hang up' }, 'closed-early'],
     ["undici's other side closed", { name: 'SocketError', code: 'UND_ERR_SOCKET', message: 'other side closed' }, 'closed-early'],
     ['fetch: TypeError fetch failed, caused by UND_ERR_SOCKET', new TypeError('fetch failed', { cause: { code: 'UND_ERR_SOCKET' } }), 'closed-early'],
+    ["axios's response cut short", { name: 'AxiosError', code: 'ERR_BAD_RESPONSE', message: 'stream has been aborted' }, 'closed-early'],
     ["node-fetch's Premature close", { code: 'ERR_STREAM_PREMATURE_CLOSE', message: 'Premature close' }, 'closed-early'],
     ['ECONNREFUSED', system('ECONNREFUSED', -111, 'connect'), 'refused'],
     ['ETIMEDOUT', system('ETIMEDOUT', -110, 'connect'), 'timed-out'],

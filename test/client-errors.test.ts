@@ -12,24 +12,27 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyConnectionError, setLinger, type ConnectionErrorKind } from '../src/index';
 
-type Case = 'reset' | 'closed-early' | 'refused' | 'timed-out' | 'aborted';
+type Case = 'reset' | 'closed-early' | 'refused' | 'timed-out' | 'aborted' | 'body-fin' | 'body-rst';
 type Cell = ConnectionErrorKind | undefined | 'n/a';
-const CASES: readonly Case[] = ['reset', 'closed-early', 'refused', 'timed-out', 'aborted'];
+const CASES: readonly Case[] = ['reset', 'closed-early', 'refused', 'timed-out', 'aborted', 'body-fin', 'body-rst'];
 
 // The table: client × server behaviour → what classifyConnectionError says of the client's error.
+// Before any response the server resets (reset), closes with a FIN (closed-early), is not there
+// (refused), never answers (timed-out), or the caller gives up (aborted); body-fin and body-rst:
+// the server sends the head and part of the body, then a FIN or an RST.
 // node-fetch 3 drops the AbortSignal's reason: its timeout is an AbortError like any abort, and
-// classifyConnectionError(signal.reason) says 'timed-out' (asserted below).
+// classifyConnectionError(signal.reason) says 'timed-out' (asserted below). It reads the body
+// through Node's IncomingMessage, whose 'aborted' error (code ECONNRESET, no errno) hides an RST.
 const TABLE: Record<string, Record<Case, Cell>> = {
-  //                     server resets          server FINs            nothing listens      never answers           caller aborts
-  'http.request': { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted' },
-  fetch:          { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted' },
-  undici:         { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted' },
-  axios:          { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted' },
-  got:            { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted' },
-  'node-fetch':   { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'aborted',   aborted: 'aborted' },
-  ws:             { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted' },
-  // ws after the upgrade raises no error: the recipe in docs/api.md (wsCloseKind below) tells.
-  'ws, after the upgrade': { reset: 'reset', 'closed-early': 'closed-early', refused: 'n/a', 'timed-out': 'n/a', aborted: 'n/a' },
+  'http.request': { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted', 'body-fin': 'closed-early', 'body-rst': 'reset' },
+  fetch:          { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted', 'body-fin': 'closed-early', 'body-rst': 'reset' },
+  undici:         { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted', 'body-fin': 'closed-early', 'body-rst': 'reset' },
+  axios:          { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted', 'body-fin': 'closed-early', 'body-rst': 'reset' },
+  got:            { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted', 'body-fin': 'closed-early', 'body-rst': 'reset' },
+  'node-fetch':   { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'aborted',   aborted: 'aborted', 'body-fin': 'closed-early', 'body-rst': 'closed-early' },
+  ws:             { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted', 'body-fin': 'n/a',          'body-rst': 'n/a' },
+  // After the upgrade ws raises no error: the recipe of docs/api.md (wsCloseKind below) tells.
+  'ws, after the upgrade': { reset: 'reset', 'closed-early': 'closed-early', refused: 'n/a', 'timed-out': 'n/a', aborted: 'n/a', 'body-fin': 'n/a', 'body-rst': 'n/a' },
 };
 
 const TIMEOUT_MS = 300;
@@ -82,7 +85,7 @@ const caught = (promise: Promise<unknown>) => promise.then(() => { throw new Err
 
 /** A server that reads the request head, then resets (RST), closes (FIN), or never answers. */
 const accepted = new Set<net.Socket>();
-async function listen(behaviour: 'reset' | 'fin' | 'silent'): Promise<net.Server> {
+async function listen(behaviour: 'reset' | 'fin' | 'silent' | 'body-fin' | 'body-rst'): Promise<net.Server> {
   const server = net.createServer((socket) => {
     accepted.add(socket.on('close', () => accepted.delete(socket)));
     socket.on('error', () => undefined);
@@ -95,10 +98,11 @@ async function listen(behaviour: 'reset' | 'fin' | 'silent'): Promise<net.Server
         const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
         socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
       }
+      if (behaviour.startsWith('body-')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n20 bytes of the 100.');
       // After the 101, once the client has it: the same close as for every other client.
       setTimeout(() => {
-        if (behaviour === 'reset') { setLinger(socket, true, 0); socket.destroy(); } else socket.end();
-      }, head.includes('/upgrade-then-close') ? 50 : 0);
+        if (behaviour === 'reset' || behaviour === 'body-rst') { setLinger(socket, true, 0); socket.destroy(); } else socket.end();
+      }, head.includes('/upgrade-then-close') || behaviour.startsWith('body-') ? 50 : 0);
       head = '';
     });
   });
@@ -112,8 +116,11 @@ const url = (s: net.Server) => `http://127.0.0.1:${(s.address() as net.AddressIn
 
 describe.runIf(isMainThread)('classifyConnectionError over real clients (run once, in the forks project)', () => {
   beforeAll(async () => {
-    const [reset, fin, silent, gone] = await Promise.all([listen('reset'), listen('fin'), listen('silent'), listen('silent')]);
-    servers.push(reset, fin, silent);
+    const [reset, fin, silent, gone, bodyFin, bodyRst] = await Promise.all(
+      [listen('reset'), listen('fin'), listen('silent'), listen('silent'), listen('body-fin'), listen('body-rst')]);
+    servers.push(reset, fin, silent, bodyFin, bodyRst);
+    urls['body-fin'] = url(bodyFin);
+    urls['body-rst'] = url(bodyRst);
     urls.reset = url(reset);
     urls['closed-early'] = url(fin);
     urls['timed-out'] = url(silent);
@@ -151,13 +158,23 @@ describe.runIf(isMainThread)('classifyConnectionError over real clients (run onc
     expect(observed).toEqual(TABLE);
   }, 20_000);
 
-  it('the clients that call a FIN ECONNRESET are what isConnectionReset-only code mistakes for a reset', async () => {
+  it("what Node itself calls ECONNRESET although no RST was sent: 'socket hang up' and 'aborted', without errno or syscall", async () => {
     const hangUp = await clients['http.request']({ url: urls['closed-early'] });
     expect(hangUp).toMatchObject({ code: 'ECONNRESET', message: 'socket hang up' });
-    expect(hangUp).not.toHaveProperty('errno');
-    const realReset = await clients['http.request']({ url: urls.reset });
-    expect(realReset).toMatchObject({ code: 'ECONNRESET', syscall: 'read' });
-    expect(typeof (realReset as { errno?: unknown }).errno).toBe('number');
+    const aborted = await new Promise((resolve) => http.get(urls['body-fin'], (res) => res.on('error', resolve).resume()));
+    expect(aborted).toMatchObject({ code: 'ECONNRESET', message: 'aborted' });
+    for (const err of [hangUp, aborted]) {
+      expect(err).not.toHaveProperty('errno');
+      expect(err).not.toHaveProperty('syscall');
+    }
+    // The same response cut by an RST: the request says read ECONNRESET, the response still 'aborted'.
+    const both = await new Promise<unknown[]>((resolve) => {
+      const seen: unknown[] = [];
+      const req = http.get(urls['body-rst'], (res) => res.on('error', (err) => seen.push(err)).resume());
+      req.on('error', (err) => seen.push(err)).on('close', () => setTimeout(() => resolve(seen), 20));
+    });
+    expect(both).toMatchObject([{ code: 'ECONNRESET', syscall: 'read' }, { code: 'ECONNRESET', message: 'aborted' }]);
+    expect(typeof (both[0] as { errno?: unknown }).errno).toBe('number');
   });
 
   it("a name with two addresses (happy eyeballs): Node's AggregateError of refusals is 'refused'", async () => {

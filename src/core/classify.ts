@@ -7,7 +7,9 @@ import { ownCode, readProperty, stringToCode, numberToCode, walkErrors } from '.
  * - `'closed-early'`: the peer closed in order (a FIN) before a complete answer. Node's
  *   "socket hang up" and IncomingMessage's "aborted" (code ECONNRESET, but no errno and no syscall:
  *   Node built them itself and no RST was seen), undici's UND_ERR_SOCKET "other side closed",
- *   ERR_STREAM_PREMATURE_CLOSE (node-fetch's "Premature close").
+ *   ERR_STREAM_PREMATURE_CLOSE (node-fetch's "Premature close"), axios's ERR_BAD_RESPONSE
+ *   "stream has been aborted". Node raises 'aborted' on a response body cut short by an RST too:
+ *   'closed-early' means "ended early, and this error shows no RST".
  * - `'refused'`: nothing listened (ECONNREFUSED: the peer answered the SYN with an RST).
  * - `'timed-out'`: a deadline passed (ETIMEDOUT, axios's ECONNABORTED "timeout of … exceeded",
  *   got's TimeoutError, undici's UND_ERR_*_TIMEOUT, the DOMException TimeoutError of
@@ -92,6 +94,8 @@ function kindOfNode(node: object, platform: string): ConnectionErrorKind | undef
   if (normalized === 'ECONNABORTED' && code === 'ECONNABORTED' && typeof message === 'string' && /\btimeout\b/i.test(message)) {
     return 'timed-out';
   }
+  // axios names a response cut short (Node's IncomingMessage 'aborted') ERR_BAD_RESPONSE.
+  if (code === 'ERR_BAD_RESPONSE' && message === 'stream has been aborted') return 'closed-early';
   const fromCode = kindOfCode(normalized, true);
   if (fromCode) return fromCode;
   const name = readProperty(node, 'name');
