@@ -4,6 +4,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import axios from 'axios';
 import got from 'got';
 import nodeFetch from 'node-fetch';
@@ -31,7 +33,7 @@ const TABLE: Record<string, Record<Case, Cell>> = {
   got:            { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted', 'body-fin': 'closed-early', 'body-rst': 'reset' },
   'node-fetch':   { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'aborted',   aborted: 'aborted', 'body-fin': 'closed-early', 'body-rst': 'closed-early' },
   ws:             { reset: 'reset', 'closed-early': 'closed-early', refused: 'refused', 'timed-out': 'timed-out', aborted: 'aborted', 'body-fin': 'n/a',          'body-rst': 'n/a' },
-  // After the upgrade ws raises no error: the recipe of docs/api.md (wsCloseKind below) tells.
+  // After the upgrade ws raises no error: the recipe of docs/api.md tells.
   'ws, after the upgrade': { reset: 'reset', 'closed-early': 'closed-early', refused: 'n/a', 'timed-out': 'n/a', aborted: 'n/a', 'body-fin': 'n/a', 'body-rst': 'n/a' },
 };
 
@@ -64,22 +66,15 @@ const clients: Record<string, (call: Call) => Promise<unknown>> = {
     ws.on('error', (err) => { error = err; });
     ws.on('close', () => (error ? resolve(error) : reject(new Error('no error'))));
   }),
+  // The recipe of docs/api.md, run as written, with its console.log as the answer.
   'ws, after the upgrade': ({ url }) => new Promise((resolve) => {
-    const ws = new WebSocket(`${url.replace('http:', 'ws:')}upgrade-then-close`);
-    wsCloseKind(ws, resolve);
+    const run = new Function('WebSocket', 'url', 'classifyConnectionError', 'console', wsRecipe);
+    run(WebSocket, `${url.replace('http:', 'ws:')}upgrade-then-close`, classifyConnectionError, { log: resolve });
   }),
 };
 
-/**
- * The recipe of docs/api.md: ws reports a dropped connection only as close code 1006; the error
- * the socket saw reaches a listener on the socket that 'upgrade' hands over.
- */
-function wsCloseKind(ws: WebSocket, done: (kind: ConnectionErrorKind | undefined) => void): void {
-  let error: unknown;
-  ws.on('error', (err) => { error = err; });
-  ws.on('upgrade', (res) => res.socket.on('error', (err) => { error = err; }));
-  ws.on('close', (code) => done(code !== 1006 ? undefined : error ? classifyConnectionError(error) : 'closed-early'));
-}
+const apiDoc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'api.md'), 'utf8');
+const wsRecipe = /\*\*ws: a reset after the upgrade\.\*\*[\s\S]*?```js\n([\s\S]*?)```/.exec(apiDoc)?.[1] ?? 'throw new Error("no ws recipe in docs/api.md")';
 
 const caught = (promise: Promise<unknown>) => promise.then(() => { throw new Error('no error'); }, (err: unknown) => err);
 
@@ -157,6 +152,12 @@ describe.runIf(isMainThread)('classifyConnectionError over real clients (run onc
     }
     expect(observed).toEqual(TABLE);
   }, 20_000);
+
+  it('docs/api.md shows this table, row for row', () => {
+    const rows = /\| client \| reset \|.*\n\|[-|]+\n((?:\|.*\n)+)/.exec(apiDoc)?.[1].trim().split('\n') ?? [];
+    const shown = rows.map((row) => row.split('|').slice(2, -1).map((cell) => cell.replace(/[¹²]/g, '').trim() || 'n/a'));
+    expect(shown).toEqual(Object.values(TABLE).map((row) => CASES.map((kase) => row[kase])));
+  });
 
   it("what Node itself calls ECONNRESET although no RST was sent: 'socket hang up' and 'aborted', without errno or syscall", async () => {
     const hangUp = await clients['http.request']({ url: urls['closed-early'] });
