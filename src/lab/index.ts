@@ -16,3 +16,7 @@ export {
   type Capture, type CaptureOptions, type Connection, type WireSegment, type WireSide,
 } from './capture.js';
 export { formatHtml } from './html.js';
+// The harness the lab plays its rows on, for tests of your own close handling: one loopback
+// connection with its accepted end paused, and the kernel's TCP state of a connection (Linux).
+export { listenLoopback, loopbackHost, loopbackPair, type LoopbackOptions, type LoopbackPair } from './loopback.js';
+export { tcpState, tcpStateCounts } from './tcp-state.js';
