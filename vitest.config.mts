@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 // and network namespaces) or measure the whole process (leaks, descriptors across workers) are
 // forks-only, so a skip in either project always means a platform or a missing tool.
 const FORKS_ONLY = [
+  'test/core/client-errors.test.ts',
+  'test/core/error-types.test.ts',
   'test/core/leaks.test.ts',
   'test/core/percall.test.ts',
   'test/http/http-frameworks.test.ts',

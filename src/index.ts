@@ -4,8 +4,9 @@
 // proxy and the probe), net-linger/lab (the scenario table and its runner).
 export {
   ERROR_CODES, NetLingerError, SocketError, isConnectionReset, normalizeErrorCode,
-  type ErrnoPlatform, type ErrorCodeEntry,
+  type ConnectionResetInput, type ErrnoPlatform, type ErrorCode, type ErrorCodeEntry, type KnownErrorCode,
 } from './core/errors.js';
+export { CONNECTION_ERROR_PRECEDENCE, classifyConnectionError, type ConnectionErrorKind } from './core/classify.js';
 export { explainError, type ErrorExplanation } from './core/explain.js';
 export {
   SHUT_RD, SHUT_RDWR, SHUT_WR, getLinger, maxLingerSeconds, pendingBytes, setLinger, shutdown,

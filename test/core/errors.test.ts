@@ -92,3 +92,41 @@ describe('the error table: every spelling of every code', () => {
     expect(new SocketError('setsockopt', 10054, 'win32').code).toBe('ECONNRESET');
   });
 });
+
+describe('the walk through causes and AggregateError.errors', () => {
+  const reset = () => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104, syscall: 'read' });
+  const wrap = (inner: unknown, times: number) => {
+    let e = inner;
+    for (let i = 0; i < times; i++) e = new Error(`wrap ${i}`, { cause: e });
+    return e;
+  };
+
+  it('reaches a code far deeper than five wraps', () => {
+    expect(normalizeErrorCode(wrap(reset(), 5))).toBe('ECONNRESET');
+    expect(normalizeErrorCode(wrap(reset(), 20))).toBe('ECONNRESET');
+    expect(isConnectionReset(wrap({ errno: 10054 }, 20))).toBe(true);
+  });
+
+  it('is bounded: a chain of a thousand wraps is not followed to its end', () => {
+    expect(normalizeErrorCode(wrap(reset(), 1000))).toBeUndefined();
+  });
+
+  it('ends on a cycle anywhere in the chain', () => {
+    const a = new Error('a') as Error & { cause?: unknown };
+    a.cause = new Error('b', { cause: new Error('c', { cause: a }) });
+    expect(normalizeErrorCode(a)).toBeUndefined();
+  });
+
+  it("examines an AggregateError's errors (Node's happy eyeballs), the outer code first", () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED ::1:1'), { code: 'ECONNREFUSED', errno: -111, syscall: 'connect' });
+    expect(normalizeErrorCode(new AggregateError([refused, refused]))).toBe('ECONNREFUSED');
+    expect(isConnectionReset(new AggregateError([new Error('x'), reset()]))).toBe(true);
+    expect(normalizeErrorCode(Object.assign(new AggregateError([reset()]), { code: 'EPIPE' }))).toBe('EPIPE');
+    expect(normalizeErrorCode(new Error('fetch failed', { cause: new AggregateError([refused]) }))).toBe('ECONNREFUSED');
+    expect(normalizeErrorCode({ name: 'NotAnAggregate', errors: [reset()] })).toBeUndefined();
+  });
+
+  it('a getter that throws counts as absent', () => {
+    expect(normalizeErrorCode({ get code(): string { throw new Error('no'); }, cause: reset() })).toBe('ECONNRESET');
+  });
+});
