@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { NetLingerError } from './errors';
 import { type Relay, type RelayDirection, type RelayPolicy, type RelaySideReport, startRelay } from './relay';
 import { pendingBytes } from './socket-ops';
-import { invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger, validateOptionsObject } from './validate';
+import { invalidArgType, invalidArgValue, outOfRange, parseAddress, validateChoice, validateInteger, validateOptionsObject } from './validate';
 
 // A TCP proxy on loopback (or wherever you point it) that relays faithfully and injects faults
 // per connection. "up" is the client-to-upstream direction, "down" upstream-to-client, as in
@@ -196,35 +196,6 @@ export function resolveFaults(faults: unknown, name = 'faults'): ResolvedFaults 
 function anyFault(f: ResolvedFaults): boolean {
   return f.resetAfter !== null || f.resetAfterMs !== null || f.limitData !== null || f.blackhole ||
     f.blackholeAfter !== null || f.closeUnread !== null || f.halfCloseThenReset !== null || f.delayFin !== null;
-}
-
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
-/**
- * 'HOST:PORT', '[v6]:PORT', a port number or { host, port } as { host, port }; throws
- * ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE / ERR_OUT_OF_RANGE naming `name`.
- */
-export function parseAddress(value: unknown, name: string, defaults: { host?: string; minPort: number }): { host: string; port: number } {
-  let host: unknown;
-  let port: unknown;
-  if (typeof value === 'number') {
-    host = defaults.host;
-    port = value;
-  } else if (typeof value === 'string') {
-    const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]*):(\d+)$/.exec(value);
-    if (!m) throw invalidArgValue(name, value, "must be 'HOST:PORT' (brackets around an IPv6 address: '[::1]:8080')");
-    host = m[1] || defaults.host;
-    port = Number(m[2]);
-  } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    ({ host, port } = value as { host?: unknown; port?: unknown });
-    host ??= defaults.host;
-  } else {
-    throw invalidArgType(name, "of type string ('HOST:PORT'), number or object", value);
-  }
-  if (typeof host !== 'string') throw invalidArgType(`${name}.host`, 'of type string', host);
-  if (!net.isIP(host) && !HOSTNAME.test(host)) throw invalidArgValue(`${name}.host`, host, 'must be an IP address or a host name');
-  if (port === undefined && defaults.minPort === 0) port = 0;
-  return { host, port: validateInteger(port, `${name}.port`, defaults.minPort, 65535) };
 }
 
 /** 'HOST:PORT' with brackets around IPv6. */

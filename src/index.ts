@@ -17,7 +17,7 @@ export {
 } from './close';
 export {
   probeExitCode, probeServer,
-  type ProbeOptions, type ProbeReport, type ProbeResponse, type ProbeServerClose, type ProbeVerdict,
+  type ProbeMode, type ProbeOptions, type ProbeOrder, type ProbeReport, type ProbeResponse, type ProbeServerClose, type ProbeVerdict,
 } from './probe';
 export {
   relay,

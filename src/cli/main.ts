@@ -13,8 +13,9 @@ import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } f
 import { SCENARIOS, describeExpectation, type Condition, type Platform, type Scenario } from '../lab/scenarios';
 import { CONDITION_SCENARIOS } from '../lab/condition-scenarios';
 import { CONDITION_NAMES, UNAVAILABLE, conditionUnavailable } from '../lab/netns';
+import { UsageError, flag, readArgs, stringValue, stringValues } from './args';
 import { PROBE_HELP, probeCommand } from './probe';
-import { runProxy } from './proxy';
+import { PROXY_HELP, runProxy } from './proxy';
 
 const EXIT_OK = 0;
 const EXIT_MISMATCH = 1;
@@ -22,12 +23,16 @@ const EXIT_USAGE = 2;
 
 const HELP = `net-linger: close TCP connections on purpose, and see what the peer observes.
 
+Exit codes, every command: 0 fine, 1 an observation did not match (a lab row, a probe verdict),
+2 bad usage (the message says why).
+
 Usage:
   net-linger lab [options]           run the scenario table on loopback and judge it
   net-linger explain <code|number>   one error code, what it means on each OS, what avoids it
   net-linger probe <url|host:port>   upload to a server: does it reset, or close cleanly?
   net-linger proxy --upstream H:P    a TCP proxy that relays faithfully and injects faults
-  net-linger help [lab|explain]      this help, or a command's
+  net-linger help [command]          this help, or a command's (lab, explain, probe, proxy)
+  net-linger --version               the package's version
 
 Examples:
   net-linger lab                     every row over IPv4, as a table
@@ -35,8 +40,9 @@ Examples:
   net-linger lab --scenario linger-zero --scenario orderly-close
   net-linger explain 10054           WSAECONNRESET is ECONNRESET
   net-linger explain 54 --platform darwin
+  net-linger help probe              the probe's options
 
-Exit codes: 0 fine, 1 an observation did not match the table, 2 bad usage.
+"--" ends the options of any command: what follows is an argument even if it starts with "-".
 `;
 
 const LAB_HELP = `Usage: net-linger lab [options]
@@ -78,7 +84,7 @@ Colour only on a terminal, never when NO_COLOR is set; a progress line on stderr
 only when stderr is a terminal.
 `;
 
-const EXPLAIN_HELP = `Usage: net-linger explain <code|number> [--platform <name>]
+const EXPLAIN_HELP = `Usage: net-linger explain <code|number> [--platform <name>] [--json]
 
 Prints the one normalised code for any spelling of a socket error, how each OS spells it,
 why it usually happens and what in net-linger avoids it.
@@ -92,44 +98,16 @@ why it usually happens and what in net-linger avoids it.
 
 Options:
   --platform <name>   read plain numbers as linux, darwin or win32 (default: this machine)
+  --json              print one JSON object on stdout (input, platform, known, code, spellings,
+                      causes, avoid, elsewhere, text), the exit code as without it
   -h, --help          this help
+  --                  what follows is the code, even if it starts with "-"
 
 Exit codes: 0 explained (one of the connection errors net-linger normalises); 2 bad usage, or an
 input outside that table (an OS error such as ETIMEDOUT is named, on stderr, but still exits 2).
 `;
 
 const PLATFORMS = ['aix', 'android', 'cygwin', 'darwin', 'freebsd', 'haiku', 'linux', 'netbsd', 'openbsd', 'sunos', 'win32'];
-
-class UsageError extends Error {
-  constructor(message: string, readonly command: 'lab' | 'explain' | undefined) {
-    super(message);
-  }
-}
-
-/** A small argument reader: `--name value`, `--name=value`, flags, and positionals (negative numbers included). */
-class Args {
-  private index = 0;
-
-  constructor(private readonly argv: readonly string[], private readonly command: 'lab' | 'explain') {}
-
-  next(): { flag: string; inline?: string } | { positional: string } | undefined {
-    const arg = this.argv[this.index++];
-    if (arg === undefined) return undefined;
-    if (arg === '--') return this.next();
-    if (/^-\d+$/.test(arg) || !arg.startsWith('-')) return { positional: arg };
-    const eq = arg.indexOf('=');
-    return eq > 0 ? { flag: arg.slice(0, eq), inline: arg.slice(eq + 1) } : { flag: arg };
-  }
-
-  value(flag: string, inline: string | undefined): string {
-    if (inline !== undefined) return inline;
-    const value = this.argv[this.index++];
-    if (value === undefined || (value.startsWith('-') && !/^-\d+$/.test(value))) {
-      throw new UsageError(`${flag} needs a value`, this.command);
-    }
-    return value;
-  }
-}
 
 function platformValue(value: string, command: 'lab' | 'explain'): string {
   if (!PLATFORMS.includes(value)) throw new UsageError(`unknown platform "${value}" (expected one of ${PLATFORMS.join(', ')})`, command);
@@ -157,40 +135,74 @@ interface LabArgs {
   html: string | undefined;
 }
 
+const LAB_OPTIONS = {
+  scenario: { type: 'string', multiple: true },
+  condition: { type: 'string', multiple: true },
+  ipv4: { type: 'boolean' },
+  ipv6: { type: 'boolean' },
+  both: { type: 'boolean' },
+  json: { type: 'boolean' },
+  list: { type: 'boolean' },
+  'in-process': { type: 'boolean' },
+  capture: { type: 'boolean' },
+  html: { type: 'string' },
+  platform: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parseLab(argv: readonly string[]): LabArgs {
-  const args = new Args(argv, 'lab');
-  const parsed: LabArgs = { names: [], families: new Set(), json: false, list: false, help: false, platform: process.platform, inProcess: false, capture: false, html: undefined };
-  for (let token = args.next(); token; token = args.next()) {
-    if ('positional' in token) throw new UsageError(`unexpected argument "${token.positional}"`, 'lab');
-    const { flag, inline } = token;
-    const noValue = () => {
-      if (inline !== undefined) throw new UsageError(`${flag} takes no value`, 'lab');
-    };
-    switch (flag) {
-      case '--scenario': parsed.names.push(args.value(flag, inline)); break;
-      case '--ipv4': noValue(); parsed.families.add(4); break;
-      case '--ipv6': noValue(); parsed.families.add(6); break;
-      case '--both': noValue(); parsed.families.add(4).add(6); break;
-      case '--json': noValue(); parsed.json = true; break;
-      case '--list': noValue(); parsed.list = true; break;
-      case '--in-process': noValue(); parsed.inProcess = true; break;
-      case '--capture': noValue(); parsed.capture = true; break;
-      case '--html': parsed.html = args.value(flag, inline); parsed.capture = true; break;
-      case '--platform': parsed.platform = platformValue(args.value(flag, inline), 'lab'); break;
-      case '--condition': {
-        const value = args.value(flag, inline);
-        if (!CONDITION_NAMES.includes(value as Condition)) {
-          throw new UsageError(`unknown condition "${value}" (expected one of ${CONDITION_NAMES.join(', ')})`, 'lab');
-        }
-        if (parsed.condition && parsed.condition !== value) throw new UsageError('one --condition at a time', 'lab');
-        parsed.condition = value as Condition;
-        break;
-      }
-      case '-h': case '--help': parsed.help = true; break;
-      default: throw new UsageError(`unknown option ${flag}`, 'lab');
+  const args = readArgs('lab', argv, LAB_OPTIONS);
+  if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, 'lab');
+  const families = new Set<Family>();
+  if (flag(args, 'ipv4') || flag(args, 'both')) families.add(4);
+  if (flag(args, 'ipv6') || flag(args, 'both')) families.add(6);
+  const html = stringValue(args, 'html');
+  const parsed: LabArgs = {
+    names: stringValues(args, 'scenario'),
+    families,
+    json: flag(args, 'json'),
+    list: flag(args, 'list'),
+    help: flag(args, 'help'),
+    platform: process.platform,
+    inProcess: flag(args, 'in-process'),
+    capture: flag(args, 'capture') || html !== undefined,
+    html,
+  };
+  const platform = stringValue(args, 'platform');
+  if (platform !== undefined) parsed.platform = platformValue(platform, 'lab');
+  const conditions = [...new Set(stringValues(args, 'condition'))];
+  for (const value of conditions) {
+    if (!CONDITION_NAMES.includes(value as Condition)) {
+      throw new UsageError(`unknown condition "${value}" (expected one of ${CONDITION_NAMES.join(', ')})`, 'lab');
     }
   }
+  if (conditions.length > 1) throw new UsageError('one --condition at a time', 'lab');
+  if (conditions.length) parsed.condition = conditions[0] as Condition;
   return parsed;
+}
+
+/**
+ * Refuses an --html path that cannot be written, before any row runs: a missing folder, a folder
+ * in the file's place, a file or folder this user may not write.
+ */
+function checkWritable(file: string): void {
+  const target = path.resolve(file);
+  let reason: string | undefined;
+  try {
+    const stat = fs.statSync(target, { throwIfNoEntry: false });
+    if (stat?.isDirectory()) reason = 'is a directory';
+    else if (stat) fs.accessSync(target, fs.constants.W_OK);
+    else {
+      const dir = path.dirname(target);
+      const dirStat = fs.statSync(dir, { throwIfNoEntry: false });
+      if (!dirStat) reason = `its folder ${dir} does not exist`;
+      else if (!dirStat.isDirectory()) reason = `${dir} is not a folder`;
+      else fs.accessSync(dir, fs.constants.W_OK);
+    }
+  } catch (err) {
+    reason = `cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
+  if (reason) throw new UsageError(`--html ${file}: ${reason}; nothing was run`, 'lab');
 }
 
 function selectScenarios(table: readonly Scenario[], names: readonly string[]): readonly Scenario[] {
@@ -249,6 +261,7 @@ async function lab(argv: readonly string[]): Promise<number> {
     process.stdout.write(LAB_HELP);
     return EXIT_OK;
   }
+  if (args.html !== undefined && !args.list) checkWritable(args.html);
   const table = args.condition ? CONDITION_SCENARIOS.filter((s) => s.condition === args.condition) : scenarioTable();
   const scenarios = selectScenarios(table, args.names);
   if (args.list) {
@@ -302,35 +315,67 @@ async function lab(argv: readonly string[]): Promise<number> {
   } finally {
     progress.clear();
   }
-  if (args.html) {
-    fs.writeFileSync(args.html, formatHtml(report));
-    if (!args.json) process.stderr.write(`net-linger lab: wrote ${args.html}\n`);
-  }
   if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatReport(report, useColour(process.stdout) ? COLOUR : PLAIN, tableWidth()));
+  if (args.html) {
+    try {
+      fs.writeFileSync(args.html, formatHtml(report));
+    } catch (err) {
+      // Checked before the run; something changed since. The report above is still whole.
+      process.stderr.write(`net-linger lab: --html ${args.html}: cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`);
+      return EXIT_USAGE;
+    }
+    if (!args.json) process.stderr.write(`net-linger lab: wrote ${args.html}\n`);
+  }
   return report.ok ? EXIT_OK : EXIT_MISMATCH;
 }
 
+const EXPLAIN_OPTIONS = {
+  platform: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function explain(argv: readonly string[]): number {
-  const args = new Args(argv, 'explain');
-  const inputs: string[] = [];
-  let platform = process.platform as string;
-  for (let token = args.next(); token; token = args.next()) {
-    if ('positional' in token) inputs.push(token.positional);
-    else if (token.flag === '--platform') platform = platformValue(args.value(token.flag, token.inline), 'explain');
-    else if (token.flag === '-h' || token.flag === '--help') {
-      process.stdout.write(EXPLAIN_HELP);
-      return EXIT_OK;
-    } else throw new UsageError(`unknown option ${token.flag}`, 'explain');
+  const args = readArgs('explain', argv, EXPLAIN_OPTIONS);
+  if (flag(args, 'help')) {
+    process.stdout.write(EXPLAIN_HELP);
+    return EXIT_OK;
   }
+  const platformArg = stringValue(args, 'platform');
+  const platform = platformArg === undefined ? process.platform : platformValue(platformArg, 'explain');
+  const inputs = args.positionals;
   if (inputs.length !== 1) {
     throw new UsageError(inputs.length ? `explain takes one code or number, got ${inputs.length}` : 'explain needs a code or number, such as ECONNRESET, 104 or 10054', 'explain');
   }
-  const { known, text } = formatExplanation(explainError(inputs[0], platform));
+  const explanation = explainError(inputs[0], platform);
+  const { known, text } = formatExplanation(explanation);
+  if (flag(args, 'json')) {
+    const { input, code, spellings, causes, avoid, elsewhere } = explanation;
+    process.stdout.write(`${JSON.stringify({ input, platform, known, code: code ?? null, spellings, causes, avoid, elsewhere, text })}\n`);
+    return known ? EXIT_OK : EXIT_USAGE;
+  }
   if (!known) {
     process.stderr.write(`net-linger explain: ${text}`);
     return EXIT_USAGE;
   }
+  process.stdout.write(text);
+  return EXIT_OK;
+}
+
+const COMMAND_HELP: Readonly<Record<string, string>> = { lab: LAB_HELP, explain: EXPLAIN_HELP, probe: PROBE_HELP, proxy: PROXY_HELP };
+const COMMANDS = Object.keys(COMMAND_HELP);
+
+function help(argv: readonly string[]): number {
+  const { positionals } = readArgs(undefined, argv, {});
+  if (positionals.length > 1) throw new UsageError(`help takes one command, got ${positionals.length}`);
+  const [command] = positionals;
+  if (command === undefined) {
+    process.stdout.write(HELP);
+    return EXIT_OK;
+  }
+  const text = COMMAND_HELP[command];
+  if (text === undefined) throw new UsageError(`no command "${command}"; the commands are ${COMMANDS.join(', ')}`);
   process.stdout.write(text);
   return EXIT_OK;
 }
@@ -347,10 +392,10 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'proxy':
       return runProxy(rest);
     case 'help':
+      return help(rest);
     case '-h':
     case '--help':
-      process.stdout.write(rest[0] === 'lab' ? LAB_HELP : rest[0] === 'explain' ? EXPLAIN_HELP : rest[0] === 'probe' ? PROBE_HELP : HELP);
-      return EXIT_OK;
+      return help([]);
     case '-v':
     case '--version':
       process.stdout.write(`${packageVersion()}\n`);
@@ -359,9 +404,13 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`net-linger: which command?\n\n${HELP}`);
       return EXIT_USAGE;
     default:
-      throw new UsageError(`unknown command "${command}"`, undefined);
+      throw new UsageError(`unknown command "${command}" (the commands are ${COMMANDS.join(', ')}, help)`);
   }
 }
+
+// Whoever reads our output may go away first (`net-linger proxy | head -1`): a write then fails
+// with EPIPE. Printing stops; the work goes on (a proxy keeps relaying) and the exit code stands.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
