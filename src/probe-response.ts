@@ -2,6 +2,7 @@
 // response is whole, or why what arrived cannot be read as one.
 
 const MAX_HEAD = 64 * 1024;
+const HTTP_PREFIX = Buffer.from('HTTP/');
 
 export interface ProbeResponse {
   status: number;
@@ -34,6 +35,14 @@ export class ResponseReader {
     this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
     for (;;) {
       if (this.state === 'head') {
+        // Not HTTP at all (an SSH or SMTP banner, TLS): say so from the first bytes, not at the head's end.
+        const prefix = Math.min(this.buffer.length, 5);
+        if (!this.buffer.subarray(0, prefix).equals(HTTP_PREFIX.subarray(0, prefix))) {
+          const eol = this.buffer.indexOf('\r\n');
+          const line = this.buffer.subarray(0, eol < 0 ? 80 : Math.min(eol, 80)).toString('latin1');
+          this.error = `not an HTTP response: ${JSON.stringify(line)}`;
+          return;
+        }
         const end = this.buffer.indexOf('\r\n\r\n');
         if (end < 0) {
           if (this.buffer.length > MAX_HEAD) this.error = 'response head longer than 64 KiB';
