@@ -4,6 +4,7 @@ import { isConnectionReset, normalizeErrorCode } from './errors';
 import { writeQueueSize } from './node-internals';
 import { pendingBytes } from './socket-ops';
 import { type ProbeResponse, ResponseReader } from './probe-response';
+import { formatSize } from './text';
 import { invalidArgType, invalidArgValue, parseAddress, validateChoice, validateInteger } from './validate';
 
 export type { ProbeResponse } from './probe-response';
@@ -590,7 +591,7 @@ interface Facts {
   target: ParsedTarget;
 }
 
-const amount = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : `${n.toLocaleString('en-US')} bytes`);
+const amount = formatSize;
 
 /** The verdict, one sentence on what happened, and what to change. */
 function judge(f: Facts): { verdict: ProbeVerdict; summary: string; advice: string | null } {

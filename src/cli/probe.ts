@@ -1,6 +1,6 @@
 // `net-linger probe <url | host:port>`: upload to a server and say how it ended the connection.
 import { probeExitCode, probeServer, type ProbeOptions, type ProbeReport } from '../probe';
-import { formatBytes, wrapWords } from '../text';
+import { formatSize, wrapWords } from '../text';
 import { UsageError, flag, integerArg, readArgs, stringValue, stringValues } from './args';
 
 export const PROBE_HELP = `Usage: net-linger probe <http://host:port/path | host:port> [options]
@@ -116,8 +116,7 @@ function parse(argv: readonly string[]): Parsed {
   return { target, options, json: flag(args, 'json'), help: flag(args, 'help') };
 }
 
-/** Bytes for the report: whole MiB with two decimals from 1 MiB on, else the package's byte format. */
-const amount = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : formatBytes(n));
+const amount = formatSize;
 
 export function formatProbeReport(report: ProbeReport): string {
   const lines: string[] = [];
