@@ -204,7 +204,7 @@ describe.skipIf(!isMainThread)('net-linger CLI', () => {
     });
 
     it('--help reads well and exits 0', async () => {
-      for (const args of [['--help'], ['help'], ['lab', '--help'], ['help', 'lab'], ['explain', '--help'], ['help', 'explain'], ['help', 'probe'], ['help', 'proxy'], ['proxy', '--help'], ['-h']]) {
+      for (const args of [['--help'], ['help'], ['lab', '--help'], ['help', 'lab'], ['explain', '--help'], ['help', 'explain'], ['help', 'probe'], ['help', 'proxy'], ['proxy', '--help'], ['-h'], ['help', '--help']]) {
         const { code, stdout, stderr } = await run(args);
         expect(code).toBe(0);
         expect(stderr).toBe('');

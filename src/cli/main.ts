@@ -367,7 +367,8 @@ const COMMAND_HELP: Readonly<Record<string, string>> = { lab: LAB_HELP, explain:
 const COMMANDS = Object.keys(COMMAND_HELP);
 
 function help(argv: readonly string[]): number {
-  const { positionals } = readArgs(undefined, argv, {});
+  const { positionals, values } = readArgs(undefined, argv, { help: { type: 'boolean', short: 'h' } });
+  if (values.help) return help([]);
   if (positionals.length > 1) throw new UsageError(`help takes one command, got ${positionals.length}`);
   const [command] = positionals;
   if (command === undefined) {
