@@ -3,7 +3,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createFaultProxy, isConnectionReset, type FaultProxy } from 'net-linger';
+import { isConnectionReset } from 'net-linger';
+import { createFaultProxy, type FaultProxy } from 'net-linger/testing';
 
 // The client under test: one retry when the connection is reset.
 async function getWithRetry(url: string, attempts = 2): Promise<string> {

@@ -6,10 +6,11 @@ import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..');
 // build-ts.mjs writes this file last.
-const marker = path.join(root, 'dist', 'esm', 'lab', 'index.mjs');
+const marker = path.join(root, 'dist', 'node', 'lab', 'index.mjs');
 const sources = [
   ...fs.readdirSync(path.join(root, 'src'), { recursive: true }).map((f) => path.join(root, 'src', String(f))),
   path.join(root, 'tsconfig.json'),
+  path.join(root, 'tsconfig.esm.json'),
   path.join(root, 'scripts', 'build-ts.mjs'),
 ];
 const built = fs.existsSync(marker) ? fs.statSync(marker).mtimeMs : -Infinity;

@@ -1,22 +1,44 @@
-// Compiles src/ to CommonJS, then writes a thin ESM entry over each package entry: one module
-// instance for both kinds of consumer, so `instanceof SocketError` holds whichever way it was loaded.
+// Compiles src/ twice: CommonJS (dist/cjs), which Node's require() and import both load, so one
+// module instance serves both kinds of consumer in a process; and ES modules (dist/esm), which
+// bundlers take through the "module" condition whatever the consumer wrote (import or require),
+// so a bundle holds one instance too and keeps only what it imports.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..');
-fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
-
 const require = createRequire(import.meta.url);
+const tsc = require.resolve('typescript/bin/tsc');
+fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.esm.json')], { stdio: 'inherit' });
 
-// tsc writes each re-export of an entry as `exports.x = void 0` and then redefines it as a getter;
-// that redefinition turns the exports object into a slow (dictionary-mode) object, so every
-// `lib.setLinger(...)` through a CommonJS entry paid a hash lookup and a getter call (~10 ns,
+// The package's entries, as package.json's "exports" names them.
+const ENTRIES = ['index', 'http/index', 'relay/index', 'testing/index', 'lab/index'];
+
+// The ES module build: its own package scope, and the one file that differs (module-file.ts).
+fs.writeFileSync(path.join(root, 'dist/esm/package.json'), '{\n  "type": "module"\n}\n');
+fs.writeFileSync(
+  path.join(root, 'dist/esm/core/module-file.js'),
+  `// Written by scripts/build-ts.mjs: the ES module twin of src/core/module-file.ts.
+import { fileURLToPath } from 'node:url';
+
+/** The absolute path of the file this code runs from, or undefined where the format hides it. */
+export function moduleFile() {
+  if (typeof __filename === 'string' && __filename !== '') return __filename;
+  const url = import.meta.url;
+  return typeof url === 'string' && url.startsWith('file:') ? fileURLToPath(url) : undefined;
+}
+`,
+);
+
+// tsc writes each re-export of a CommonJS entry as `exports.x = void 0` and then redefines it as
+// a getter; that redefinition turns the exports object into a slow (dictionary-mode) object, so
+// every `lib.setLinger(...)` through a CommonJS entry paid a hash lookup and a getter call (~10 ns,
 // bench/RESULTS.md). Every export is a function, class or constant that is never reassigned, so
 // a plain data property holds the same value.
-for (const entry of ['index', 'lab/index']) {
+for (const entry of ENTRIES) {
   const file = path.join(root, 'dist/cjs', `${entry}.js`);
   const getter = /^Object\.defineProperty\(exports, "(\w+)", \{ enumerable: true, get: function \(\) \{ return (\w+)\.(\w+); \} \}\);$/gm;
   const text = fs.readFileSync(file, 'utf8').replace(getter, 'exports.$1 = $2.$3;');
@@ -24,10 +46,12 @@ for (const entry of ['index', 'lab/index']) {
   fs.writeFileSync(file, text);
 }
 
-// The package's entries: `net-linger` (the library) and `net-linger/lab` (the tool).
-for (const entry of ['index', 'lab/index']) {
+// Node's `import` of each entry: a thin ES module over the CommonJS build (dist/node), so that
+// import and require in one process share one instance (one SocketError class, one registry of
+// servers, one set of once-per-process warnings).
+for (const entry of ENTRIES) {
   const names = Object.keys(require(path.join(root, 'dist/cjs', `${entry}.js`))).filter((n) => n !== '__esModule').sort();
-  const esm = path.join(root, 'dist/esm', `${entry}.mjs`);
+  const esm = path.join(root, 'dist/node', `${entry}.mjs`);
   const up = '../'.repeat(entry.split('/').length);
   fs.mkdirSync(path.dirname(esm), { recursive: true });
   fs.writeFileSync(esm, `import cjs from '${up}cjs/${entry}.js';\n\nexport const {\n${names.map((n) => `  ${n},`).join('\n')}\n} = cjs;\n`);

@@ -11,7 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const lib = require(path.join(root, 'dist', 'cjs', 'index.js'));
+const lib = require(path.join(root, 'dist', 'cjs', 'http', 'index.js'));
 const BYTES = 8 << 20;
 const LIMIT = 1 << 20;
 const ANSWER = 'too large';

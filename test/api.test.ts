@@ -3,11 +3,9 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  NetLingerError, SHUT_RD, SHUT_RDWR, SHUT_WR, SocketError, getLinger, maxLingerSeconds, pendingBytes, setLinger, shutdown,
-} from '../src/index';
-import { binding } from '../src/binding';
-import { resolveHandle } from '../src/handle';
+import { NetLingerError, SHUT_RD, SHUT_RDWR, SHUT_WR, SocketError, getLinger, maxLingerSeconds, pendingBytes, setLinger, shutdown } from '../src/index';
+import { binding } from '../src/core/binding';
+import { resolveHandle } from '../src/core/handle';
 import { connection, until, type Connection } from './helpers';
 
 let conn: Connection;

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../src/errors';
+import { ERROR_CODES } from '../src/core/errors';
 import { captureSupport } from '../src/lab/capture';
 import { SCENARIOS } from '../src/lab/scenarios';
 import { labSchema } from './lab-schema';

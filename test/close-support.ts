@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { normalizeErrorCode } from '../src/errors';
+import { normalizeErrorCode } from '../src/core/errors';
 import { loopbackPair } from '../src/lab/loopback';
 
 export const key = fs.readFileSync(path.join(__dirname, 'fixtures', 'key.pem'));

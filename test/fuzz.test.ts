@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as api from '../src/index';
 import * as lab from '../src/lab/index';
-import { binding } from '../src/binding';
+import { binding } from '../src/core/binding';
 import { connection, type Connection } from './helpers';
 
 // The full count runs in the forks project; the threads project repeats a quarter of it to show

@@ -41,14 +41,14 @@ let copyForOthers: { cli: string; env: Record<string, string> } | undefined;
  * The CLI's path, and the environment to add, with which another user (e.g. nobody, for the tests
  * that run without root) can run it: this checkout's when every folder above it lets others
  * through, else a world-readable copy of what the CLI needs at run time (a clone in a private
- * temporary folder shuts others out). A binary named by NET_LINGER_PREBUILD (the ASan leg's)
+ * temporary folder shuts others out). A binary named by NET_LINGER_BINARY (the ASan leg's)
  * is copied too, and the copy named instead.
  */
 export function cliForOtherUsers(): { cli: string; env: Record<string, string> } {
   const root = path.resolve(__dirname, '..');
   const cli = (base: string) => path.join(base, 'dist', 'cjs', 'cli', 'main.js');
   const open = (dir: string): boolean => (fs.statSync(dir).mode & 0o005) === 0o005 && (dir === path.dirname(dir) || open(path.dirname(dir)));
-  const prebuild = process.env.NET_LINGER_PREBUILD;
+  const prebuild = process.env.NET_LINGER_BINARY;
   if (open(root) && (!prebuild || open(prebuild))) return { cli: cli(root), env: {} };
   if (!copyForOthers) {
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'net-linger-cli-'));
@@ -59,7 +59,7 @@ export function cliForOtherUsers(): { cli: string; env: Record<string, string> }
     const env: Record<string, string> = {};
     if (prebuild) {
       fs.cpSync(prebuild, path.join(copy, 'prebuild'), { recursive: true });
-      env.NET_LINGER_PREBUILD = path.join(copy, 'prebuild');
+      env.NET_LINGER_BINARY = path.join(copy, 'prebuild');
     }
     process.once('exit', () => fs.rmSync(copy, { recursive: true, force: true }));
     copyForOthers = { cli: cli(copy), env };

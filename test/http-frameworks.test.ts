@@ -14,7 +14,7 @@ import { bodyLimit } from 'hono/body-limit';
 import Koa from 'koa';
 import { koaBody } from 'koa-body';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enableLingeringClose, type LingeringCloseHandle } from '../src/index';
+import { enableLingeringClose, type LingeringCloseHandle } from '../src/http/index';
 import { resourceGuard, until } from './close-support';
 import {
   ANSWER, CLIENTS, LIMIT, clean, countClientErrors, settled, getOk, listen, nodeHandler, shut, trackAccepted, upload,

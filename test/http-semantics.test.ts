@@ -10,7 +10,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enableLingeringClose, setLinger, type LingeringCloseOptions } from '../src/index';
+import { setLinger } from '../src/index';
+import { enableLingeringClose, type LingeringCloseOptions } from '../src/http/index';
 import { resourceGuard, sleep, track, until } from './close-support';
 import { ANSWER, LIMIT, clean, countClientErrors, getOk, listen, nodeHandler, pythonUpload, shut, trackAccepted, type Target } from './http-support';
 
@@ -458,7 +459,7 @@ describe.skipIf(!linux)('enableLingeringClose without the native binary', () => 
       const script = `
         const http = require('node:http');
         const { execFileSync } = require('node:child_process');
-        const lib = require('./dist/cjs/index.js');
+        const lib = { ...require('./dist/cjs/index.js'), ...require('./dist/cjs/http/index.js') };
         let noBinary = 'loaded';
         try { lib.getLinger(0x7fffffff); } catch (e) { noBinary = e.code; }
         const server = http.createServer((req, res) => {
@@ -477,7 +478,7 @@ describe.skipIf(!linux)('enableLingeringClose without the native binary', () => 
         const { execFile } = require('node:child_process');
       `;
       const env = { ...process.env };
-      delete env.NET_LINGER_PREBUILD; // the ASan leg points the loader at its own binary
+      delete env.NET_LINGER_BINARY; // the ASan leg points the loader at its own binary
       const out = await new Promise<string>((resolve, reject) => {
         execFile(process.execPath, ['-e', script], { cwd: copy, encoding: 'utf8', env, timeout: 30_000 }, (err, stdout, stderr) => {
           if (err) reject(new Error(`${err.message}\n${stderr}`));

@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import type { LingeringCloseHandle } from '../src/index';
+import type { LingeringCloseHandle } from '../src/http/index';
 import { cert, key, track } from './close-support';
 
 export const LIMIT = 1024 * 1024;

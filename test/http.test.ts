@@ -6,7 +6,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enableLingeringClose, type LingeringCloseHandle } from '../src/index';
+import { enableLingeringClose, type LingeringCloseHandle } from '../src/http/index';
 import { resourceGuard, sleep, track, until } from './close-support';
 import {
   ANSWER, CLIENTS, LIMIT, clean, countClientErrors, settled, getOk, listen, nodeHandler, shut, tlsOptions, trackAccepted, upload,

@@ -10,9 +10,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
-import {
-  NetLingerError, SocketError, getLinger, gracefulClose, lingerClose, pendingBytes, resetClose, setLinger, shutdown,
-} from '../src/index';
+import { NetLingerError, SocketError, getLinger, gracefulClose, lingerClose, pendingBytes, resetClose, setLinger, shutdown } from '../src/index';
 
 const TOTAL = Number(process.env.NET_LINGER_LEAK_CONNECTIONS ?? 2000);
 const PER_ROUND = Math.min(TOTAL <= 2000 ? 500 : 1000, TOTAL);

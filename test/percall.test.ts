@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getLinger, maxLingerSeconds, pendingBytes, setLinger, shutdown } from '../src/index';
-import { resolveHandle } from '../src/handle';
+import { resolveHandle } from '../src/core/handle';
 import { connection, type Connection } from './helpers';
 
 const root = path.resolve(__dirname, '..');
@@ -70,7 +70,7 @@ describe('setLinger with a number target', () => {
 });
 
 describe('the CommonJS entries', () => {
-  it.each(['index', 'lab/index'])('dist/cjs/%s.js exports plain data properties, no getters', (entry) => {
+  it.each(['index', 'http/index', 'relay/index', 'testing/index', 'lab/index'])('dist/cjs/%s.js exports plain data properties, no getters', (entry) => {
     const exportsObject = require(path.join(root, 'dist', 'cjs', `${entry}.js`)) as object;
     const getters = Object.entries(Object.getOwnPropertyDescriptors(exportsObject))
       .filter(([, d]) => d.get !== undefined).map(([name]) => name);

@@ -9,7 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { enableLingeringClose, gracefulClose, probeServer, type ProbeReport } from '../src/index';
+import { gracefulClose } from '../src/index';
+import { enableLingeringClose } from '../src/http/index';
+import { probeServer, type ProbeReport } from '../src/testing/index';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');
@@ -414,6 +416,7 @@ describe.skipIf(!isMainThread)('net-linger probe', () => {
     it('an SSH banner, then FIN: the answer is "not an HTTP response", not a cut-off to fix with enableLingeringClose', async () => {
       const server = net.createServer((socket) => {
         socket.on('error', () => undefined);
+        socket.resume(); // reads and drops what the client sends, so it sees the client's close
         socket.end('SSH-2.0-OpenSSH_9.6\r\n');
       });
       const port = await listen(server);

@@ -11,7 +11,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFaultProxy, isConnectionReset, type FaultProxy, type Faults } from '../src/index';
+import { isConnectionReset } from '../src/index';
+import { createFaultProxy, type FaultProxy, type Faults } from '../src/testing/index';
 import { peersAvailable, pythonClient, pythonServer } from './peer-support';
 
 const BODY = 200_000;

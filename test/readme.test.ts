@@ -46,7 +46,7 @@ describe('the README is a front door that tells the truth', () => {
       "const http = require('node:http');",
       // What servers do past a body limit: answer, then drop the request (node:http, express, koa...).
       "const server = http.createServer((req, res) => { res.writeHead(413, { connection: 'close' }); res.end('too large', () => req.destroy()); });",
-      withRecipe ? recipe!.replace("require('net-linger')", `require(${JSON.stringify(path.join(root, 'dist', 'cjs', 'index.js'))})`) : '',
+      withRecipe ? recipe!.replace("require('net-linger/http')", `require(${JSON.stringify(path.join(root, 'dist', 'cjs', 'http', 'index.js'))})`) : '',
       "server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));",
       "process.stdin.on('end', () => server.close()).resume();",
     ].join('\n');

@@ -5,7 +5,8 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { relay, resetClose, type RelayReport } from '../src/index';
+import { resetClose } from '../src/index';
+import { relay, type RelayReport } from '../src/relay/index';
 import { resourceGuard, until } from './close-support';
 import { oneShotServer, peersAvailable, pythonClient, pythonServer } from './peer-support';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { getLinger, isConnectionReset, maxLingerSeconds, pendingBytes, setLinger, shutdown } from '../src/index';
-import { findWindowsSocket, resolveHandle } from '../src/handle';
+import { findWindowsSocket, resolveHandle } from '../src/core/handle';
 import { connection, until } from './helpers';
 
 const thrown = (fn: () => unknown): Record<string, unknown> => {

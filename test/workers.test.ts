@@ -27,10 +27,10 @@ const server = net.createServer((s) => s.on('error', () => {})).listen(0, '127.0
 });
 `;
 
-// node-gyp-build loads whatever NET_LINGER_PREBUILD names (the ASan leg uses it): not here.
+// The loader takes whatever NET_LINGER_BINARY names (the ASan leg uses it): not here.
 function withoutBinaryOverride(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  delete env.NET_LINGER_PREBUILD;
+  delete env.NET_LINGER_BINARY;
   return env;
 }
 

@@ -2,7 +2,7 @@
 # The addon built with AddressSanitizer + UndefinedBehaviorSanitizer, loaded into an ordinary
 # node by preloading libasan, running the whole vitest suite (forks and threads). The build goes
 # to .cache/asan/build/Release; build/ and prebuilds/ are left alone. node-gyp-build picks the
-# sanitized binary through NET_LINGER_PREBUILD.
+# sanitized binary through NET_LINGER_BINARY.
 # LeakSanitizer is off: node itself keeps allocations alive until exit by design (V8 heap, static
 # singletons), which LSan would report; leaks are checked by test/leaks*.test.ts and valgrind.
 set -euo pipefail
@@ -39,7 +39,7 @@ $CXX -std=c++17 -O1 -g -fPIC -shared -pthread -Wall -Wextra -Wno-unused-paramete
   -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
   -DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DBUILDING_NODE_EXTENSION \
   -I"$nodedir/include/node" -I"$addon_api" \
-  native/addon.cc native/posix.cc -o "$out/build/Release/net_linger.node"
+  native/addon.cc native/posix.cc native/capture.cc -o "$out/build/Release/net_linger.node"
 
 npm run build:ts >/dev/null
 
@@ -56,14 +56,14 @@ for tool in curl python3 nginx tcpdump tshark chromium socat; do
 done
 export PATH="$shims:$PATH"
 
-export NET_LINGER_PREBUILD=$out
+export NET_LINGER_BINARY=$out
 export LD_PRELOAD=$libasan
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:exitcode=86:log_path=$out/asan.log"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$out/ubsan.log"
 
 # Prove the sanitized binary is the one that loads, and that sanitizers are live in it.
 node -e "
-  const { binding } = require('./dist/cjs/binding.js');
+  const { binding } = require('./dist/cjs/core/binding.js');
   binding();
   const maps = require('fs').readFileSync('/proc/self/maps', 'utf8');
   if (!maps.includes('$out/build/Release/net_linger.node')) { console.error('asan: the sanitized addon did not load'); process.exit(1); }

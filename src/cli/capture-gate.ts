@@ -3,7 +3,7 @@
 // empty capture.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { captureSupport } from '../lab/capture';
+import { captureSupport } from '../lab/capture.js';
 
 export type Gate =
   | { kind: 'here' }

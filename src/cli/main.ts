@@ -3,19 +3,20 @@
 // `explain` turns any spelling of a socket error into the one code and what to do about it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { binding } from '../binding';
-import { NetLingerError } from '../errors';
-import { explainError, formatExplanation } from '../explain';
-import type { Family } from '../lab/runner';
-import { formatHtml } from '../lab/html';
-import { captureGate } from './capture-gate';
-import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from '../lab/report';
-import { SCENARIOS, describeExpectation, type Condition, type Platform, type Scenario } from '../lab/scenarios';
-import { CONDITION_SCENARIOS } from '../lab/condition-scenarios';
-import { CONDITION_NAMES, UNAVAILABLE, conditionUnavailable } from '../lab/netns';
-import { UsageError, flag, readArgs, stringValue, stringValues } from './args';
-import { PROBE_HELP, probeCommand } from './probe';
-import { PROXY_HELP, runProxy } from './proxy';
+import { binding } from '../core/binding.js';
+import { NetLingerError } from '../core/errors.js';
+import { explainError, formatExplanation } from '../core/explain.js';
+import type { Family } from '../lab/observation.js';
+import { formatHtml } from '../lab/html.js';
+import { captureGate } from './capture-gate.js';
+import { COLOUR, PLAIN, formatReport, packageVersion, runLab, type LabReport } from '../lab/report.js';
+import { SCENARIOS, type Condition, type Platform, type Scenario } from '../lab/scenarios.js';
+import { describeExpectation } from '../lab/describe.js';
+import { CONDITION_SCENARIOS } from '../lab/condition-scenarios.js';
+import { CONDITION_NAMES, UNAVAILABLE, conditionUnavailable } from '../lab/netns.js';
+import { UsageError, flag, readArgs, stringValue, stringValues } from './args.js';
+import { PROBE_HELP, probeCommand } from './probe.js';
+import { PROXY_HELP, runProxy } from './proxy.js';
 
 const EXIT_OK = 0;
 const EXIT_MISMATCH = 1;

@@ -1,7 +1,7 @@
 // `net-linger probe <url | host:port>`: upload to a server and say how it ended the connection.
-import { probeExitCode, probeServer, type ProbeOptions, type ProbeReport } from '../probe';
-import { formatSize, wrapWords } from '../text';
-import { UsageError, flag, integerArg, readArgs, stringValue, stringValues } from './args';
+import { probeExitCode, probeServer, type ProbeOptions, type ProbeReport } from '../probe/probe.js';
+import { formatSize, wrapWords } from '../core/text.js';
+import { UsageError, flag, integerArg, readArgs, stringValue, stringValues } from './args.js';
 
 export const PROBE_HELP = `Usage: net-linger probe <http://host:port/path | host:port> [options]
 

@@ -2,10 +2,10 @@
 // client or a server against resets, truncation and silence.
 import {
   type Faults, type ProxyConnectionReport, createFaultProxy, formatHostPort, resolveFaults,
-} from '../faults';
-import { formatBytes } from '../text';
-import { parseAddress } from '../validate';
-import { UsageError, flag, integerArg, readArgs, stringValue } from './args';
+} from '../relay/fault-proxy.js';
+import { formatBytes } from '../core/text.js';
+import { parseAddress } from '../core/validate.js';
+import { UsageError, flag, integerArg, readArgs, stringValue } from './args.js';
 
 export const PROXY_HELP = `Usage: net-linger proxy --upstream HOST:PORT [--listen HOST:PORT] [faults] [--json]
 

@@ -2,9 +2,10 @@
 // `ip netns exec`. It owns that side's socket and plays that side's steps when told to, over
 // Node's IPC channel; replies are { id, value } or { id, error, code }.
 import net from 'node:net';
-import { resolveHandle } from '../handle';
-import { Side, runSideStep, settlePeer, settledState, tcpState, type CloserState } from './runner';
-import type { Step } from './scenarios';
+import { resolveHandle } from '../core/handle.js';
+import { Side, runSideStep, settlePeer, settledState, type CloserState } from './steps.js';
+import { tcpState } from './runner.js';
+import type { Step } from './scenarios.js';
 
 type Request = { id: number; op: string } & Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 /**
  * What crossed the wire: a packet capture for one TCP port, read from a Linux AF_PACKET socket in
- * the addon (native/packet.h), parsed here. Policy lives in this file: the kernel filter program,
+ * the addon (native/capture.cc), parsed here. Policy lives in this file: the kernel filter program,
  * which packets count once, how a segment reads.
  *
  *   const capture = startCapture({ port: server.address().port });   // before connecting
@@ -14,9 +14,9 @@
  * one named by `netns` (a path such as /run/netns/NAME; entering one needs root).
  */
 import os from 'node:os';
-import { binding } from '../binding';
-import { NetLingerError } from '../errors';
-import { invalidArgType, invalidArgValue, validateInteger } from '../validate';
+import { binding } from '../core/binding.js';
+import { NetLingerError } from '../core/errors.js';
+import { invalidArgType, invalidArgValue, validateInteger } from '../core/validate.js';
 
 export type WireSide = 'closer' | 'peer';
 

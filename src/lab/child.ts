@@ -1,6 +1,7 @@
 // Runs one scenario row in its own process and prints { observation } or { error, code } as JSON.
-import { observe, type Family } from './runner';
-import { SCENARIOS } from './scenarios';
+import { observe } from './runner.js';
+import { type Family } from './observation.js';
+import { SCENARIOS } from './scenarios.js';
 
 const [name, family, capture] = process.argv.slice(2);
 const scenario = SCENARIOS.find((s) => s.name === name);

@@ -4,7 +4,7 @@
  * Loopback has no round-trip time and no loss, so a peer that vanished, a slow link or a lost
  * segment never happen there. Normal `net-linger lab` never runs these.
  */
-import { closer, network, peer, type Condition, type ConnectionScenario } from './scenarios';
+import { closer, network, peer, type Condition, type ConnectionScenario } from './scenarios.js';
 
 const XNU_NONBLOCKING_LINGER = 'XNU bsd/kern/uipc_socket.c soclose_locked: a non-blocking socket does not wait for the linger time';
 const WINSOCK_NONBLOCKING_LINGER = 'Microsoft closesocket() docs: a non-blocking socket with a nonzero linger time fails WSAEWOULDBLOCK; refused for Node sockets (ERR_NET_LINGER_UNSUPPORTED)';

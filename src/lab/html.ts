@@ -1,8 +1,8 @@
 // The lab report as one self-contained HTML page: the table, and per connection row an SVG ladder
 // of the segments its capture recorded. Inline CSS and SVG only: no script, font or request.
-import { invalidArgType } from '../validate';
-import { foldWire, timeText, type Rung } from './ladder';
-import { describeObserved, describeTimeWait, familyText, type LabReport, type LabRow } from './report';
+import { invalidArgType } from '../core/validate.js';
+import { foldWire, timeText, type Rung } from './ladder.js';
+import { describeObserved, describeTimeWait, familyText, type LabReport, type LabRow } from './report.js';
 
 const esc = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

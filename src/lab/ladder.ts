@@ -1,7 +1,7 @@
 // A connection's captured segments as a ladder: consecutive data from one side folded into one
 // rung, the handshake and every FIN and RST kept. The text table and the HTML report both draw it.
-import { formatBytes } from '../text';
-import type { WireSegment, WireSide } from './capture';
+import { formatBytes } from '../core/text.js';
+import type { WireSegment, WireSide } from './capture.js';
 
 export interface Rung {
   from: WireSide;

@@ -20,11 +20,11 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../binding';
-import { NetLingerError } from '../errors';
-import { scriptArgs } from '../node-internals';
-import type { Family } from './runner';
-import type { Condition } from './scenarios';
+import { packageRoot } from '../core/binding.js';
+import { NetLingerError } from '../core/errors.js';
+import { scriptArgs } from '../core/node-internals.js';
+import type { Family } from './observation.js';
+import type { Condition } from './scenarios.js';
 
 export const CONDITIONS: Readonly<Record<Condition, string>> = {
   blackhole: 'the peer vanishes mid-transfer: from the row\'s "vanish" step every TCP segment is dropped, both ways',

@@ -1,17 +1,19 @@
 // The linger lab as a report: runs rows of the scenario table on loopback, one at a time, and
 // renders the result as a table for people or as versioned JSON (docs/lab-output.schema.json).
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { packageRoot } from '../binding';
-import { formatBytes, wrapWords } from '../text';
-import { invalidArgValue } from '../validate';
-import { closingLadder } from './ladder';
-import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './runner';
-import {
-  SCENARIOS, claimFor, describeClaim, describeCloser, describePeer, type Condition, type Platform, type Scenario,
-} from './scenarios';
-import { CONDITION_SCENARIOS } from './condition-scenarios';
-import { ADDRESSES, CONDITIONS, LabNetwork } from './netns';
+import { packageRoot } from '../core/binding.js';
+import { formatBytes, wrapWords } from '../core/text.js';
+import { invalidArgValue } from '../core/validate.js';
+import { closingLadder } from './ladder.js';
+import { runScenario } from './runner.js';
+import { type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './observation.js';
+import { SCENARIOS, claimFor, type Condition, type Platform, type Scenario } from './scenarios.js';
+import { describeClaim, describeCloser, describePeer } from './describe.js';
+import { CONDITION_SCENARIOS } from './condition-scenarios.js';
+import { ADDRESSES, CONDITIONS, LabNetwork } from './netns.js';
 
 /** Bumped only when a consumer of the JSON would have to change: fields are never renamed or removed within a version. */
 export const LAB_SCHEMA_VERSION = 1;
@@ -106,8 +108,7 @@ function toRow(scenario: Scenario, result: ScenarioResult, platform: string): La
 
 export function packageVersion(): string {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require(`${packageRoot()}/package.json`) as { version: string }).version;
+    return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }

@@ -1,0 +1,139 @@
+// The HTTP sections of bench/RESULTS.md, written from the measured figures: tables, the method, and
+// for each goal whether this run met it, with the numbers that decide it.
+
+const fmt = (n, digits = 1) => (n == null || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const pct = (ratio, digits = 1) => `${fmt(ratio * 100, digits)} %`;
+const trialsText = (n) => `${n} interleaved trial${n === 1 ? '' : 's'}`;
+const signed = (ratio) => `${ratio >= 1 ? '+' : '−'}${fmt(Math.abs(ratio - 1) * 100, 1)} %`;
+
+export const GOALS = { throughputRatio: 0.98, p99Ratio: 1.05, cpuVsNginx: 2 };
+
+const verdict = (ok) => (ok ? 'met' : '**missed**');
+const throughputOk = (ratio) => ratio >= GOALS.throughputRatio;
+const p99Ok = (ratio) => ratio <= GOALS.p99Ratio;
+
+export function keepAliveSection(ka, number) {
+  const lines = [`## ${number}. Keep-alive traffic with enableLingeringClose and without`, ''];
+  lines.push(`autocannon ${ka.autocannonVersion ?? ''} in its own process (\`bench/http/cannon-worker.mjs\`), ${ka.connections} keep-alive connections, no pipelining, against the same node:http server (\`bench/http/server.mjs\`) in a child process: one child with \`enableLingeringClose(server)\` (defaults, from \`dist/cjs/index.js\`), one without, both started at once and warmed for 1 s per workload. ${trialsText(ka.trials)} of ${ka.duration} s per workload and variant: each trial runs both variants of a workload back to back, in an order reshuffled each trial. Requests/s is 2xx answers over the trial's duration. Latency percentiles come from every response's own time as autocannon reports it per response (its histogram keeps whole milliseconds, too coarse here). Server CPU is the child's user + system time from /proc over the trial, per answered request.`, '');
+  if (ka.load) lines.push(`The 1-minute load average was ${fmt(ka.load.before, 2)} before these runs and ${fmt(ka.load.after, 2)} after them, on ${ka.load.cores} cores shared with other work.`, '');
+  if (ka.unavailable) {
+    lines.push(`**Not measured with the integration:** ${ka.unavailable}. Only the server without it ran; the goals below are unmeasured.`, '');
+  }
+  lines.push('Medians over the trials, and the best trial (most requests/s, lowest p99, least CPU per request):', '');
+  lines.push('| workload | server | requests/s median | best | p50 latency median (ms) | p99 latency median (ms) | best | server CPU µs/request median | best | requests | errors |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of ka.rows) {
+    for (const name of ['without', 'enableLingeringClose']) {
+      const v = row[name];
+      if (!v) continue;
+      lines.push(`| ${row.workload} | ${name === 'without' ? 'without' : 'with enableLingeringClose'} | ${fmt(v.requestsPerSecond, 0)} | ${fmt(v.bestRequestsPerSecond, 0)} | ${fmt(v.p50Ms, 3)} | ${fmt(v.p99Ms, 3)} | ${fmt(v.bestP99Ms, 3)} | ${fmt(v.serverCpuUsPerRequest, 2)} | ${fmt(v.bestServerCpuUsPerRequest, 2)} | ${v.requests.toLocaleString('en-US')} | ${v.errors} |`);
+    }
+  }
+  lines.push('');
+  const compared = ka.rows.filter((r) => r.throughputRatio != null);
+  if (compared.length) {
+    lines.push('Two views of the same runs. *Per-trial ratios*: the ratio within each trial (both variants saw one machine load), their median, and their range. *Best trials*: the best trial of one variant against the best of the other; on a machine shared with other work contention only ever takes away, so the best trials are the cleaner view of the integration\'s own cost, while the range of the per-trial ratios shows how much the load moved.', '');
+    lines.push('| workload | view | throughput with / without (goal ≥ 0.98) | p99 latency with vs without (goal within 5 %) | server CPU per request with vs without |', '|---|---|---|---|---|');
+    const range = (x, f) => `${f(x.min)} … ${f(x.max)}`;
+    const ratio3 = (v) => fmt(v, 3);
+    for (const r of compared) {
+      lines.push(`| ${r.workload} | per-trial ratios: median (range) | ${fmt(r.throughputRatio, 3)} ${verdict(throughputOk(r.throughputRatio))} (${range(r.throughput, ratio3)}) | ${signed(r.p99Ratio)} ${verdict(p99Ok(r.p99Ratio))} (${range(r.p99, signed)}) | ${signed(r.cpuRatio)} (${range(r.cpu, signed)}) |`);
+      lines.push(`| ${r.workload} | best trials | ${fmt(r.best.throughputRatio, 3)} ${verdict(throughputOk(r.best.throughputRatio))} | ${signed(r.best.p99Ratio)} ${verdict(p99Ok(r.best.p99Ratio))} | ${signed(r.best.cpuRatio)} |`);
+    }
+    lines.push('');
+    for (const r of compared) {
+      const views = [
+        ['per-trial median', r.throughputRatio, r.p99Ratio],
+        ['best trials', r.best.throughputRatio, r.best.p99Ratio],
+      ];
+      const missed = views.filter(([, t, p]) => !throughputOk(t) || !p99Ok(p));
+      if (missed.length === 0) {
+        lines.push(`*${r.workload}*: both goals met in both views (throughput ${fmt(r.throughputRatio, 3)} / ${fmt(r.best.throughputRatio, 3)}, p99 ${signed(r.p99Ratio)} / ${signed(r.best.p99Ratio)}; server CPU per request ${signed(r.cpuRatio)} / ${signed(r.best.cpuRatio)}).`, '');
+        continue;
+      }
+      const parts = missed.map(([view, t, p]) => {
+        const what = [];
+        if (!throughputOk(t)) what.push(`throughput ratio ${fmt(t, 3)} < 0.98`);
+        if (!p99Ok(p)) what.push(`p99 ${signed(p)}`);
+        return `${view}: ${what.join(', ')}`;
+      });
+      const noisy = r.throughput.max - r.throughput.min > 1 - GOALS.throughputRatio;
+      lines.push(`**Goal missed** for *${r.workload}* (${parts.join('; ')}). Breakdown: medians ${fmt(r.enableLingeringClose.requestsPerSecond, 0)} vs ${fmt(r.without.requestsPerSecond, 0)} requests/s and p99 ${fmt(r.enableLingeringClose.p99Ms, 3)} vs ${fmt(r.without.p99Ms, 3)} ms; best trials ${fmt(r.enableLingeringClose.bestRequestsPerSecond, 0)} vs ${fmt(r.without.bestRequestsPerSecond, 0)} requests/s and p99 ${fmt(r.enableLingeringClose.bestP99Ms, 3)} vs ${fmt(r.without.bestP99Ms, 3)} ms; server CPU per request ${fmt(r.enableLingeringClose.serverCpuUsPerRequest, 2)} vs ${fmt(r.without.serverCpuUsPerRequest, 2)} µs (${signed(r.cpuRatio)}, per-trial range ${range(r.cpu, signed)}). ${ka.trials < 3 ? 'With fewer than 3 trials the noise is not measured (a smoke run).' : `The per-trial throughput ratios ran ${range(r.throughput, ratio3)}: the load on this shared machine moved ${noisy ? 'more than' : 'less than'} the 2 % the goal allows${noisy ? ', so a 2 % cost cannot be told from noise by throughput alone' : ''}.`}`, '');
+    }
+    if (ka.lingerStats) {
+      const codes = (st) => (st.clientErrors ? ` (${Object.entries(st.clientErrorCodes).map(([c, n]) => `${n} ${c}`).join(', ')})` : '');
+      lines.push(`Connections lingering at once on the integration's server during these runs (sampled every 10 ms): at most ${ka.lingerStats.maxLingering}${ka.lingerStats.counts ? `; lingering closes started: ${ka.lingerStats.counts.lingered}` : ''}. \`'clientError'\` events over all trials and warm-ups: ${ka.lingerStats.clientErrors}${codes(ka.lingerStats)} with the integration, ${ka.plainStats.clientErrors}${codes(ka.plainStats)} without (autocannon ends each run by dropping its connections, requests in flight included).`);
+    }
+    lines.push('');
+  }
+  return lines;
+}
+
+function countsText(c) {
+  const names = { lingered: 'lingered', endedByFin: 'ended by the client\'s FIN', endedByCap: 'ended by a cap', endedByReset: 'ended by a reset', endedByError: 'ended by an error', endedByClose: 'ended by a forced close', overMaxLingering: 'over maxLingering' };
+  return Object.entries(c).filter(([k, v]) => v || k === 'lingered' || k === 'endedByFin').map(([k, v]) => `${v} ${names[k] ?? k}`).join(', ');
+}
+
+function outcomeText(outcomes) {
+  return Object.entries(outcomes).sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${n} ${kind}`).join(', ');
+}
+
+export function stormSection(storm, number) {
+  const lines = [`## ${number}. A 413 storm, beside nginx`, ''];
+  const mb = (storm.bytes / 1e6).toLocaleString('en-US');
+  lines.push(`${storm.clients} concurrent clients each upload ${mb} MB (\`Content-Length: ${storm.bytes}\`) to a server that rejects anything over ${fmt(storm.limit / 2 ** 20, 0)} MiB from the request head, without reading the body: a 413 with \`Connection: close\`. The clients are one separate Node process (\`bench/http/storm-client.mjs\`), the same for every server: Node's \`http.request\` without a keep-alive agent, the whole body handed to \`req.end()\` (so each keeps sending, as a client that sends its body before it reads the answer does), each given ${fmt(storm.timeoutMs / 1000, 0)} s at most. A client is *clean* when it read status 413 and the whole response body (its Content-Length) and saw no error at all up to \`'close'\`. Servers, each in a fresh process per trial, on 127.0.0.1:`, '');
+  lines.push('- *Node + enableLingeringClose*: `bench/http/server.mjs` with `enableLingeringClose(server)`, defaults (from `dist/cjs/http/index.js`);');
+  lines.push('- *Node without (control)*: the same server without it;');
+  lines.push(`- *nginx*${storm.rows.find((r) => r.version)?.version ? ` (${storm.rows.find((r) => r.version).version}, from the system's packages)` : ''}: \`lingering_close on\`, \`client_max_body_size 1m\`, one worker, its own config and prefix in a temp folder, started and stopped by the bench (\`bench/http/nginx.mjs\`).`, '');
+  lines.push(`Server CPU is user + system time of all the server's processes (nginx: master and worker) from /proc/<pid>/stat, from just before the clients start until the server's end of every connection is gone (lingering included). Peak RSS is VmHWM summed over those processes, reset to the current RSS just before the storm (\`clear_refs\`)${storm.rows.every((r) => r.peakReset) ? '' : ' where the kernel allowed it (else since the process started)'}; growth per upload is (peak − RSS before) / clients. ${trialsText(storm.trials)} per server (order reshuffled each trial); clean counts are totals, the rest medians.`, '');
+  for (const [name, why] of Object.entries(storm.unavailable)) lines.push(`**${name} not measured:** ${why}.`, '');
+  lines.push('| server | clean 413s | clean rate | server CPU s per storm | CPU ms per rejected upload | RSS before (MiB) | peak RSS (MiB) | RSS growth per upload (KiB) | storm wall time (s) | slowest client (s) |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of storm.rows) {
+    lines.push(`| ${r.server} | ${r.clean}/${r.uploads} | ${pct(r.cleanRate)} | ${fmt(r.serverCpuSeconds, 2)} | ${fmt(r.cpuMsPerUpload, 2)} | ${fmt(r.baselineRssMiB)} | ${fmt(r.peakRssMiB)} | ${fmt(r.rssGrowthKiBPerUpload)} | ${fmt(r.seconds, 2)} | ${fmt(r.clientMaxMs / 1000, 2)} |`);
+  }
+  lines.push('');
+  lines.push('What the clients observed:', '');
+  for (const r of storm.rows) {
+    const extra = [];
+    if (r.maxLingering != null && r.server.includes('enableLingeringClose')) extra.push(`at most ${r.maxLingering} connections lingering at once (sampled every 10 ms)`);
+    if (r.clientErrors != null) extra.push(`\`'clientError'\` ${r.clientErrors} times`);
+    if (r.leftOpen) extra.push(`${r.leftOpen} connections still open in the kernel (ESTABLISHED/CLOSE_WAIT) 5 s after the last client closed`);
+    if (r.peakMemoryMiB) extra.push(`peaks in the process: V8 heap ${fmt(r.peakMemoryMiB.heapTotal)} MiB (${fmt(r.peakMemoryMiB.heapUsed)} used), ArrayBuffers ${fmt(r.peakMemoryMiB.arrayBuffers)} MiB`);
+    if (r.counts) extra.push(`the handle counted ${countsText(r.counts)}`);
+    if (r.lingeringLeft) extra.push(`**${r.lingeringLeft} connections still counted as lingering and ${r.fdsLeft} more descriptors open 2 s after every client had closed** (the clients' FINs had all arrived)`);
+    else if (r.fdsLeft > 0) extra.push(`**${r.fdsLeft} more descriptors open after the storm than before**`);
+    lines.push(`- ${r.server}: ${outcomeText(r.outcomes)}${extra.length ? `; ${extra.join(', ')}` : ''}.`);
+  }
+  lines.push('');
+
+  const ours = storm.rows.find((r) => r.server.includes('enableLingeringClose'));
+  const nginx = storm.rows.find((r) => r.server === 'nginx');
+  const control = storm.rows.find((r) => r.server.includes('control'));
+  lines.push('Goals:', '');
+  if (!ours) {
+    lines.push('- Unmeasured: the integration did not run in this build (see above).', '');
+    return lines;
+  }
+  lines.push(ours.cleanRate === 1
+    ? `- Clean rate 100 %: **met** (${ours.clean}/${ours.uploads}${nginx ? `; nginx ${ours.clean === ours.uploads && nginx.cleanRate === 1 ? 'also 100 %' : pct(nginx.cleanRate)}` : ''}).`
+    : `- Clean rate 100 %: **missed**: ${ours.clean}/${ours.uploads} (${pct(ours.cleanRate)}); the rest: ${outcomeText(Object.fromEntries(Object.entries(ours.outcomes).filter(([k]) => k !== 'clean')))}${nginx ? `; nginx ${pct(nginx.cleanRate)}` : ''}.`);
+  if (nginx) {
+    const ratio = ours.cpuMsPerUpload / nginx.cpuMsPerUpload;
+    lines.push(ratio <= GOALS.cpuVsNginx
+      ? `- CPU per rejected upload within 2× of nginx: **met** (${fmt(ours.cpuMsPerUpload, 2)} vs ${fmt(nginx.cpuMsPerUpload, 2)} ms, ${fmt(ratio, 2)}×).`
+      : `- CPU per rejected upload within 2× of nginx: **missed**: ${fmt(ours.cpuMsPerUpload, 2)} vs ${fmt(nginx.cpuMsPerUpload, 2)} ms, ${fmt(ratio, 2)}× (${fmt(ours.serverCpuSeconds, 2)} vs ${fmt(nginx.serverCpuSeconds, 2)} CPU s per storm of ${storm.clients} uploads). The Node figure is the whole process: the reads and discards in JavaScript, Buffer allocation, GC and libuv, against nginx's C loop of recv() into one 4 KiB buffer per connection.`);
+  } else {
+    lines.push('- CPU within 2× of nginx: unmeasured (nginx did not run).');
+  }
+  const bound = storm.limit / 1024;
+  const vsNginx = nginx && nginx.rssGrowthKiBPerUpload > 0 ? ` (nginx: ${fmt(nginx.rssGrowthKiBPerUpload)} KiB per upload, ${fmt(nginx.peakRssMiB)} MiB peak; Node's growth is ${fmt(ours.rssGrowthKiBPerUpload / nginx.rssGrowthKiBPerUpload, 0)}× that${control ? `, and the control's, which resets instead of reading, ${fmt(control.peakRssMiB - control.baselineRssMiB)} MiB in all` : ''})` : '';
+  lines.push(ours.rssGrowthKiBPerUpload < bound
+    ? `- RSS bounded (taken here as: peak growth per concurrent upload below the ${fmt(bound, 0)} KiB limit, so no discarded body is held): **met**: ${fmt(ours.rssGrowthKiBPerUpload)} KiB per upload, ${fmt(ours.peakRssMiB - ours.baselineRssMiB)} MiB in all for ${storm.clients} uploads of ${fmt(storm.bytes / 1e6, 0)} MB${vsNginx}.`
+    : `- RSS bounded (peak growth per concurrent upload below the ${fmt(bound, 0)} KiB limit): **missed**: ${fmt(ours.rssGrowthKiBPerUpload)} KiB per upload, ${fmt(ours.peakRssMiB - ours.baselineRssMiB)} MiB in all${vsNginx}.`);
+  if (!ours.lingeringLeft && !(ours.fdsLeft > 0)) {
+    lines.push(`- Lingering ends (every lingering close over by the client's FIN or a cap, no descriptor left behind): **met**${ours.counts ? ` (${countsText(ours.counts)})` : ''}.`);
+  } else {
+    lines.push(`- Lingering ends: **missed**: after the storm the server still counted ${ours.lingeringLeft ?? 0} connections as lingering and held ${ours.fdsLeft} more descriptors than before it, though every client had sent its FIN and closed; they would stay until the process exits${nginx ? ` (nginx: ${nginx.fdsLeft} more descriptors)` : ''}.`);
+  }
+  lines.push('');
+  return lines;
+}

@@ -1,0 +1,79 @@
+// The node:http server the HTTP benchmarks load, in its own process so its CPU time and peak RSS
+// are its own. argv: 'linger' | 'plain', then the body limit in bytes.
+// Routes: GET / answers 12 bytes; POST /echo reads the body and answers its length; POST /upload
+// answers 413 with `Connection: close` when Content-Length exceeds the limit, without reading the
+// body (what a server that rejects early does), else reads it and answers 200.
+// With 'linger' the package's enableLingeringClose(server) is called with its defaults; the process
+// samples handle.lingering every 10 ms and reports the most seen at once.
+import http from 'node:http';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { root } from '../lib/build.mjs';
+
+const require = createRequire(import.meta.url);
+const [variant = 'plain', limitText = String(2 ** 20)] = process.argv.slice(2);
+const limit = Number(limitText);
+process.on('warning', () => {});
+
+const hello = Buffer.from('hello world\n');
+const tooLarge = Buffer.from('<html><head><title>413 Request Entity Too Large</title></head><body>Payload larger than the 1 MiB limit</body></html>\n');
+let clientErrors = 0;
+const clientErrorCodes = {};
+
+const server = http.createServer((req, res) => {
+  if (req.method === 'GET') {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': hello.length });
+    res.end(hello);
+    return;
+  }
+  const declared = Number(req.headers['content-length']);
+  if (req.url === '/upload' && !(declared <= limit)) {
+    res.writeHead(413, { 'content-type': 'text/html', 'content-length': tooLarge.length, connection: 'close' });
+    res.end(tooLarge);
+    return;
+  }
+  let received = 0;
+  req.on('data', (chunk) => { received += chunk.length; });
+  req.on('end', () => {
+    const body = `${received}\n`;
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+});
+server.on('clientError', (err, socket) => {
+  clientErrors++;
+  const code = err.code ?? 'no code';
+  clientErrorCodes[code] = (clientErrorCodes[code] ?? 0) + 1;
+  socket.destroy();
+});
+
+let handle = null;
+let maxLingering = 0;
+let sampler = null;
+if (variant === 'linger') {
+  const lib = require(path.join(root, 'dist', 'cjs', 'http', 'index.js'));
+  if (typeof lib.enableLingeringClose !== 'function') {
+    process.send({ unavailable: 'enableLingeringClose is not exported by dist/cjs/http/index.js in this build' });
+    process.exit(0);
+  }
+  handle = lib.enableLingeringClose(server);
+  sampler = setInterval(() => { maxLingering = Math.max(maxLingering, handle.lingering); }, 10);
+  sampler.unref();
+}
+
+// Where the memory goes at its peak: V8's heap, and ArrayBuffers (read buffers awaiting GC).
+const peakMemory = { heapTotal: 0, heapUsed: 0, arrayBuffers: 0 };
+setInterval(() => {
+  const m = process.memoryUsage();
+  for (const key of Object.keys(peakMemory)) peakMemory[key] = Math.max(peakMemory[key], m[key]);
+}, 10).unref();
+
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => process.send({ port: server.address().port }));
+process.on('message', (message) => {
+  if (message === 'stats') {
+    process.send({ stats: { clientErrors, clientErrorCodes, peakMemory, maxLingering, lingeringNow: handle ? handle.lingering : 0, counts: handle?.counts ? { ...handle.counts } : null } });
+  } else if (message === 'stop') {
+    process.exit(0);
+  }
+});
+process.on('disconnect', () => process.exit(0));

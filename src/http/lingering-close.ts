@@ -1,0 +1,395 @@
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { resetClose } from '../close/close.js';
+import { NetLingerError, isConnectionReset } from '../core/errors.js';
+import { detachHttpParser, foreignHttpRuntime, httpInternals, restartReading, wrapHttpEndListener } from '../core/node-internals.js';
+import { invalidArgType, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
+
+// nginx's lingering close for Node's HTTP servers. When a server closes a connection right after
+// a response while the client is still sending (an early 413 or 401 during an upload), the unread
+// bytes make the kernel answer with RST and the client loses the response. Lingering instead:
+// take Node's parser off the socket, half-close (FIN after the response), read and discard what
+// still comes, and close once the client's FIN arrives or a cap is hit. Plain TypeScript: no
+// native binary is needed (only onTimeout 'reset' on a half-closed socket uses it, and falls back
+// to a plain close without it).
+
+export type LingeringCloseMode = 'on' | 'always';
+
+export interface LingeringCloseOptions {
+  /** 'on' (default): linger when the client may still be sending. 'always': after every response. */
+  mode?: LingeringCloseMode;
+  /** Upper bound for one lingering close, in ms (nginx lingering_time). Default 30000. */
+  lingeringTime?: number;
+  /** Longest silence from the client while lingering, in ms (nginx lingering_timeout). Default 5000. */
+  lingeringTimeout?: number;
+  /** How a lingering close ends when a cap is hit: 'close' (default, a plain close) or 'reset' (RST). */
+  onTimeout?: 'close' | 'reset';
+  /** Connections lingering at once per server; beyond it a close is Node's default close. Default 1024. */
+  maxLingering?: number;
+}
+
+export interface LingeringCloseCounts {
+  /** Lingering closes started. */
+  lingered: number;
+  /** Ended by the client's FIN: the clean end. */
+  endedByFin: number;
+  /** Ended by lingeringTime or lingeringTimeout. */
+  endedByCap: number;
+  /** Ended because the client reset the connection. */
+  endedByReset: number;
+  /** Ended by another socket error, or by destroy(err). */
+  endedByError: number;
+  /** Ended at once by server.closeAllConnections() or socket.resetAndDestroy(). */
+  endedByClose: number;
+  /** Closes that would have lingered but found maxLingering connections lingering already. */
+  overMaxLingering: number;
+}
+
+export interface LingeringCloseHandle {
+  /** Connections of this server lingering now. */
+  readonly lingering: number;
+  /** The options in force (defaults filled in). */
+  readonly options: Readonly<Required<LingeringCloseOptions>>;
+  /** Running totals since the first call on this server. */
+  readonly counts: Readonly<LingeringCloseCounts>;
+  /** Stops lingering for new closes; connections lingering now end as they would (bounded by lingeringTime). */
+  disable(): void;
+}
+
+const DEFAULTS: Required<LingeringCloseOptions> = {
+  mode: 'on', lingeringTime: 30_000, lingeringTimeout: 5_000, onTimeout: 'close', maxLingering: 1024,
+};
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+type AnyServer = http.Server | https.Server;
+type SocketMethod = (...args: unknown[]) => unknown;
+
+/** Per-socket state: installed once per connection. */
+const enum Phase { Open, DefaultClose, Lingering }
+type EndReason = 'fin' | 'cap' | 'reset' | 'error' | 'close';
+interface SocketState {
+  controller: Controller;
+  phase: Phase;
+  timedOut: boolean;
+  /** Set when this module ends the lingering close itself. */
+  ending?: boolean;
+  reason?: EndReason;
+}
+
+const sockets = new WeakMap<net.Socket, SocketState>();
+const controllers = new WeakMap<AnyServer, Controller>();
+
+function validateOptions(options: unknown, base: Required<LingeringCloseOptions>): Required<LingeringCloseOptions> {
+  const o = validateOptionsObject(options);
+  const int = (key: 'lingeringTime' | 'lingeringTimeout' | 'maxLingering', min: number) =>
+    o[key] === undefined ? base[key] : validateInteger(o[key], `options.${key}`, min, MAX_TIMER_MS);
+  return {
+    mode: validateChoice(o.mode, 'options.mode', ['on', 'always'] as const, base.mode),
+    lingeringTime: int('lingeringTime', 1),
+    lingeringTimeout: int('lingeringTimeout', 1),
+    onTimeout: validateChoice(o.onTimeout, 'options.onTimeout', ['close', 'reset'] as const, base.onTimeout),
+    maxLingering: int('maxLingering', 0),
+  };
+}
+
+// The prototype methods the per-socket overrides fall back to (TLSSocket inherits them from net.Socket).
+function proto(socket: net.Socket, name: 'destroy' | 'end' | 'destroySoon'): SocketMethod {
+  return Object.getPrototypeOf(socket)[name] as SocketMethod;
+}
+
+class Controller implements LingeringCloseHandle {
+  enabled = true;
+  opts: Required<LingeringCloseOptions>;
+  readonly active = new Set<net.Socket>();
+  readonly totals: LingeringCloseCounts = {
+    lingered: 0, endedByFin: 0, endedByCap: 0, endedByReset: 0, endedByError: 0, endedByClose: 0, overMaxLingering: 0,
+  };
+  private readonly event: 'connection' | 'secureConnection';
+  private readonly onConnection = (socket: net.Socket) => this.adopt(socket);
+  private ownCloseAll: (() => void) | undefined;
+
+  constructor(readonly server: AnyServer, opts: Required<LingeringCloseOptions>) {
+    this.opts = opts;
+    // https.Server hands its requests the TLSSocket of 'secureConnection', not the raw TCP socket.
+    this.event = server instanceof tls.Server ? 'secureConnection' : 'connection';
+    this.install();
+  }
+
+  get lingering(): number {
+    return this.active.size;
+  }
+
+  get options(): Readonly<Required<LingeringCloseOptions>> {
+    return { ...this.opts };
+  }
+
+  get counts(): Readonly<LingeringCloseCounts> {
+    return { ...this.totals };
+  }
+
+  install(): void {
+    this.enabled = true;
+    if (!this.server.listeners(this.event).includes(this.onConnection)) this.server.on(this.event, this.onConnection);
+    if (!this.ownCloseAll) {
+      const server = this.server as AnyServer & { closeAllConnections?: () => void };
+      const original = server.closeAllConnections;
+      if (typeof original === 'function') {
+        const own = () => {
+          original.call(server);
+          this.closeLingering();
+        };
+        this.ownCloseAll = own;
+        server.closeAllConnections = own;
+      }
+    }
+  }
+
+  disable(): void {
+    if (!this.enabled) return;
+    this.enabled = false;
+    this.server.off(this.event, this.onConnection);
+    const server = this.server as AnyServer & { closeAllConnections?: () => void };
+    if (this.ownCloseAll && server.closeAllConnections === this.ownCloseAll) {
+      // An own property we added: removing it brings back the prototype's method.
+      delete (server as { closeAllConnections?: unknown }).closeAllConnections;
+      this.ownCloseAll = undefined;
+    }
+  }
+
+  /** Ends every lingering connection now (server.closeAllConnections()). */
+  closeLingering(): void {
+    for (const socket of this.active) {
+      const state = sockets.get(socket);
+      if (state) this.endLinger(socket, state, 'close');
+    }
+  }
+
+  /** Hangs the close overrides on a new connection: own properties, so nothing else is patched. */
+  private adopt(socket: net.Socket): void {
+    if (sockets.has(socket)) return;
+    const state: SocketState = { controller: this, phase: Phase.Open, timedOut: false };
+    sockets.set(socket, state);
+    socket.destroySoon = overrideDestroySoon;
+    socket.end = overrideEnd as net.Socket['end'];
+    socket.destroy = overrideDestroy as net.Socket['destroy'];
+    // A client that read the whole response and stops uploading sends its FIN mid-body: that is
+    // the end of the conversation, not a client error. Node's HTTP parser would call it
+    // HPE_INVALID_EOF_STATE and emit 'clientError'; end the connection as a complete request would.
+    wrapHttpEndListener(socket, (original) => function lingerAwareEnd(this: net.Socket) {
+      if (state.controller.enabled && abandonedAfterResponse(socket)) {
+        proto(socket, 'end').call(socket);
+        return;
+      }
+      original.call(this);
+    });
+    // Node's own inactivity close (server.timeout, keepAliveTimeout) is a destroy() without an
+    // error, recognised by the 'timeout' event that calls it synchronously.
+    socket.prependListener('timeout', () => {
+      state.timedOut = true;
+      process.nextTick(() => { state.timedOut = false; });
+    });
+  }
+
+  /** Whether a close of this socket now should linger. */
+  shouldLinger(socket: net.Socket, state: SocketState): boolean {
+    if (!this.enabled || socket.destroyed || socket.readableEnded) return false;
+    const s = httpInternals(socket);
+    const parser = s.parser;
+    if (!parser) return false; // freed: upgraded, CONNECT, or already closing
+    const res = s._httpMessage;
+    let req;
+    if (res) {
+      // A response in progress must be whole (end() called, nothing still queued on the response).
+      if (!res.writableEnded || (res.outputData && res.outputData.length > 0)) return false;
+      req = res.req;
+      if (req?.upgrade) return false;
+      // A request parsed after this one: pipelined.
+      if (parser.incoming && parser.incoming !== req) return true;
+    } else {
+      // Between responses: the last request's body is still arriving, or nothing was answered yet.
+      req = parser.incoming ?? undefined;
+      if (req?.upgrade) return false;
+      if (!req && socket.bytesWritten === 0) return false; // no response written on this connection
+    }
+    const unfinished = req !== undefined && !req.complete;
+    // An inactivity close (keepAliveTimeout, server.timeout) lingers only for a body still
+    // arriving: a client stalled mid-upload because nobody reads it (koa's raw-body pauses it).
+    if (state.timedOut) return unfinished;
+    if (this.opts.mode === 'always') return true;
+    return unfinished || socket.readableLength > 0;
+  }
+
+  /** Starts a lingering close, or returns false when the cap says Node's default close applies. */
+  linger(socket: net.Socket, state: SocketState): boolean {
+    if (this.active.size >= this.opts.maxLingering) {
+      this.totals.overMaxLingering++;
+      return false;
+    }
+    if (!detachHttpParser(socket)) return false;
+    state.phase = Phase.Lingering;
+    this.active.add(socket);
+    this.totals.lingered++;
+    const { lingeringTime, lingeringTimeout } = this.opts;
+    const start = Date.now();
+    let last = start;
+    let timer: NodeJS.Timeout | undefined;
+    const tick = () => {
+      const now = Date.now();
+      const left = Math.min(start + lingeringTime, last + lingeringTimeout) - now;
+      if (left > 0) timer = setTimeout(tick, left).unref();
+      else this.endLinger(socket, state, 'cap');
+    };
+    const onData = () => { last = Date.now(); };
+    const onEnd = () => {
+      // The client's FIN: everything it sent has been read. Close once the response has left.
+      state.reason ??= 'fin';
+      if (socket.writableFinished) this.endLinger(socket, state, 'fin');
+      else socket.once('finish', () => this.endLinger(socket, state, 'fin'));
+    };
+    const onError = (err: NodeJS.ErrnoException) => { state.reason ??= isConnectionReset(err) ? 'reset' : 'error'; };
+    const onClose = () => {
+      if (timer) clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onError);
+      this.active.delete(socket);
+      const t = this.totals;
+      switch (state.reason) {
+        case 'fin': t.endedByFin++; break;
+        case 'cap': t.endedByCap++; break;
+        case 'reset': t.endedByReset++; break;
+        case 'close': t.endedByClose++; break;
+        default: t.endedByError++;
+      }
+    };
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    socket.once('close', onClose);
+    // The FIN follows the response (end() sends it after every queued write); then read and discard.
+    proto(socket, 'end').call(socket);
+    restartReading(socket);
+    timer = setTimeout(tick, Math.min(lingeringTime, lingeringTimeout)).unref();
+    return true;
+  }
+
+  /** Ends a lingering connection: a plain close, or an RST for a cap with onTimeout 'reset'. */
+  endLinger(socket: net.Socket, state: SocketState, reason: EndReason): void {
+    if (state.ending || socket.destroyed) return;
+    state.ending = true;
+    this.active.delete(socket); // no longer lingering, even before 'close'
+    state.reason ??= reason;
+    if (reason === 'cap' && this.opts.onTimeout === 'reset') {
+      try {
+        void resetClose(socket);
+        return;
+      } catch {
+        // No RST possible here (a TLS socket without the native binary): a plain close.
+      }
+    }
+    proto(socket, 'destroy').call(socket);
+  }
+}
+
+/** The response is complete and the request body is not: the client may stop sending at will. */
+function abandonedAfterResponse(socket: net.Socket): boolean {
+  const s = httpInternals(socket);
+  const incoming = s.parser?.incoming;
+  if (!incoming || incoming.complete || incoming.upgrade) return false;
+  const res = s._httpMessage;
+  return !res || (res.writableEnded && res.req === incoming);
+}
+
+/** Decides once per socket: linger, or Node's default close from here on. */
+function decide(socket: net.Socket, state: SocketState): boolean {
+  if (state.phase === Phase.Lingering) return true;
+  if (state.phase === Phase.DefaultClose) return false;
+  const c = state.controller;
+  let lingered = false;
+  try {
+    lingered = c.shouldLinger(socket, state) && c.linger(socket, state);
+  } catch {
+    // Never throw out of a close called from Node's callbacks: fall back to Node's own close.
+    lingered = (state.phase as Phase) === Phase.Lingering;
+  }
+  if (!lingered) state.phase = Phase.DefaultClose;
+  return lingered;
+}
+
+function overrideDestroySoon(this: net.Socket): void {
+  const state = sockets.get(this);
+  if (state && state.phase !== Phase.DefaultClose && decide(this, state)) return;
+  proto(this, 'destroySoon').call(this);
+}
+
+function overrideEnd(this: net.Socket, ...args: unknown[]): net.Socket {
+  const state = sockets.get(this);
+  // end(data): someone writes raw bytes (a clientError handler): Node's behaviour.
+  const plain = args.length === 0 || typeof args[0] === 'function';
+  if (state && plain && state.phase === Phase.Open && decide(this, state)) {
+    if (typeof args[0] === 'function') this.once('finish', args[0] as () => void);
+    return this;
+  }
+  return proto(this, 'end').apply(this, args) as net.Socket;
+}
+
+function overrideDestroy(this: net.Socket, error?: Error | null): net.Socket {
+  const state = sockets.get(this);
+  if (state?.phase === Phase.Lingering && !state.ending) {
+    const resetting = (this as { resetAndClosing?: boolean }).resetAndClosing === true;
+    // While draining, a plain destroy() (req.destroy() after the response) is the close already
+    // under way; destroy(err), resetAndDestroy() and closeAllConnections() end it at once, and so
+    // does any destroy once the client's FIN has come (nothing left to drain).
+    if (!error && !resetting && !this.readableEnded) return this;
+    state.ending = true;
+    state.controller.active.delete(this);
+    if (error) state.reason ??= isConnectionReset(error) ? 'reset' : 'error';
+    else if (resetting) state.reason ??= 'close';
+  } else if (state && !error && state.phase === Phase.Open && decide(this, state)) {
+    return this;
+  }
+  return proto(this, 'destroy').call(this, error) as net.Socket;
+}
+
+/**
+ * nginx's `lingering_close` for a Node HTTP server (http.Server or https.Server, and so express,
+ * fastify, koa and @hono/node-server on them). After a response has been written whole, a close
+ * of the connection — Node's own after a last response, a framework's `destroySoon()`/`end()`,
+ * or `req.destroy()`/`socket.destroy()` without an error — lingers when the client may still be
+ * sending (mode 'on': the request body is incomplete, bytes are buffered, or requests were
+ * pipelined; 'always': after every response): Node's parser is taken off the socket, the write
+ * side is shut down after the response, and whatever arrives is read and discarded until the
+ * client's FIN, `lingeringTimeout` of silence or `lingeringTime` in all; then a plain close (or an
+ * RST with onTimeout 'reset'). Applies to connections accepted after the call.
+ *
+ * Calling it again for the same server updates the options it names (the others stay) and returns
+ * the same handle, enabled again if it was disabled.
+ * Throws Node's TypeError/RangeError for bad arguments, before anything is touched; on Bun and
+ * Deno (their own node:http), NetLingerError ERR_NET_LINGER_UNSUPPORTED.
+ */
+export function enableLingeringClose(server: http.Server | https.Server, options?: LingeringCloseOptions): LingeringCloseHandle {
+  const given: unknown = server;
+  if (!(given instanceof http.Server) && !(given instanceof https.Server)) {
+    throw invalidArgType('server', 'an instance of http.Server or https.Server', server);
+  }
+  const existing = controllers.get(server);
+  const foreign = foreignHttpRuntime();
+  if (foreign) {
+    validateOptions(options, DEFAULTS);
+    throw new NetLingerError(
+      'ERR_NET_LINGER_UNSUPPORTED',
+      `enableLingeringClose needs Node's own HTTP server internals; ${foreign} implements node:http differently`,
+    );
+  }
+  const opts = validateOptions(options, existing?.opts ?? DEFAULTS);
+  if (existing) {
+    existing.opts = opts;
+    existing.install();
+    return existing;
+  }
+  const controller = new Controller(server, opts);
+  controllers.set(server, controller);
+  return controller;
+}

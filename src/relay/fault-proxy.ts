@@ -1,0 +1,281 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { NetLingerError } from '../core/errors.js';
+import { anyFault, FaultPolicy, MAX_TIMER_MS, type FaultAction, type Faults, type ResolvedFaults, resolveFaults } from './fault-policy.js';
+import { type RelaySideReport, startRelay } from './relay.js';
+import { invalidArgType, invalidArgValue, parseAddress, validateInteger, validateOptionsObject } from '../core/validate.js';
+
+// A TCP proxy on loopback (or wherever you point it) that relays faithfully and injects faults
+// per connection. "up" is the client-to-upstream direction, "down" upstream-to-client, as in
+// toxiproxy's upstream/downstream streams. The faults themselves, and what each does to a
+// connection, are in fault-policy.ts.
+
+export {
+  resolveFaults, type FaultAction, type FaultDirection, type FaultName, type Faults, type ResolvedFaults,
+} from './fault-policy.js';
+
+export interface EndpointReport extends RelaySideReport {
+  host: string;
+  port: number;
+}
+
+export interface ProxyConnectionReport {
+  /** 1, 2, ... in the order connections were accepted. */
+  id: number;
+  /** The client's socket: how the client ended, how the proxy closed it. */
+  client: EndpointReport;
+  /** The upstream socket; `connected` false with the error (ECONNREFUSED...) when it could not connect. */
+  upstream: EndpointReport & { connected: boolean };
+  /** The faults this connection got, or null when the probability draw spared it (or none were set). */
+  faults: ResolvedFaults | null;
+  /** What the faults did, in order. */
+  actions: FaultAction[];
+  /** Bytes relayed: up (client to upstream) and down (upstream to client). */
+  bytes: { up: number; down: number };
+  /** Whose peer ended first, or null when the proxy did (a fault, or close()). */
+  first: 'client' | 'upstream' | null;
+  /** 'idle-timeout' when the proxy closed the connection because of `idleTimeout`; null otherwise. */
+  stopped: 'idle-timeout' | null;
+  elapsedMs: number;
+}
+
+export type AddressInput = string | number | { host?: string; port?: number };
+
+export interface FaultProxyOptions {
+  /** Where to listen: 'HOST:PORT', '[::1]:PORT', a port (on 127.0.0.1) or { host, port }. Default 127.0.0.1, port 0 (a free one). */
+  listen?: AddressInput;
+  /** Where to connect: 'HOST:PORT', '[::1]:PORT' or { host, port }. */
+  upstream: AddressInput;
+  faults?: Faults;
+  /** The probability draw, for tests that want it repeatable; default Math.random. */
+  random?: () => number;
+  /**
+   * Milliseconds without a byte read from either side after which the proxy closes a connection
+   * (plain close of both sockets; the report says `stopped: 'idle-timeout'`). 0 (the default): never,
+   * as without the proxy: a connection both peers leave open lives until close().
+   */
+  idleTimeout?: number;
+  /** How many finished connections' reports the proxy keeps (`reports`, and for nextReport()); default 100. */
+  keepReports?: number;
+}
+
+export interface FaultProxy extends EventEmitter {
+  /** The address the proxy listens on (the port picked when 0 was asked). */
+  readonly address: { host: string; port: number; family: 4 | 6 };
+  /** 'HOST:PORT' of the listener, brackets around IPv6. */
+  readonly hostPort: string;
+  readonly upstream: { host: string; port: number };
+  /** The faults new connections get. */
+  readonly faults: ResolvedFaults;
+  /** Replaces the faults for connections accepted from now on (live ones keep theirs). Validated like createFaultProxy's. */
+  setFaults(faults: Faults): void;
+  /**
+   * The report of the next connection, in accept order, each connection's report given once;
+   * waits for a connection that has not been accepted yet. At most `keepReports` connections'
+   * reports wait to be asked for: beyond that the oldest are let go, and nextReport() starts at the
+   * oldest one kept. Rejects (ERR_NET_LINGER_PROXY_CLOSED) only when the proxy closes before that
+   * connection exists.
+   */
+  nextReport(): Promise<ProxyConnectionReport>;
+  /** Reports of the last `keepReports` connections that finished (default 100), in the order they finished. */
+  readonly reports: readonly ProxyConnectionReport[];
+  /** How many connections have finished since the proxy started (also those whose reports were let go). */
+  readonly reportCount: number;
+  /** Connections open now. */
+  readonly active: number;
+  /** Stops accepting, closes live connections (plain close), resolves once every report is in. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** 'HOST:PORT' with brackets around IPv6. */
+export function formatHostPort(host: string, port: number): string {
+  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+class FaultProxyImpl extends EventEmitter implements FaultProxy {
+  address!: { host: string; port: number; family: 4 | 6 };
+  private current: ResolvedFaults;
+  private readonly server: net.Server;
+  private nextId = 1;
+  private readonly live = new Map<number, { client: net.Socket; upstream: net.Socket }>();
+  private readonly pending: Promise<ProxyConnectionReport>[] = [];
+  private readonly waiters: Array<{ resolve: (p: Promise<ProxyConnectionReport>) => void; reject: (e: Error) => void }> = [];
+  private readonly finished: ProxyConnectionReport[] = [];
+  private finishedCount = 0;
+  private readonly inFlight = new Set<Promise<ProxyConnectionReport>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly listenAt: { host: string; port: number },
+    readonly upstream: { host: string; port: number },
+    faults: ResolvedFaults,
+    private readonly random: () => number,
+    private readonly idleTimeout: number,
+    private readonly keepReports: number,
+  ) {
+    // A listener's exception never reaches the proxy's machinery: see listenerFailed(). With
+    // captureRejections, an async listener's rejection comes to the same place.
+    super({ captureRejections: true });
+    this.current = faults;
+    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
+  }
+
+  get faults(): ResolvedFaults { return this.current; }
+  get reports(): readonly ProxyConnectionReport[] { return this.finished; }
+  get reportCount(): number { return this.finishedCount; }
+  get active(): number { return this.live.size; }
+  get hostPort(): string { return formatHostPort(this.address.host, this.address.port); }
+
+  setFaults(faults: Faults): void {
+    this.current = resolveFaults(faults);
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(this.listenAt.port, this.listenAt.host, () => {
+        this.server.off('error', onError);
+        // A listener error later (none is expected once listening) must not crash the process.
+        this.server.on('error', () => undefined);
+        const a = this.server.address() as net.AddressInfo;
+        this.address = { host: a.address, port: a.port, family: a.family === 'IPv6' || (a.family as unknown) === 6 ? 6 : 4 };
+        resolve();
+      });
+    });
+  }
+
+  private accept(client: net.Socket): void {
+    const id = this.nextId++;
+    const faults = this.current;
+    const apply = anyFault(faults) && (faults.probability >= 1 || (faults.probability > 0 && this.random() < faults.probability));
+    client.setNoDelay(true);
+    const clientAddr = { host: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
+    const upstream = net.connect({ host: this.upstream.host, port: this.upstream.port, allowHalfOpen: true });
+    upstream.setNoDelay(true);
+    let connected = false;
+    upstream.once('connect', () => { connected = true; });
+    this.live.set(id, { client, upstream });
+    let policy: FaultPolicy | undefined;
+    const { report } = startRelay(client, upstream, { onTimeout: 'destroy', idleTimeout: this.idleTimeout }, apply ? (r) => (policy = new FaultPolicy(r, faults)) : undefined);
+    const done = report.then((r): ProxyConnectionReport => {
+      this.live.delete(id);
+      const out: ProxyConnectionReport = {
+        id,
+        client: { ...clientAddr, ...r.a },
+        upstream: { ...this.upstream, connected, ...r.b },
+        faults: apply ? faults : null,
+        actions: policy?.actions ?? [],
+        bytes: { up: r.bytes.aToB, down: r.bytes.bToA },
+        first: r.first === 'a' ? 'client' : r.first === 'b' ? 'upstream' : null,
+        stopped: r.stopped === 'idle-timeout' ? 'idle-timeout' : null,
+        elapsedMs: Math.round(r.elapsedMs * 10) / 10,
+      };
+      this.finishedCount++;
+      this.finished.push(out);
+      if (this.finished.length > this.keepReports) this.finished.shift();
+      this.safeEmit('report', out);
+      return out;
+    });
+    this.inFlight.add(done);
+    void done.then(() => this.inFlight.delete(done));
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.resolve(done);
+    else {
+      this.pending.push(done);
+      if (this.pending.length > this.keepReports) this.pending.shift();
+    }
+    this.safeEmit('connection', { id, client: clientAddr, faults: apply ? faults : null });
+  }
+
+  /** emit() from inside the proxy (a connection's callbacks, a promise): a listener's exception goes to listenerFailed(). */
+  private safeEmit(event: 'report' | 'connection', value: unknown): void {
+    try {
+      this.emit(event, value);
+    } catch (err) {
+      this.listenerFailed(err, event);
+    }
+  }
+
+  /**
+   * A listener threw (or an async one rejected). The proxy emits from its own machinery, where
+   * an exception would become an unhandled rejection or an uncaught exception: it goes to the
+   * proxy's 'error' listeners when there are any, else (and when an 'error' listener throws
+   * itself) it becomes a process warning, NET_LINGER_PROXY_LISTENER. The proxy goes on either way.
+   */
+  private listenerFailed(err: unknown, event: string | symbol): void {
+    if (event !== 'error' && this.listenerCount('error') > 0) {
+      try {
+        this.emit('error', err);
+        return;
+      } catch (again) {
+        err = again;
+        event = 'error';
+      }
+    }
+    const name = String(event);
+    const message = err instanceof Error ? err.message : String(err);
+    process.emitWarning(`A${/^[aeiou]/.test(name) ? 'n' : ''} '${name}' listener of the fault proxy threw: ${message}`, {
+      type: 'NetLingerWarning',
+      code: 'NET_LINGER_PROXY_LISTENER',
+      detail: err instanceof Error ? err.stack : undefined,
+    });
+  }
+
+  /** Where EventEmitter's captureRejections sends an async listener's rejection. */
+  [EventEmitter.captureRejectionSymbol](err: unknown, event: string | symbol): void {
+    this.listenerFailed(err, event);
+  }
+
+  nextReport(): Promise<ProxyConnectionReport> {
+    const ready = this.pending.shift();
+    if (ready) return ready;
+    if (this.closing) return Promise.reject(closedError());
+    return new Promise<Promise<ProxyConnectionReport>>((resolve, reject) => this.waiters.push({ resolve, reject })).then((p) => p);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // server.close()'s callback waits for every connection: they are destroyed right after.
+      const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      for (const { reject } of this.waiters.splice(0)) reject(closedError());
+      for (const { client, upstream } of this.live.values()) {
+        client.destroy();
+        upstream.destroy();
+      }
+      await Promise.all([stopped, ...this.inFlight]);
+    })();
+    return this.closing;
+  }
+}
+
+/** Reports kept by default: a long-running proxy keeps about that many, not one per connection ever made. */
+const DEFAULT_KEEP_REPORTS = 100;
+
+function closedError(): NetLingerError {
+  return new NetLingerError('ERR_NET_LINGER_PROXY_CLOSED', 'The proxy closed before another connection arrived');
+}
+
+/**
+ * A TCP proxy that relays every connection faithfully (see relay()) and injects `faults`
+ * into it. Resolves once listening; rejects only when it cannot listen (EADDRINUSE...), with
+ * Node's own error. Bad options throw before anything is opened (TypeError/RangeError with `code`).
+ * An upstream that cannot be reached is that connection's outcome (its report says
+ * `upstream.connected: false` and the code; the client gets an RST), never the proxy's.
+ */
+export async function createFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalidArgType('options', 'of type object', options);
+  const opts = validateOptionsObject(options);
+  const listen = parseAddress(opts.listen ?? { host: '127.0.0.1', port: 0 }, 'options.listen', { host: '127.0.0.1', minPort: 0 });
+  if (opts.upstream === undefined) throw invalidArgType('options.upstream', "of type string ('HOST:PORT'), number or object", undefined);
+  const upstream = parseAddress(opts.upstream, 'options.upstream', { host: '127.0.0.1', minPort: 1 });
+  const faults = resolveFaults(opts.faults, 'options.faults');
+  if (opts.random !== undefined && typeof opts.random !== 'function') throw invalidArgType('options.random', 'of type function', opts.random);
+  const idleTimeout = opts.idleTimeout === undefined ? 0 : validateInteger(opts.idleTimeout, 'options.idleTimeout', 0, MAX_TIMER_MS);
+  const keepReports = opts.keepReports === undefined
+    ? DEFAULT_KEEP_REPORTS
+    : validateInteger(opts.keepReports, 'options.keepReports', 0, Number.MAX_SAFE_INTEGER);
+  const proxy = new FaultProxyImpl(listen, upstream, faults, (opts.random as (() => number) | undefined) ?? Math.random, idleTimeout, keepReports);
+  await proxy.listen();
+  return proxy;
+}

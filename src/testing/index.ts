@@ -1,0 +1,11 @@
+// net-linger/testing: tools for testing other software's close handling — a TCP fault proxy that
+// injects resets, short bodies and blackholes, and the probe that asks a server how it refuses uploads.
+export {
+  createFaultProxy,
+  type AddressInput, type EndpointReport, type FaultAction, type FaultDirection, type FaultName, type FaultProxy,
+  type FaultProxyOptions, type Faults, type ProxyConnectionReport, type ResolvedFaults,
+} from '../relay/fault-proxy.js';
+export {
+  probeExitCode, probeServer,
+  type ProbeMode, type ProbeOptions, type ProbeOrder, type ProbeReport, type ProbeResponse, type ProbeServerClose, type ProbeVerdict,
+} from '../probe/probe.js';
