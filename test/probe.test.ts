@@ -369,6 +369,30 @@ describe.skipIf(!isMainThread)('net-linger probe', () => {
       }
     }, 60_000);
 
+    it('a server that answers, then stops reading and never closes: the probe says the upload stalled', async () => {
+      const sockets: net.Socket[] = [];
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+        socket.once('data', () => {
+          socket.pause();
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n');
+        });
+      });
+      const port = await listen(server);
+      try {
+        const { code, report } = await probeJson([`http://127.0.0.1:${port}/upload`, '--size', '8m', '--timeout', '2000']);
+        const seen = JSON.stringify(report);
+        expect(code, seen).toBe(1);
+        expect(report, seen).toMatchObject({ verdict: 'timeout', serverClose: 'none', uploadComplete: false, response: { status: 200, complete: true } });
+        expect(report.summary, seen).toContain('the upload stalled');
+        expect(report.advice, seen).toContain('stopped reading the upload without closing');
+      } finally {
+        for (const s of sockets) s.destroy();
+        await closeServer(server);
+      }
+    });
+
     it('a plain node:http server whose handler does res.end(); req.destroy(): Python gets an error, the probe a reset', async () => {
       const server = http.createServer((req, res) => {
         res.end('nope\n');

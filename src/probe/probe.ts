@@ -130,6 +130,9 @@ const ADVICE_CUT_OFF = 'The server closed before its response could be read whol
 const ADVICE_BAD_RESPONSE = 'What the server sent is not an HTTP/1.x response this probe can read: ' +
   'check that the URL points at a plain-HTTP port (not TLS, SSH or another protocol) and that the response head is well-formed and under 64 KiB.';
 const ADVICE_TIMEOUT = 'The server neither answered in full nor closed within the time allowed; raise --timeout if it is just slow.';
+const ADVICE_STALLED = 'The server answered, then stopped reading the upload without closing: a client that sends the whole body before it reads ' +
+  '(Python http.client, many SDKs) waits until it gives up. Fix: after answering, keep reading and discarding the body for a while (a lingering close) ' +
+  'or close the connection; Node: enableLingeringClose(server) from net-linger; nginx: lingering_close on.';
 
 function parseTarget(target: unknown): ParsedTarget {
   if (target instanceof URL) target = target.href;
@@ -629,7 +632,9 @@ function judge(f: Facts): { verdict: ProbeVerdict; summary: string; advice: stri
       summary = `the response could not be read whole: ${answer}; ${ending}, after ${accepted}`;
       break;
     case 'timeout':
-      summary = `no ${f.http ? 'complete response' : 'close'} within ${f.timeout} ms (${answer}, after ${accepted})`;
+      summary = f.http && f.response && f.complete
+        ? `${answer}, then the upload stalled: the server neither took the rest nor closed within ${f.timeout} ms (${accepted})`
+        : `no ${f.http ? 'complete response' : 'close'} within ${f.timeout} ms (${answer}, after ${accepted})`;
       break;
     default:
       summary = f.http
@@ -639,7 +644,7 @@ function judge(f: Facts): { verdict: ProbeVerdict; summary: string; advice: stri
   const advice = verdict === 'reset' ? ADVICE_RESET
     : verdict === 'cut-off' ? ADVICE_CUT_OFF
       : verdict === 'bad-response' ? ADVICE_BAD_RESPONSE
-        : verdict === 'timeout' ? ADVICE_TIMEOUT : null;
+        : verdict === 'timeout' ? (f.http && f.response && f.complete ? ADVICE_STALLED : ADVICE_TIMEOUT) : null;
   return { verdict, summary, advice };
 }
 
