@@ -11,6 +11,13 @@
 // - A negative number where a positional may stand (`explain -4077`) is a positional.
 import { parseArgs } from 'node:util';
 
+/** The exit codes every command shares. */
+export const EXIT_OK = 0;
+/** An observation did not match (a lab row, a probe verdict). */
+export const EXIT_MISMATCH = 1;
+/** Bad usage, or a run that cannot happen here; the message says why. */
+export const EXIT_USAGE = 2;
+
 /** Bad usage: the CLI prints the message and "Run ... --help", and exits 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -123,4 +130,12 @@ export function integerArg(command: string, flagName: string, text: string, min:
   const n = Number(text);
   if (n < min || n > max || !Number.isSafeInteger(n)) throw new UsageError(`${flagName} is out of range: "${text}" (expected ${what})`, command);
   return n;
+}
+
+const PLATFORMS = ['aix', 'android', 'cygwin', 'darwin', 'freebsd', 'haiku', 'linux', 'netbsd', 'openbsd', 'sunos', 'win32'];
+
+/** A platform name for --platform. */
+export function platformValue(value: string, command: string): string {
+  if (!PLATFORMS.includes(value)) throw new UsageError(`unknown platform "${value}" (expected one of ${PLATFORMS.join(', ')})`, command);
+  return value;
 }
