@@ -117,6 +117,16 @@ function joinRunning(socket: net.Socket, helper: RunningClose['helper'], key: re
 }
 
 /** Refuses, before anything is touched, a socket an HTTP/2 session owns. */
+/**
+ * onTimeout: 'reset' on a socket that is not TCP: refused up front, as resetClose() refuses it (a
+ * Unix-domain socket has no RST), rather than a plain close reported as a reset.
+ */
+function refuseResetOfNonTcp(socket: net.Socket, onTimeout: 'reset' | 'close'): void {
+  if (onTimeout === 'reset' && streamHandle(socket) && !isTcp(socket)) {
+    throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', "Only a TCP connection can be reset; this socket is not TCP, so onTimeout: 'reset' cannot be honoured");
+  }
+}
+
 function refuseHttp2(socket: net.Socket): void {
   if (isHttp2Socket(socket)) {
     throw new NetLingerError(
@@ -322,7 +332,8 @@ function reportReset(
  * options are equal after defaults (the signal compared by identity), and throws NetLingerError
  * ERR_NET_LINGER_CLOSE_IN_PROGRESS when they differ or lingerClose() is running; resetClose()
  * may always take over (this close then reports 'aborted'). Throws ERR_NET_LINGER_HTTP2 for a
- * socket an HTTP/2 session owns.
+ * socket an HTTP/2 session owns, and ERR_NET_LINGER_UNSUPPORTED for onTimeout: 'reset' on a
+ * socket that is not TCP (as resetClose() does).
  */
 export function gracefulClose(socket: net.Socket, options?: GracefulCloseOptions): Promise<GracefulCloseReport> {
   validateSocket(socket);
@@ -336,6 +347,7 @@ export function gracefulClose(socket: net.Socket, options?: GracefulCloseOptions
   const signal = validateSignal(opts.signal);
   const onTimeout = validateChoice(opts.onTimeout, 'options.onTimeout', ['reset', 'close'] as const, 'close');
   refuseHttp2(socket);
+  refuseResetOfNonTcp(socket, onTimeout);
 
   const key = [lingeringTime, lingeringTimeout, signal, onTimeout];
   const joined = joinRunning(socket, 'gracefulClose', key) as Promise<GracefulCloseReport> | undefined;
@@ -418,8 +430,9 @@ function runGracefulClose(
  * Linux, macOS and Windows all reset a connection whose socket is closed when data arrives).
  *
  * Throws NetLingerError ERR_NET_LINGER_UNSUPPORTED where the platform cannot report
- * unacknowledged bytes (it does not guess), and ERR_NET_LINGER_HTTP2 for a socket an HTTP/2
- * session owns. Resolves, after 'close', to
+ * unacknowledged bytes (it does not guess) or for onTimeout: 'reset' on a socket that is not TCP
+ * (as resetClose() does), and ERR_NET_LINGER_HTTP2 for a socket an HTTP/2 session owns.
+ * Resolves, after 'close', to
  * `{ outcome, unackedBytes, drainedBytes, elapsedMs, code?, reset }`. Outcome 'fin': the peer
  * half-closed and Node closed the socket itself (both directions ended) before every byte was
  * acknowledged; the kernel goes on delivering the rest. 'closed' at once for a socket with no
@@ -439,6 +452,7 @@ export function lingerClose(socket: net.Socket, seconds: number, options?: Linge
     ? DEFAULT_LINGER_QUIET
     : validateInteger(opts.lingeringTimeout, 'options.lingeringTimeout', 0, MAX_TIMER_MS);
   refuseHttp2(socket);
+  refuseResetOfNonTcp(socket, onTimeout);
 
   const key = [seconds, onTimeout, signal, lingeringTimeout];
   const joined = joinRunning(socket, 'lingerClose', key) as Promise<LingerCloseReport> | undefined;

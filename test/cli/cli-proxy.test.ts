@@ -91,6 +91,56 @@ describe.skipIf(!peersAvailable)('net-linger proxy', () => {
     await proxy.stop('SIGINT');
   });
 
+  it('once the reader of its stdout has gone (EPIPE), it stops printing and keeps relaying', async () => {
+    const echo = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.pipe(socket);
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const echoPort = (echo.address() as net.AddressInfo).port;
+    // '--' ends the options: nothing follows, and the proxy starts.
+    const child = spawn(process.execPath, [cli, 'proxy', '--upstream', `127.0.0.1:${echoPort}`, '--'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+      const port = Number(/^listening on 127\.0\.0\.1:(\d+)/.exec(first)?.[1]);
+      child.stdout.destroy(); // whoever read the listening line is gone
+      const roundTrip = (text: string) => new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1');
+        let got = '';
+        socket.on('data', (d: Buffer) => {
+          got += d.toString();
+          if (got.length >= text.length) socket.end();
+        });
+        socket.on('close', () => resolve(got));
+        socket.on('error', reject);
+        socket.write(text);
+      });
+      // A connection held open across the failed report.
+      const held = net.connect(port, '127.0.0.1');
+      held.on('error', () => undefined);
+      await new Promise((resolve) => held.once('connect', resolve));
+      // The first connection's report line meets the closed pipe; the proxy must live on.
+      expect(await roundTrip('one')).toBe('one');
+      await new Promise((r) => setTimeout(r, 300));
+      const echoed = new Promise<string>((resolve) => held.once('data', (d: Buffer) => resolve(d.toString())));
+      held.write('held');
+      expect(await echoed).toBe('held');
+      held.end();
+      expect(await roundTrip('two')).toBe('two');
+      expect(await roundTrip('three')).toBe('three');
+      expect(child.exitCode).toBeNull();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stderr).toBe('');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await new Promise((resolve) => echo.close(resolve));
+    }
+  });
+
   it('bad flags, addresses, and a port it cannot listen on exit 2 with a message', async () => {
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
@@ -101,6 +151,9 @@ describe.skipIf(!peersAvailable)('net-linger proxy', () => {
       [['--upstream', '127.0.0.1:70000'], /port must be 1-65535/],
       [['--upstream', '127.0.0.1:80', '--listen', 'x:y'], /--listen must be HOST:PORT/],
       [['--upstream', '127.0.0.1:80', '--reset-after', 'ten'], /--reset-after needs a whole number/],
+      [['--upstream', '127.0.0.1:80', '--reset-after', '-5'], /--reset-after is out of range: "-5"/],
+      [['--upstream', '127.0.0.1:80', '--reset-after=-5'], /--reset-after is out of range: "-5"/],
+      [['--upstream', '127.0.0.1:80', '--', 'extra'], /unexpected argument "extra"/],
       [['--upstream', '127.0.0.1:80', '--limit-data'], /--limit-data needs a value/],
       [['--upstream', '127.0.0.1:80', '--direction', 'sideways'], /--direction must be up, down or both/],
       [['--upstream', '127.0.0.1:80', '--probability', '1.5'], /--probability must be a number from 0 to 1/],

@@ -1,6 +1,7 @@
 // The CLI as users run it: a child process, its stdout, stderr and exit code.
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/core/errors';
@@ -185,6 +186,12 @@ describe('net-linger CLI', () => {
       [['lab', 'extra'], 'net-linger lab: unexpected argument "extra"'],
       [['lab', '--json=yes'], 'net-linger lab: --json takes no value'],
       [['lab', '--platform', 'plan9'], 'net-linger lab: unknown platform "plan9"'],
+      [['lab', '--ipv4', '--', '--json'], 'net-linger lab: unexpected argument "--json"'],
+      [['lab', '--html', '/nonexistent-net-linger-dir/report.html', '--json'], 'net-linger lab: --html /nonexistent-net-linger-dir/report.html: its folder /nonexistent-net-linger-dir does not exist; nothing was run'],
+      [['lab', '--html', os.tmpdir(), '--json'], `net-linger lab: --html ${os.tmpdir()}: is a directory; nothing was run`],
+      [['lab', '--html', '/etc/hostname/report.html'], 'net-linger lab: --html /etc/hostname/report.html: '],
+      [['help', 'bogus'], 'net-linger: no command "bogus"; the commands are lab, explain, probe, proxy'],
+      [['help', 'lab', 'probe'], 'net-linger: help takes one command, got 2'],
       [['launch'], 'net-linger: unknown command "launch"'],
       [[], 'net-linger: which command?\n\nnet-linger: close TCP connections on purpose'],
     ])('bad usage %j: exit 2 with a clear message', async (args, message) => {
@@ -193,15 +200,25 @@ describe('net-linger CLI', () => {
       expect(stdout).toBe('');
       expect(stderr).toContain(message);
       expect(stderr).toMatch(/--help|Usage:/);
+      expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
     });
 
     it('--help reads well and exits 0', async () => {
-      for (const args of [['--help'], ['help'], ['lab', '--help'], ['help', 'lab'], ['explain', '--help']]) {
+      for (const args of [['--help'], ['help'], ['lab', '--help'], ['help', 'lab'], ['explain', '--help'], ['help', 'explain'], ['help', 'probe'], ['help', 'proxy'], ['proxy', '--help'], ['-h'], ['help', '--help']]) {
         const { code, stdout, stderr } = await run(args);
         expect(code).toBe(0);
         expect(stderr).toBe('');
         expect(stdout).toMatch(/^(net-linger: |Usage: net-linger )/);
         expect(stdout.split('\n').every((line) => line.length <= 100)).toBe(true);
+      }
+      // The general help names every command, and `help <command>` is that command's --help.
+      const general = await run(['help']);
+      for (const command of ['lab', 'explain', 'probe', 'proxy', 'help']) expect(general.stdout).toContain(`net-linger ${command} `);
+      expect(general.stdout.split('\n').slice(0, 5).join('\n')).toContain('Exit codes, every command: 0 fine, 1 an observation did not match');
+      for (const command of ['lab', 'explain', 'probe', 'proxy']) {
+        const viaHelp = await run(['help', command]);
+        expect(viaHelp.stdout).toBe((await run([command, '--help'])).stdout);
+        expect(viaHelp.stdout).toMatch(new RegExp(`^Usage: net-linger ${command} `));
       }
       const lab = await run(['lab', '--help']);
       for (const option of ['--scenario <name>', '--ipv6', '--both', '--json', '--list', '--platform <name>', 'NO_COLOR', 'Exit codes']) {
@@ -287,6 +304,29 @@ describe('net-linger CLI', () => {
         expect(other.code).toBe(2);
         expect(other.stderr).toContain('22 on Linux is EINVAL: not one of the connection errors net-linger normalises');
       }
+    });
+
+    it('-- ends the options: `explain -- --help` explains "--help" (and a negative number is a code either way)', async () => {
+      const dashed = await run(['explain', '--', '--help']);
+      expect(dashed.code).toBe(2);
+      expect(dashed.stdout).toBe('');
+      expect(dashed.stderr).toContain('"--help" is not an error code or number net-linger knows');
+      const negative = await run(['explain', '--', '-4077']);
+      expect(negative.code).toBe(0);
+      expect(negative.stdout).toBe((await run(['explain', '-4077'])).stdout);
+      expect(negative.stdout).toMatch(/^-4077 is ECONNRESET/);
+    });
+
+    it('--json: one object, the same exit code as the text', async () => {
+      const known = await run(['explain', '10054', '--json']);
+      expect(known.code).toBe(0);
+      const report = JSON.parse(known.stdout);
+      expect(report).toMatchObject({ input: '10054', known: true, code: 'ECONNRESET', elsewhere: [] });
+      expect(report.spellings.map((x: { platform: string }) => x.platform)).toEqual(['linux', 'darwin', 'win32']);
+      expect(report.text).toBe((await run(['explain', '10054'])).stdout);
+      const unknown = await run(['explain', '--json', 'banana']);
+      expect(unknown.code).toBe(2);
+      expect(JSON.parse(unknown.stdout)).toMatchObject({ input: 'banana', known: false, code: null });
     });
 
     it.each([

@@ -312,6 +312,229 @@ describe('net-linger probe', () => {
     });
   });
 
+  // What real clients meet: Python's http.client sends the whole body before it reads, so a server
+  // that stops reading without closing stalls it until the server resets the connection. The
+  // probe, by default, uploads the same way and must report what Python reports.
+  describe.skipIf(!linux)('the probe meets what Python http.client meets', () => {
+    /** A real Python http.client upload of 8 MiB: the status it read, or the error it got. */
+    function pythonUpload(port: number): Promise<{ status?: number; error?: string; seconds: number }> {
+      const script = [
+        'import http.client, json, sys, time',
+        't = time.time()',
+        `c = http.client.HTTPConnection("127.0.0.1", ${port}, timeout=20)`,
+        'try:',
+        '    c.request("POST", "/upload", body=b"a" * (8 << 20))',
+        '    r = c.getresponse(); r.read()',
+        '    print(json.dumps({"status": r.status, "seconds": time.time() - t}))',
+        'except Exception as e:',
+        '    print(json.dumps({"error": type(e).__name__, "seconds": time.time() - t}))',
+      ].join('\n');
+      return new Promise((resolve, reject) => {
+        execFile('python3', ['-c', script], { timeout: 30_000 }, (err, stdout) => {
+          if (err) reject(err); else resolve(JSON.parse(stdout));
+        });
+      });
+    }
+
+    it('a server that answers, shuts down writing, then stops reading and resets 3 s later: Python and the probe both meet the reset', async () => {
+      // What a lingering close whose socket got paused does (issue: res.end(); req.destroy() under
+      // enableLingeringClose), written plainly: the answer and a FIN, then no more reading.
+      const server = net.createServer((socket) => {
+        socket.on('error', () => undefined);
+        let head = '';
+        const onData = (d: Buffer) => {
+          head += d.toString('latin1');
+          if (!head.includes('\r\n\r\n')) return;
+          socket.off('data', onData);
+          socket.pause();
+          socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
+          setTimeout(() => socket.destroy(), 3000);
+        };
+        socket.on('data', onData);
+      });
+      const port = await listen(server);
+      try {
+        const python = await pythonUpload(port);
+        expect(python.error, JSON.stringify(python)).toMatch(/BrokenPipeError|ConnectionResetError/);
+        const { code, report } = await probeJson([`http://127.0.0.1:${port}/upload`, '--size', '8m']);
+        const seen = JSON.stringify(report);
+        expect(code, seen).toBe(1);
+        expect(report, seen).toMatchObject({ verdict: 'reset', serverClose: 'reset', mode: 'send-all', order: 'together', uploadComplete: false });
+        expect(report.elapsedMs, seen).toBeGreaterThan(2500);
+        expect(report.response, seen).toMatchObject({ status: 200, complete: true });
+        // Stopping early, as curl does, the stall goes unseen: the reason the default sends it all.
+        const early = await probeJson([`http://127.0.0.1:${port}/upload`, '--size', '8m', '--stop-early']);
+        expect(early.report.verdict, JSON.stringify(early.report)).toBe('clean');
+      } finally {
+        await closeServer(server);
+      }
+    }, 60_000);
+
+    it('a server that answers, then stops reading and never closes: the probe says the upload stalled', async () => {
+      const sockets: net.Socket[] = [];
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+        socket.once('data', () => {
+          socket.pause();
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n');
+        });
+      });
+      const port = await listen(server);
+      try {
+        const { code, report } = await probeJson([`http://127.0.0.1:${port}/upload`, '--size', '8m', '--timeout', '2000']);
+        const seen = JSON.stringify(report);
+        expect(code, seen).toBe(1);
+        expect(report, seen).toMatchObject({ verdict: 'timeout', serverClose: 'none', uploadComplete: false, response: { status: 200, complete: true } });
+        expect(report.summary, seen).toContain('the upload stalled');
+        expect(report.advice, seen).toContain('stopped reading the upload without closing');
+      } finally {
+        for (const s of sockets) s.destroy();
+        await closeServer(server);
+      }
+    });
+
+    it('a plain node:http server whose handler does res.end(); req.destroy(): Python gets an error, the probe a reset', async () => {
+      const server = http.createServer((req, res) => {
+        res.end('nope\n');
+        req.destroy();
+      });
+      const port = await listen(server);
+      try {
+        const python = await pythonUpload(port);
+        expect(python.error, JSON.stringify(python)).toMatch(/BrokenPipeError|ConnectionResetError/);
+        for (const args of [[], ['--head-first'], ['--chunked']]) {
+          const { code, report } = await probeJson([`http://127.0.0.1:${port}/upload`, '--size', '8m', ...args]);
+          expect(code, JSON.stringify(report)).toBe(1);
+          expect(report.verdict, JSON.stringify(report)).toBe('reset');
+        }
+      } finally {
+        await closeServer(server);
+      }
+    }, 60_000);
+
+    it('the head goes out with the first body bytes by default, alone with --head-first', async () => {
+      const firstReads: Buffer[] = [];
+      const server = net.createServer((socket) => {
+        socket.on('error', () => undefined);
+        socket.once('data', (d: Buffer) => firstReads.push(d));
+        let got = 0;
+        socket.on('data', (d: Buffer) => {
+          got += d.length;
+          if (got >= 100 * 1024) socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        });
+      });
+      const port = await listen(server);
+      try {
+        await probeJson([`http://127.0.0.1:${port}/`, '--size', '100k']);
+        await probeJson([`http://127.0.0.1:${port}/`, '--size', '100k', '--head-first', '--head-pause', '50']);
+        const headEnd = (b: Buffer) => b.indexOf('\r\n\r\n') + 4;
+        expect(firstReads[0].length).toBeGreaterThan(headEnd(firstReads[0]));
+        expect(firstReads[1].length).toBe(headEnd(firstReads[1]));
+      } finally {
+        await closeServer(server);
+      }
+    });
+  });
+
+  describe.skipIf(!linux)('servers whose answer is not HTTP, or never ends', () => {
+    it('an SSH banner, then FIN: the answer is "not an HTTP response", not a cut-off to fix with enableLingeringClose', async () => {
+      const server = net.createServer((socket) => {
+        socket.on('error', () => undefined);
+        socket.resume(); // reads and drops what the client sends, so it sees the client's close
+        socket.end('SSH-2.0-OpenSSH_9.6\r\n');
+      });
+      const port = await listen(server);
+      try {
+        const { code, report } = await probeJson([`http://127.0.0.1:${port}/`, '--size', '1m']);
+        const seen = JSON.stringify(report);
+        expect(code, seen).toBe(1);
+        expect(report.verdict, seen).toBe('bad-response');
+        expect(report.responseError, seen).toBe('not an HTTP response: "SSH-2.0-OpenSSH_9.6"');
+        expect(report.summary, seen).toContain('not an HTTP response');
+        expect(report.advice, seen).not.toContain('enableLingeringClose');
+        const text = await run([`http://127.0.0.1:${port}/`, '--size', '1m']);
+        expect(text.stdout).toMatch(/response +unreadable: not an HTTP response/);
+        expect(text.stdout).toMatch(/verdict +BAD-RESPONSE/);
+      } finally {
+        await closeServer(server);
+      }
+    });
+
+    it('a response head over 64 KiB from a server that never closes: the summary agrees with serverClose and error', async () => {
+      const sockets: net.Socket[] = [];
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+        socket.resume();
+        socket.write(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(70_000)}\r\n`);
+      });
+      const port = await listen(server);
+      try {
+        const { code, report } = await probeJson([`http://127.0.0.1:${port}/`, '--size', '1k', '--timeout', '20000']);
+        const seen = JSON.stringify(report);
+        expect(code, seen).toBe(1);
+        expect(report, seen).toMatchObject({ verdict: 'bad-response', serverClose: 'none', error: null, responseError: 'response head longer than 64 KiB' });
+        expect(report.summary, seen).toContain('it did not close');
+        expect(report.summary, seen).not.toMatch(/closed \(/);
+        // The upload was over and the answer unreadable: no waiting for --timeout.
+        expect(report.elapsedMs, seen).toBeLessThan(10_000);
+      } finally {
+        for (const s of sockets) s.destroy();
+        await closeServer(server);
+      }
+    });
+
+    it('an unreadable answer after the whole upload, connection kept open: done without waiting for --timeout', async () => {
+      const sockets: net.Socket[] = [];
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+        let got = 0;
+        socket.on('data', (d: Buffer) => {
+          const before = got;
+          got += d.length;
+          if (before < 100 && got >= 100) socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n');
+        });
+      });
+      const port = await listen(server);
+      try {
+        const { report } = await probeJson([`http://127.0.0.1:${port}/`, '--size', '100', '--timeout', '20000']);
+        const seen = JSON.stringify(report);
+        expect(report, seen).toMatchObject({ verdict: 'bad-response', uploadComplete: true });
+        expect(report.responseError, seen).toMatch(/bad chunk size line/);
+        expect(report.elapsedMs, seen).toBeLessThan(10_000);
+      } finally {
+        for (const s of sockets) s.destroy();
+        await closeServer(server);
+      }
+    });
+
+    it("-H 'Host: x' sends one Host header, the user's", async () => {
+      const heads: string[] = [];
+      const server = net.createServer((socket) => {
+        socket.on('error', () => undefined);
+        let text = '';
+        socket.on('data', (d: Buffer) => {
+          text += d.toString('latin1');
+          const end = text.indexOf('\r\n\r\n');
+          if (end < 0 || heads.length) return;
+          heads.push(text.slice(0, end));
+          socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        });
+      });
+      const port = await listen(server);
+      try {
+        await probeJson([`http://127.0.0.1:${port}/`, '--size', '0', '-H', 'Host: x', '--header', 'user-agent: mine']);
+        const lines = heads[0].split('\r\n');
+        expect(lines.filter((l) => /^host:/i.test(l))).toEqual(['Host: x']);
+        expect(lines.filter((l) => /^user-agent:/i.test(l))).toEqual(['user-agent: mine']);
+      } finally {
+        await closeServer(server);
+      }
+    });
+  });
+
   describe('bad usage: exit 2 with a message on stderr', () => {
     const cases: [string, string[], RegExp][] = [
       ['no target', [], /needs a target/],
@@ -323,6 +546,10 @@ describe('net-linger probe', () => {
       ['https', ['https://127.0.0.1:1/'], /https is not supported/],
       ['no port', ['127.0.0.1'], /host:port/],
       ['port 0', ['127.0.0.1:0'], /invalid port/],
+      ['port 0 in a URL', ['http://127.0.0.1:0/'], /invalid port/],
+      ['port 0 in a tcp:// URL', ['tcp://127.0.0.1:0'], /invalid port/],
+      ['--head-pause without --head-first', ['http://127.0.0.1:1/', '--head-pause', '5'], /only with --head-first/],
+      ['a target after --, and a second one', ['--', '127.0.0.1:1', '--json'], /one target/],
       ['port 70000', ['127.0.0.1:70000'], /invalid port/],
       ['HTTP options for a TCP target', ['127.0.0.1:1', '--chunked'], /only for an http/],
       ['a header without a colon', ['http://127.0.0.1:1/', '-H', 'nonsense'], /Name: value/],
