@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gracefulClose, lingerClose, resetClose } from '../src/index';
+import { gracefulClose, lingerClose, resetClose } from '../../src/index';
 
 interface Pair { client: net.Socket; other: net.Socket; done(): Promise<void> }
 
