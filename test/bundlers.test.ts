@@ -1,0 +1,267 @@
+// The bundler matrix: esbuild, webpack 5, rollup and ncc, CommonJS and ES module output, each
+// built by docs/install.md's recipe as written from the packed tarball (installed with scripts
+// off), moved to a folder without node_modules, and run: a real setLinger(socket, true, 0) on a
+// loopback connection whose peer must see ECONNRESET. Then the bundles where they must not find a
+// binary, or must refuse one that is not ours.
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+const doc = fs.readFileSync(path.join(root, 'docs', 'install.md'), 'utf8');
+const run = promisify(execFile);
+const target = `${process.platform}-${process.arch}`;
+
+/** docs/install.md's recipes: name -> the files its js blocks write and its sh commands. */
+export function recipes(text = doc): Map<string, { files: Map<string, string>; sh: string[] }> {
+  const out = new Map<string, { files: Map<string, string>; sh: string[] }>();
+  for (const part of text.split('<!-- recipe: ').slice(1)) {
+    const name = part.slice(0, part.indexOf(' -->'));
+    const body = part.split(/\n(?=<!-- |#)/)[0]!;
+    const recipe = { files: new Map<string, string>(), sh: [] as string[] };
+    for (const [, lang, code] of body.matchAll(/```(\w+)\n([\s\S]*?)```/g)) {
+      if (lang === 'sh') recipe.sh.push(code!);
+      else recipe.files.set(/^\/\/ (\S+)\n/.exec(code!)![1]!, code!);
+    }
+    out.set(name, recipe);
+  }
+  return out;
+}
+
+// The consumer: a tiny library importing only setLinger and isConnectionReset (ncc's CommonJS
+// output needs a CommonJS entry). resetPeer() resolves true when the peer saw ECONNRESET.
+const CONSUMER_BODY = `
+  return new Promise((resolve, reject) => {
+    const server = net.createServer((socket) => {
+      try {
+        setLinger(socket, true, 0);
+      } catch (error) {
+        server.close();
+        reject(error);
+      }
+      socket.destroy();
+    });
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const client = net.connect(server.address().port, '127.0.0.1');
+      const done = (reset) => { server.close(); resolve(reset); };
+      client.on('error', (error) => done(isConnectionReset(error)));
+      client.on('close', () => done(false));
+    });
+  });
+`;
+export const CONSUMER_ESM = `import net from 'node:net';
+import { isConnectionReset, setLinger } from 'net-linger';
+
+export function resetPeer() {${CONSUMER_BODY}}
+`;
+const CONSUMER_CJS = `const net = require('node:net');
+const { isConnectionReset, setLinger } = require('net-linger');
+
+exports.resetPeer = function resetPeer() {${CONSUMER_BODY}};
+`;
+// For setNativeBinding(): the same library, which also lets its user name the addon.
+const PACKAGED_ESM = `export { resetPeer } from './index.mjs';
+export { setNativeBinding } from 'net-linger';
+`;
+
+const BUNDLERS = ['esbuild', 'webpack', 'rollup', 'ncc'] as const;
+/** Where each recipe writes its CommonJS and ES module bundle, under the recipe's folder. */
+const OUTPUTS: Record<string, { cjs: string; esm: string }> = {
+  esbuild: { cjs: 'dist/index.cjs', esm: 'dist/index.mjs' },
+  webpack: { cjs: 'dist/index.cjs', esm: 'dist/index.mjs' },
+  rollup: { cjs: 'dist/index.cjs', esm: 'dist/index.mjs' },
+  ncc: { cjs: 'dist/cjs/index.cjs', esm: 'dist/esm/index.mjs' },
+};
+const TOOLS = ['esbuild', 'webpack', 'webpack-cli', 'rollup', '@rollup/plugin-node-resolve', '@rollup/plugin-commonjs', '@rollup/pluginutils', '@vercel/ncc'];
+
+let work = '';
+let app = '';
+let prebuild = '';
+
+/**
+ * Runs a bundle file's resetPeer() in a fresh process, its outcome or the error it threw. From
+ * `node -e` in another folder: its global __filename ('[eval]') must not pass for the bundle's.
+ */
+async function runBundle(file: string, env: Record<string, string> = {}, before = ''): Promise<{ reset?: boolean; code?: string; message?: string }> {
+  const script = `
+    const url = require('node:url').pathToFileURL(${JSON.stringify(file)}).href;
+    import(url).then(async (m) => {
+      const lib = m.resetPeer ? m : m.default;
+      ${before}
+      const reset = await lib.resetPeer();
+      console.log(JSON.stringify({ reset }));
+    }).catch((e) => console.log(JSON.stringify({ code: e.code, message: e.message })));`;
+  const { stdout } = await run(process.execPath, ['-e', script], {
+    cwd: os.tmpdir(), env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), ...env }, timeout: 20_000,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop()!);
+}
+
+/** Copies a recipe's output folder (the bundle and what was copied beside it) to a folder of its own. */
+function place(from: string, to: string): string {
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  fs.cpSync(from, to, { recursive: true });
+  return to;
+}
+
+async function limit<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
+  const results: T[] = new Array(jobs.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await jobs[i]!();
+    }
+  }));
+  return results;
+}
+
+// Once, in the forks project: it packs and builds, which the threads project need not repeat.
+describe.skipIf(!isMainThread)('bundler matrix (docs/install.md recipes, from the packed tarball)', () => {
+  beforeAll(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'net-linger-bundlers-'));
+    const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    app = path.join(work, 'app');
+    fs.mkdirSync(path.join(app, 'src'), { recursive: true });
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
+    execFileSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', path.join(work, packed[0].filename)], { cwd: app, stdio: 'ignore' });
+    fs.writeFileSync(path.join(app, 'src', 'index.mjs'), CONSUMER_ESM);
+    fs.writeFileSync(path.join(app, 'src', 'index.cjs'), CONSUMER_CJS);
+    fs.writeFileSync(path.join(app, 'src', 'packaged.mjs'), PACKAGED_ESM);
+    // The bundlers, as if the consumer had them as devDependencies (npx finds them there, offline).
+    const modules = path.join(app, 'node_modules');
+    fs.mkdirSync(path.join(modules, '.bin'), { recursive: true });
+    fs.mkdirSync(path.join(modules, '@rollup'), { recursive: true });
+    fs.mkdirSync(path.join(modules, '@vercel'), { recursive: true });
+    for (const tool of TOOLS) fs.symlinkSync(fs.realpathSync(path.join(root, 'node_modules', tool)), path.join(modules, tool));
+    for (const bin of ['esbuild', 'webpack', 'webpack-cli', 'rollup', 'ncc']) {
+      fs.symlinkSync(fs.realpathSync(path.join(root, 'node_modules', '.bin', bin)), path.join(modules, '.bin', bin));
+    }
+    const prebuilds = path.join(modules, 'net-linger', 'prebuilds', target);
+    prebuild = path.join(prebuilds, fs.readdirSync(prebuilds).find((f) => f.endsWith('.node'))!);
+
+    // Every recipe, as written, in a folder of its own (sharing the one node_modules), in parallel.
+    const env = { ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false' };
+    await limit([...recipes()].map(([name, recipe]) => async () => {
+      const dir = path.join(work, 'build', name.replace(' ', '-'));
+      fs.cpSync(path.join(app, 'src'), path.join(dir, 'src'), { recursive: true });
+      fs.copyFileSync(path.join(app, 'package.json'), path.join(dir, 'package.json'));
+      fs.symlinkSync(modules, path.join(dir, 'node_modules'));
+      for (const [file, text] of recipe.files) fs.writeFileSync(path.join(dir, file), text);
+      for (const sh of recipe.sh) await run('sh', ['-ec', sh], { cwd: dir, env, timeout: 120_000 });
+    }), 4);
+    // The setNativeBinding() consumer, with esbuild.
+    for (const format of ['cjs', 'esm']) {
+      await run(path.join(modules, '.bin', 'esbuild'), ['src/packaged.mjs', '--bundle', '--platform=node', `--format=${format}`,
+        `--outfile=dist/packaged.${format === 'cjs' ? 'cjs' : 'mjs'}`, '--log-level=warning'], { cwd: app });
+    }
+    // From here on, nothing the bundles could fall back on at their build paths: the package is gone.
+    fs.renameSync(path.join(modules, 'net-linger'), path.join(work, 'net-linger-installed'));
+    prebuild = prebuild.replace(path.join(modules, 'net-linger'), path.join(work, 'net-linger-installed'));
+  }, 240_000);
+
+  afterAll(() => {
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('docs/install.md has an inline and an external recipe for each bundler', () => {
+    expect([...recipes().keys()].sort()).toEqual(BUNDLERS.flatMap((b) => [`${b} external`, `${b} inline`]).sort());
+  });
+
+  const cases = BUNDLERS.flatMap((bundler) => (['cjs', 'esm'] as const).map((format) => ({ bundler, format })));
+
+  it.each(cases)('$bundler $format, inlined, prebuilds/ copied beside it: the native call runs', async ({ bundler, format }) => {
+    const out = OUTPUTS[bundler]![format];
+    const dir = place(path.join(work, 'build', `${bundler}-inline`, path.dirname(out)), path.join(work, 'a', `${bundler}-${format}`));
+    expect(fs.existsSync(path.join(dir, 'prebuilds', target))).toBe(true);
+    expect(await runBundle(path.join(dir, path.basename(out)))).toEqual({ reset: true });
+  });
+
+  it.each(cases)('$bundler $format, net-linger external, node_modules beside it: the native call runs', async ({ bundler, format }) => {
+    const out = OUTPUTS[bundler]![format];
+    const dir = place(path.join(work, 'build', `${bundler}-external`, path.dirname(out)), path.join(work, 'b', `${bundler}-${format}`, 'dist'));
+    const text = fs.readFileSync(path.join(dir, path.basename(out)), 'utf8');
+    expect(text, 'the bundle inlined the loader').not.toContain('process.dlopen');
+    fs.cpSync(path.join(work, 'net-linger-installed'), path.join(dir, '..', 'node_modules', 'net-linger'), { recursive: true });
+    expect(await runBundle(path.join(dir, path.basename(out)))).toEqual({ reset: true });
+  });
+
+  it.each(cases)("$bundler $format, inlined, in another package's dist/: never loads that package's addon", async ({ bundler, format }) => {
+    const out = OUTPUTS[bundler]![format];
+    // Another library: its binding.gyp, its own addon, a copy of ours under its name.
+    const other = path.join(work, 'c', `${bundler}-${format}`);
+    fs.mkdirSync(path.join(other, 'build', 'Release'), { recursive: true });
+    fs.writeFileSync(path.join(other, 'package.json'), JSON.stringify({ name: 'other', version: '1.0.0' }));
+    fs.writeFileSync(path.join(other, 'binding.gyp'), JSON.stringify({ targets: [{ target_name: 'other', sources: ['other.c'] }] }));
+    fs.copyFileSync(foreignAddon(), path.join(other, 'build', 'Release', 'other.node'));
+    fs.copyFileSync(prebuild, path.join(other, 'build', 'Release', 'net_linger_copy.node'));
+    const dist = path.join(other, 'dist');
+    fs.mkdirSync(dist);
+    const bundle = path.join(dist, path.basename(out));
+    fs.copyFileSync(path.join(work, 'build', `${bundler}-inline`, out), bundle);
+
+    // Nothing of ours beside it: the one-line refusal the docs quote.
+    const none = await runBundle(bundle);
+    expect(none.code).toBe('ERR_NET_LINGER_NO_BINARY');
+    expect(none.message).not.toContain('\n');
+    for (const fragment of quoted('ERR_NET_LINGER_NO_BINARY')) expect(none.message).toContain(fragment);
+
+    // Our name, not our addon (the other package's addon under the prebuild's name): refused by its missing marker.
+    const fake = path.join(dist, 'prebuilds', target);
+    fs.mkdirSync(fake, { recursive: true });
+    fs.copyFileSync(foreignAddon(), path.join(fake, path.basename(prebuild)));
+    const foreign = await runBundle(bundle);
+    expect(foreign.code).toBe('ERR_NET_LINGER_FOREIGN_BINARY');
+    for (const fragment of quoted('ERR_NET_LINGER_FOREIGN_BINARY')) expect(foreign.message).toContain(fragment);
+
+    // Our addon under another name, named by NET_LINGER_BINARY: refused by its name.
+    fs.rmSync(path.join(dist, 'prebuilds'), { recursive: true });
+    const renamed = path.join(other, 'build', 'Release', 'other-copy.node');
+    fs.renameSync(path.join(other, 'build', 'Release', 'net_linger_copy.node'), renamed);
+    const byName = await runBundle(bundle, { NET_LINGER_BINARY: renamed });
+    expect(byName.code).toBe('ERR_NET_LINGER_FOREIGN_BINARY');
+    expect(byName.message).toContain("is not net-linger's addon: its file is named");
+
+    // Our prebuilds/ copied beside it: runs, whatever else is around.
+    fs.cpSync(path.join(work, 'net-linger-installed', 'prebuilds'), path.join(dist, 'prebuilds'), { recursive: true });
+    expect(await runBundle(bundle)).toEqual({ reset: true });
+  });
+
+  it.each(['cjs', 'esm'])('a %s bundle with no prebuilds beside it runs with NET_LINGER_BINARY or setNativeBinding(path)', async (format) => {
+    const ext = format === 'cjs' ? 'cjs' : 'mjs';
+    const dir = path.join(work, 'named', format);
+    fs.mkdirSync(dir, { recursive: true });
+    const bundle = path.join(dir, `index.${ext}`);
+    fs.copyFileSync(path.join(work, 'build', 'esbuild-inline', 'dist', `index.${ext}`), bundle);
+    expect(await runBundle(bundle, { NET_LINGER_BINARY: prebuild })).toEqual({ reset: true });
+    const packaged = path.join(dir, `packaged.${ext}`);
+    fs.copyFileSync(path.join(app, 'dist', `packaged.${ext}`), packaged);
+    expect((await runBundle(packaged)).code).toBe('ERR_NET_LINGER_NO_BINARY');
+    expect(await runBundle(packaged, {}, `lib.setNativeBinding(${JSON.stringify(prebuild)});`)).toEqual({ reset: true });
+  });
+});
+
+/** The fragments of the message docs/install.md quotes for `code` (split at its '…' elisions). */
+function quoted(code: string): string[] {
+  const block = new RegExp(`<!-- quoted: ${code} -->\\n> (.*)\\n`).exec(doc);
+  expect(block, `docs/install.md quotes ${code}`).not.toBeNull();
+  const text = block![1]!.replace(/linux-x64 glibc/, `${target} glibc`);
+  return text.split('…').map((s) => s.trim()).filter(Boolean);
+}
+
+let foreign: string | undefined;
+/** A real Node-API addon that is not net-linger's: it loads, and exports nothing of ours. */
+function foreignAddon(): string {
+  if (foreign) return foreign;
+  const dir = path.join(work, 'foreign');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'other.c'), 'void *napi_register_module_v1(void *env, void *exports) { (void)env; return exports; }\n');
+  execFileSync('cc', ['-shared', '-fPIC', '-o', path.join(dir, 'other.node'), path.join(dir, 'other.c')]);
+  foreign = path.join(dir, 'other.node');
+  return foreign;
+}
