@@ -11,73 +11,14 @@ import { promisify } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+// Shared with the bench (bench/bundle/): the recipes' parser, the consumer library and its project.
+import { BUNDLERS, OUTPUTS, makeConsumerProject, recipes, runRecipe } from '../bench/bundle/recipes.mjs';
+
 const root = path.resolve(__dirname, '..');
 const doc = fs.readFileSync(path.join(root, 'docs', 'install.md'), 'utf8');
 const run = promisify(execFile);
 const target = `${process.platform}-${process.arch}`;
-
-/** docs/install.md's recipes: name -> the files its js blocks write and its sh commands. */
-export function recipes(text = doc): Map<string, { files: Map<string, string>; sh: string[] }> {
-  const out = new Map<string, { files: Map<string, string>; sh: string[] }>();
-  for (const part of text.split('<!-- recipe: ').slice(1)) {
-    const name = part.slice(0, part.indexOf(' -->'));
-    const body = part.split(/\n(?=<!-- |#)/)[0]!;
-    const recipe = { files: new Map<string, string>(), sh: [] as string[] };
-    for (const [, lang, code] of body.matchAll(/```(\w+)\n([\s\S]*?)```/g)) {
-      if (lang === 'sh') recipe.sh.push(code!);
-      else recipe.files.set(/^\/\/ (\S+)\n/.exec(code!)![1]!, code!);
-    }
-    out.set(name, recipe);
-  }
-  return out;
-}
-
-// The consumer: a tiny library importing only setLinger and isConnectionReset (ncc's CommonJS
-// output needs a CommonJS entry). resetPeer() resolves true when the peer saw ECONNRESET.
-const CONSUMER_BODY = `
-  return new Promise((resolve, reject) => {
-    const server = net.createServer((socket) => {
-      try {
-        setLinger(socket, true, 0);
-      } catch (error) {
-        server.close();
-        reject(error);
-      }
-      socket.destroy();
-    });
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const client = net.connect(server.address().port, '127.0.0.1');
-      const done = (reset) => { server.close(); resolve(reset); };
-      client.on('error', (error) => done(isConnectionReset(error)));
-      client.on('close', () => done(false));
-    });
-  });
-`;
-export const CONSUMER_ESM = `import net from 'node:net';
-import { isConnectionReset, setLinger } from 'net-linger';
-
-export function resetPeer() {${CONSUMER_BODY}}
-`;
-const CONSUMER_CJS = `const net = require('node:net');
-const { isConnectionReset, setLinger } = require('net-linger');
-
-exports.resetPeer = function resetPeer() {${CONSUMER_BODY}};
-`;
-// For setNativeBinding(): the same library, which also lets its user name the addon.
-const PACKAGED_ESM = `export { resetPeer } from './index.mjs';
-export { setNativeBinding } from 'net-linger';
-`;
-
-const BUNDLERS = ['esbuild', 'webpack', 'rollup', 'ncc'] as const;
-/** Where each recipe writes its CommonJS and ES module bundle, under the recipe's folder. */
-const OUTPUTS: Record<string, { cjs: string; esm: string }> = {
-  esbuild: { cjs: 'dist/index.cjs', esm: 'dist/index.mjs' },
-  webpack: { cjs: 'dist/index.cjs', esm: 'dist/index.mjs' },
-  rollup: { cjs: 'dist/index.cjs', esm: 'dist/index.mjs' },
-  ncc: { cjs: 'dist/cjs/index.cjs', esm: 'dist/esm/index.mjs' },
-};
-const TOOLS = ['esbuild', 'webpack', 'webpack-cli', 'rollup', '@rollup/plugin-node-resolve', '@rollup/plugin-commonjs', '@rollup/pluginutils', '@vercel/ncc'];
+type Format = 'cjs' | 'esm';
 
 let work = '';
 let app = '';
@@ -127,34 +68,18 @@ describe.skipIf(!isMainThread)('bundler matrix (docs/install.md recipes, from th
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'net-linger-bundlers-'));
     const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
     app = path.join(work, 'app');
-    fs.mkdirSync(path.join(app, 'src'), { recursive: true });
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, 'package.json'), '{ "private": true }');
     execFileSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', path.join(work, packed[0].filename)], { cwd: app, stdio: 'ignore' });
-    fs.writeFileSync(path.join(app, 'src', 'index.mjs'), CONSUMER_ESM);
-    fs.writeFileSync(path.join(app, 'src', 'index.cjs'), CONSUMER_CJS);
-    fs.writeFileSync(path.join(app, 'src', 'packaged.mjs'), PACKAGED_ESM);
-    // The bundlers, as if the consumer had them as devDependencies (npx finds them there, offline).
+    // The consumer (bench/bundle/consumer/), with the bundlers as its devDependencies, npx finding them locally.
+    makeConsumerProject(app, undefined);
     const modules = path.join(app, 'node_modules');
-    fs.mkdirSync(path.join(modules, '.bin'), { recursive: true });
-    fs.mkdirSync(path.join(modules, '@rollup'), { recursive: true });
-    fs.mkdirSync(path.join(modules, '@vercel'), { recursive: true });
-    for (const tool of TOOLS) fs.symlinkSync(fs.realpathSync(path.join(root, 'node_modules', tool)), path.join(modules, tool));
-    for (const bin of ['esbuild', 'webpack', 'webpack-cli', 'rollup', 'ncc']) {
-      fs.symlinkSync(fs.realpathSync(path.join(root, 'node_modules', '.bin', bin)), path.join(modules, '.bin', bin));
-    }
     const prebuilds = path.join(modules, 'net-linger', 'prebuilds', target);
     prebuild = path.join(prebuilds, fs.readdirSync(prebuilds).find((f) => f.endsWith('.node'))!);
 
-    // Every recipe, as written, in a folder of its own (sharing the one node_modules), in parallel.
-    const env = { ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false' };
-    await limit([...recipes()].map(([name, recipe]) => async () => {
-      const dir = path.join(work, 'build', name.replace(' ', '-'));
-      fs.cpSync(path.join(app, 'src'), path.join(dir, 'src'), { recursive: true });
-      fs.copyFileSync(path.join(app, 'package.json'), path.join(dir, 'package.json'));
-      fs.symlinkSync(modules, path.join(dir, 'node_modules'));
-      for (const [file, text] of recipe.files) fs.writeFileSync(path.join(dir, file), text);
-      for (const sh of recipe.sh) await run('sh', ['-ec', sh], { cwd: dir, env, timeout: 120_000 });
-    }), 4);
+    // Every recipe, as written, in a folder of its own (sharing the one node_modules), four at a time.
+    await limit([...recipes() as Map<string, unknown>].map(([name, recipe]) => () =>
+      runRecipe(recipe, app, path.join(work, 'build', name.replace(' ', '-')), run)), 4);
     // The setNativeBinding() consumer, with esbuild.
     for (const format of ['cjs', 'esm']) {
       await run(path.join(modules, '.bin', 'esbuild'), ['src/packaged.mjs', '--bundle', '--platform=node', `--format=${format}`,
@@ -170,20 +95,21 @@ describe.skipIf(!isMainThread)('bundler matrix (docs/install.md recipes, from th
   });
 
   it('docs/install.md has an inline and an external recipe for each bundler', () => {
-    expect([...recipes().keys()].sort()).toEqual(BUNDLERS.flatMap((b) => [`${b} external`, `${b} inline`]).sort());
+    expect([...(recipes() as Map<string, unknown>).keys()].sort()).toEqual((BUNDLERS as string[]).flatMap((b) => [`${b} external`, `${b} inline`]).sort());
   });
 
-  const cases = BUNDLERS.flatMap((bundler) => (['cjs', 'esm'] as const).map((format) => ({ bundler, format })));
+  const cases = (BUNDLERS as string[]).flatMap((bundler) => (['cjs', 'esm'] as const).map((format) => ({ bundler, format })));
+  const output = (bundler: string, format: Format): string => (OUTPUTS as Record<string, Record<Format, string>>)[bundler]![format];
 
   it.each(cases)('$bundler $format, inlined, prebuilds/ copied beside it: the native call runs', async ({ bundler, format }) => {
-    const out = OUTPUTS[bundler]![format];
+    const out = output(bundler, format);
     const dir = place(path.join(work, 'build', `${bundler}-inline`, path.dirname(out)), path.join(work, 'a', `${bundler}-${format}`));
     expect(fs.existsSync(path.join(dir, 'prebuilds', target))).toBe(true);
     expect(await runBundle(path.join(dir, path.basename(out)))).toEqual({ reset: true });
   });
 
   it.each(cases)('$bundler $format, net-linger external, node_modules beside it: the native call runs', async ({ bundler, format }) => {
-    const out = OUTPUTS[bundler]![format];
+    const out = output(bundler, format);
     const dir = place(path.join(work, 'build', `${bundler}-external`, path.dirname(out)), path.join(work, 'b', `${bundler}-${format}`, 'dist'));
     const text = fs.readFileSync(path.join(dir, path.basename(out)), 'utf8');
     expect(text, 'the bundle inlined the loader').not.toContain('process.dlopen');
@@ -192,7 +118,7 @@ describe.skipIf(!isMainThread)('bundler matrix (docs/install.md recipes, from th
   });
 
   it.each(cases)("$bundler $format, inlined, in another package's dist/: never loads that package's addon", async ({ bundler, format }) => {
-    const out = OUTPUTS[bundler]![format];
+    const out = output(bundler, format);
     // Another library: its binding.gyp, its own addon, a copy of ours under its name.
     const other = path.join(work, 'c', `${bundler}-${format}`);
     fs.mkdirSync(path.join(other, 'build', 'Release'), { recursive: true });
