@@ -108,6 +108,12 @@ describe.skipIf(!isMainThread)('bundler matrix (docs/install.md recipes, from th
     expect(await runBundle(path.join(dir, path.basename(out)))).toEqual({ reset: true });
   });
 
+  it('choosing the glibc or musl prebuild reads no process report (it takes milliseconds; ldd says it at once)', async () => {
+    const dir = place(path.join(work, 'build', 'esbuild-inline', 'dist'), path.join(work, 'report'));
+    const trap = "process.report.getReport = () => { throw Object.assign(new Error('getReport called'), { code: 'REPORT' }); };";
+    expect(await runBundle(path.join(dir, 'index.cjs'), {}, trap)).toEqual({ reset: true });
+  });
+
   it.each(cases)('$bundler $format, net-linger external, node_modules beside it: the native call runs', async ({ bundler, format }) => {
     const out = output(bundler, format);
     const dir = place(path.join(work, 'build', `${bundler}-external`, path.dirname(out)), path.join(work, 'b', `${bundler}-${format}`, 'dist'));
