@@ -12,10 +12,13 @@
       },
       "conditions": [
         ["OS=='win'", {
-          "sources": ["native/win32.cc"],
+          "sources": ["native/win32.cc", "native/win32_lookup.cc"],
           "libraries": ["-lws2_32"]
         }, {
           "sources": ["native/posix.cc"]
+        }],
+        ["OS=='linux'", {
+          "sources": ["native/capture.cc"]
         }]
       ]
     }

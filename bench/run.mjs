@@ -11,17 +11,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { runPerCall } from './percall.mjs';
-import { runCloseTable, runScaling } from './close.mjs';
-import { CLOSE_ROWS } from './close-rows.mjs';
-import { closeChartSvg } from './lib/chart.mjs';
-import { overheadSection } from './lib/overhead.mjs';
-import { runWindowsLookup } from './windows.mjs';
+import { runPerCall } from './percall/percall.mjs';
+import { runCloseTable, runScaling } from './close/close.mjs';
+import { CLOSE_ROWS } from './close/rows.mjs';
+import { closeChartSvg } from './close/chart.mjs';
+import { overheadSection } from './percall/overhead.mjs';
+import { runWindowsLookup } from './windows/windows.mjs';
 import { root } from './lib/build.mjs';
-import { runRelayIdle, runRelayThroughput } from './relay.mjs';
-import { relaySections } from './lib/relay-report.mjs';
-import { runKeepAlive, runStorm } from './http.mjs';
-import { keepAliveSection, stormSection } from './lib/http-report.mjs';
+import { runRelayIdle, runRelayThroughput } from './relay/relay.mjs';
+import { relaySections } from './relay/report.mjs';
+import { runKeepAlive, runStorm } from './http/http.mjs';
+import { keepAliveSection, stormSection } from './http/report.mjs';
 import { bundleSection, runBundleTopic } from './bundle/measure.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -139,14 +139,14 @@ lines.push('The machine is shared with other work, so every figure is the median
 
 if (perCall) {
   lines.push('## 1. Per call', '');
-  lines.push(`${perCall.trials} interleaved trials of ${perCall.iterations.toLocaleString('en-US')} calls each (${(perCall.trials * perCall.iterations).toLocaleString('en-US')} calls per row), on one connected loopback TCP socket. The C loop is the same syscalls in a plain loop on the same kind of socket (\`bench/native/syscall_loop.c\`, gcc -O2): the physical limit. Ratios are to the C loop of the same run. On a busy shared machine noise only ever adds time, so the *best* trial is the cleaner view of the cost itself; the median shows what contention does.`, '');
+  lines.push(`${perCall.trials} interleaved trials of ${perCall.iterations.toLocaleString('en-US')} calls each (${(perCall.trials * perCall.iterations).toLocaleString('en-US')} calls per row), on one connected loopback TCP socket. The C loop is the same syscalls in a plain loop on the same kind of socket (\`bench/percall/native/syscall_loop.c\`, gcc -O2): the physical limit. Ratios are to the C loop of the same run. On a busy shared machine noise only ever adds time, so the *best* trial is the cleaner view of the cost itself; the median shows what contention does.`, '');
   lines.push('| call | how | ns/call best | × C loop (best) | × floor (best) | ns/call median | × C loop (median) | × floor (median) |', '|---|---|---:|---:|---:|---:|---:|---:|');
   const ratio = (x) => (x == null ? '' : `${fmt(x, 2)}×`);
   for (const r of perCall.rows) {
     lines.push(`| ${r.op} | ${r.name} | ${fmt(r.best)} | ${ratio(r.bestRatio)} | ${ratio(r.floorBestRatio)} | ${fmt(r.ns)} | ${ratio(r.ratio)} | ${ratio(r.floorRatio)} |`);
   }
   lines.push('');
-  lines.push('Rows: *package* is the public API through the CommonJS entry (`lib.setLinger(fd, true, 0)`, `lib.getLinger(fd)`, `lib.pendingBytes(fd)`, and the same with a `net.Socket`), every check kept; *addon* calls the package\'s native function directly, without the TypeScript layer; *bare Node-API addon* is `bench/native/bare_addon.cc`, the floor (see below); *koffi* calls libc directly from JavaScript, the way a user could without this package. *empty call* is a function that does nothing, through each binding layer.', '');
+  lines.push('Rows: *package* is the public API through the CommonJS entry (`lib.setLinger(fd, true, 0)`, `lib.getLinger(fd)`, `lib.pendingBytes(fd)`, and the same with a `net.Socket`), every check kept; *addon* calls the package\'s native function directly, without the TypeScript layer; *bare Node-API addon* is `bench/percall/native/bare_addon.cc`, the floor (see below); *koffi* calls libc directly from JavaScript, the way a user could without this package. *empty call* is a function that does nothing, through each binding layer.', '');
 
   lines.push(...overheadSection(perCall.rows));
   lines.push('## 2. Closing many connections', '');
@@ -183,7 +183,7 @@ if (perCall) {
     const at = (f, digits = 1) => w.map((r) => fmt(f(r), digits)).join(' | ');
     const first = w[0];
     const last = w[w.length - 1];
-    lines.push(`Windows node.exe ${windows.node} under Wine 10 (\`bench/windows.mjs\` runs \`bench/windows-lookup.mjs\` through \`scripts/windows/run-node.sh\`), with N client connections open in the process to a peer process on 127.0.0.1. Node reports \`_handle.fd === -1\` on Windows, so the addon finds the SOCKET among the loop's libuv handles; the package then remembers it for the life of that handle object. Wine's syscalls are much slower than Windows' own, so the absolute figures are Wine's; the growth with N is the point. µs per call: the sweep is one pass over the sockets, averaged; the other rows are medians of 3 (a walk, a new connection) or 5 (2,000 or 20,000 calls each) runs.`, '');
+    lines.push(`Windows node.exe ${windows.node} under Wine 10 (\`bench/windows/windows.mjs\` runs \`bench/windows/lookup.mjs\` through \`scripts/windows/run-node.sh\`), with N client connections open in the process to a peer process on 127.0.0.1. Node reports \`_handle.fd === -1\` on Windows, so the addon finds the SOCKET among the loop's libuv handles; the package then remembers it for the life of that handle object. Wine's syscalls are much slower than Windows' own, so the absolute figures are Wine's; the growth with N is the point. µs per call: the sweep is one pass over the sockets, averaged; the other rows are medians of 3 (a walk, a new connection) or 5 (2,000 or 20,000 calls each) runs.`, '');
     lines.push(`| µs per call | ${w.map((r) => `${r.connections.toLocaleString('en-US')} connections`).join(' | ')} |`, `|---|${w.map(() => '---:').join('|')}|`);
     lines.push(`| lookup of a socket already looked up (a WeakMap hit, no syscall) | ${at((r) => r.rememberedLookupUs, 3)} |`);
     lines.push(`| getLinger(socket) on such a socket | ${at((r) => r.getLingerBySocketUs)} |`);

@@ -9,33 +9,19 @@
 #include <cstdint>
 #include <string>
 
-#include "packet.h"
+#include "capture.h"
+#include "napi_args.h"
 #include "socket_ops.h"
 
 namespace {
 
 using net_linger::SocketHandle;
+using namespace net_linger::js;
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
 // The JavaScript <-> native contract; src/core/binding.ts ADDON_CONTRACT must match.
 constexpr int kContract = 1;
-
-// Throws a TypeError or RangeError carrying a Node-style `code`; returns nullptr to return on.
-napi_value Throw(napi_env env, const char* code, const char* message, bool range) {
-  napi_value code_value;
-  napi_value message_value;
-  napi_value error;
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &message_value);
-  if (range) {
-    napi_create_range_error(env, code_value, message_value, &error);
-  } else {
-    napi_create_type_error(env, code_value, message_value, &error);
-  }
-  napi_throw(env, error);
-  return nullptr;
-}
 
 // A handle is a non-negative safe integer (a SOCKET can exceed 32 bits) or a BigInt.
 bool ReadHandle(napi_env env, napi_value value, SocketHandle* out) {
@@ -61,47 +47,6 @@ bool ReadHandle(napi_env env, napi_value value, SocketHandle* out) {
   }
   Throw(env, "ERR_INVALID_ARG_TYPE", "The socket handle must be a number or a bigint", false);
   return false;
-}
-
-bool ReadInt(napi_env env, napi_value value, int min, int max, int* out) {
-  double d;
-  if (napi_get_value_double(env, value, &d) != napi_ok) {
-    Throw(env, "ERR_INVALID_ARG_TYPE", "Expected a number", false);
-    return false;
-  }
-  if (!(d >= min && d <= max) || static_cast<double>(static_cast<int>(d)) != d) {
-    Throw(env, "ERR_OUT_OF_RANGE", "Number out of range", true);
-    return false;
-  }
-  *out = static_cast<int>(d);
-  return true;
-}
-
-// The data of a typed array of this type and at least this length, or nullptr.
-template <typename T>
-T* TypedArrayData(napi_env env, napi_value value, napi_typedarray_type type, size_t min_length) {
-  napi_typedarray_type actual;
-  size_t length;
-  void* data;
-  if (napi_get_typedarray_info(env, value, &actual, &length, &data, nullptr, nullptr) != napi_ok ||
-      actual != type || length < min_length) {
-    return nullptr;
-  }
-  return static_cast<T*>(data);
-}
-
-// Small integers come back as Smis: no heap number per call.
-napi_value Errno(napi_env env, int err) {
-  napi_value result;
-  napi_create_int32(env, err, &result);
-  return result;
-}
-
-// Missing arguments read as undefined.
-template <size_t N>
-void Args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
-  size_t argc = N;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
 }
 
 // setLinger(handle, onoff: boolean, seconds) -> errno
@@ -198,91 +143,6 @@ Napi::Value FindSocket(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, status);
 }
 
-#ifdef __linux__
-// packetOpen(ifname, filter: Uint8Array (8 bytes per sock_filter), rcvbuf, netnsPath | null,
-//            out: Float64Array(4)) -> -errno or 0; out = [fd, rcvbuf granted, loopback, failed step]
-napi_value PacketOpen(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  Args(env, info, argv);
-  size_t len = 0;
-  char ifname[IFNAMSIZ];
-  if (napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &len) != napi_ok) {
-    return Throw(env, "ERR_INVALID_ARG_TYPE", "The interface name must be a string", false);
-  }
-  uint8_t* program = TypedArrayData<uint8_t>(env, argv[1], napi_uint8_array, 8);
-  size_t program_bytes = 0;
-  if (program != nullptr) napi_get_typedarray_info(env, argv[1], nullptr, &program_bytes, nullptr, nullptr, nullptr);
-  if (program == nullptr || program_bytes % sizeof(sock_filter) != 0 || program_bytes / sizeof(sock_filter) > BPF_MAXINSNS) {
-    return Throw(env, "ERR_INVALID_ARG_TYPE", "The filter must be a Uint8Array of sock_filter instructions", false);
-  }
-  int rcvbuf;
-  if (!ReadInt(env, argv[2], 0, 1 << 30, &rcvbuf)) return nullptr;
-  char netns[4096];
-  bool has_netns = false;
-  napi_valuetype type;
-  napi_typeof(env, argv[3], &type);
-  if (type == napi_string) {
-    if (napi_get_value_string_utf8(env, argv[3], netns, sizeof netns, &len) != napi_ok) return nullptr;
-    has_netns = true;
-  } else if (type != napi_null && type != napi_undefined) {
-    return Throw(env, "ERR_INVALID_ARG_TYPE", "The namespace path must be a string or null", false);
-  }
-  double* out = TypedArrayData<double>(env, argv[4], napi_float64_array, 4);
-  if (out == nullptr) return Throw(env, "ERR_INVALID_ARG_TYPE", "Expected a Float64Array of length 4", false);
-  // Copied: sock_filter needs its own alignment.
-  sock_filter filter[BPF_MAXINSNS];
-  std::memcpy(filter, program, program_bytes);
-  net_linger::packet::Opened opened;
-  int err = net_linger::packet::packet_open(ifname, filter, static_cast<unsigned short>(program_bytes / sizeof(sock_filter)),
-                                            rcvbuf, has_netns ? netns : nullptr, &opened);
-  out[0] = opened.fd;
-  out[1] = opened.rcvbuf;
-  out[2] = opened.loopback;
-  out[3] = opened.step;
-  return Errno(env, err);
-}
-
-// packetRead(fd, data: Uint8Array(max * slot), slot, meta: Float64Array(5 * max)) -> count or -errno
-napi_value PacketRead(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  Args(env, info, argv);
-  int fd;
-  int slot;
-  if (!ReadInt(env, argv[0], 0, 1 << 30, &fd)) return nullptr;
-  if (!ReadInt(env, argv[2], 1, 1 << 16, &slot)) return nullptr;
-  size_t data_len = 0;
-  size_t meta_len = 0;
-  uint8_t* data = TypedArrayData<uint8_t>(env, argv[1], napi_uint8_array, static_cast<size_t>(slot));
-  double* meta = TypedArrayData<double>(env, argv[3], napi_float64_array, 5);
-  if (data == nullptr || meta == nullptr) return Throw(env, "ERR_INVALID_ARG_TYPE", "Expected a Uint8Array and a Float64Array", false);
-  napi_get_typedarray_info(env, argv[1], nullptr, &data_len, nullptr, nullptr, nullptr);
-  napi_get_typedarray_info(env, argv[3], nullptr, &meta_len, nullptr, nullptr, nullptr);
-  size_t max = data_len / static_cast<size_t>(slot);
-  if (meta_len / 5 < max) max = meta_len / 5;
-  return Errno(env, net_linger::packet::packet_read(fd, data, static_cast<size_t>(slot), meta, static_cast<int>(max)));
-}
-
-// packetStats(fd, out: Float64Array(2)) -> -errno or 0; out = [packets, drops] since the last call
-napi_value PacketStats(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  Args(env, info, argv);
-  int fd;
-  if (!ReadInt(env, argv[0], 0, 1 << 30, &fd)) return nullptr;
-  double* out = TypedArrayData<double>(env, argv[1], napi_float64_array, 2);
-  if (out == nullptr) return Throw(env, "ERR_INVALID_ARG_TYPE", "Expected a Float64Array of length 2", false);
-  return Errno(env, net_linger::packet::packet_stats(fd, &out[0], &out[1]));
-}
-
-// packetClose(fd) -> -errno or 0
-napi_value PacketClose(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  Args(env, info, argv);
-  int fd;
-  if (!ReadInt(env, argv[0], 0, 1 << 30, &fd)) return nullptr;
-  return Errno(env, net_linger::packet::packet_close(fd));
-}
-#endif  // __linux__
-
 // Process-wide one-shot flags (the "once per process" warnings). The addon is loaded once per
 // process, so the module instances of every worker thread share these; a module-level flag in
 // JavaScript would be once per thread.
@@ -300,12 +160,6 @@ napi_value ClaimOnce(napi_env env, napi_callback_info info) {
   return result;
 }
 
-void Define(Napi::Env env, Napi::Object exports, const char* name, napi_callback callback) {
-  napi_value fn;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
-  exports.Set(name, Napi::Value(env, fn));
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static std::atomic<bool> pinned{false};
   if (!pinned.exchange(true)) net_linger::keep_loaded();
@@ -317,10 +171,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Define(env, exports, "shutdown", Shutdown);
   Define(env, exports, "pendingBytes", PendingBytes);
 #ifdef __linux__
-  Define(env, exports, "packetOpen", PacketOpen);
-  Define(env, exports, "packetRead", PacketRead);
-  Define(env, exports, "packetStats", PacketStats);
-  Define(env, exports, "packetClose", PacketClose);
+  net_linger::define_capture(env, exports);
 #endif
   Define(env, exports, "claimOnce", ClaimOnce);
   exports.Set("findSocket", Napi::Function::New(env, FindSocket, "findSocket"));

@@ -12,7 +12,8 @@ import {
   CaptureUnavailableError, captureSupport, parseTcp, portFilter, startCapture, type WireSegment,
 } from '../src/lab/capture';
 import { closingLadder, foldWire } from '../src/lab/ladder';
-import { checkWire, runScenario } from '../src/lab/runner';
+import { checkWire } from '../src/lab/judge';
+import { runScenario } from '../src/lab/runner';
 import { SCENARIOS, type ConnectionExpectation, type ConnectionScenario } from '../src/lab/scenarios';
 import { cliForOtherUsers } from './helpers';
 

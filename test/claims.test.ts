@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SCENARIOS, claimFor, describeCondition, type RuntimeInfo, type Scenario } from '../src/lab/scenarios';
+import { SCENARIOS, claimFor, type RuntimeInfo, type Scenario } from '../src/lab/scenarios';
+import { describeCondition } from '../src/lab/describe';
 
 const row = (name: string): Scenario => SCENARIOS.find((s) => s.name === name)!;
 const node = (libuv: string): RuntimeInfo => ({ name: 'node', libuv });

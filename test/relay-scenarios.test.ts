@@ -7,7 +7,8 @@ import net from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relay, type RelayReport } from '../src/relay/relay';
-import { runScenario, type ConnectionObservation, type Family, type Via } from '../src/lab/runner';
+import { runScenario, type Via } from '../src/lab/runner';
+import { type ConnectionObservation, type Family } from '../src/lab/observation';
 import { SCENARIOS, currentRuntime, type ConnectionScenario, type Platform } from '../src/lab/scenarios';
 import { resourceGuard } from './close-support';
 

@@ -1,8 +1,10 @@
 // Generates one test per scenario row for a family; rows that claim nothing for this platform are skipped.
 import { describe, expect, it } from 'vitest';
 import { captureSupport } from '../src/lab/capture';
-import { runScenario, type Family } from '../src/lab/runner';
-import { SCENARIOS, describeCloser, type Platform } from '../src/lab/scenarios';
+import { runScenario } from '../src/lab/runner';
+import { type Family } from '../src/lab/observation';
+import { SCENARIOS, type Platform } from '../src/lab/scenarios';
+import { describeCloser } from '../src/lab/describe';
 
 export function scenarioSuite(family: Family): void {
   const platform = process.platform as Platform;

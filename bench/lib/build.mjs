@@ -8,11 +8,11 @@ import path from 'node:path';
 const require = createRequire(import.meta.url);
 export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 export const buildDir = path.join(root, 'bench', '.build');
-const nativeDir = path.join(root, 'bench', 'native');
+const nativeDir = path.join(root, 'bench', 'percall', 'native');
 
-/** TCP state counts for connections with `port` at either end, from the package's one reader (src/lab/tcp-state.ts). */
+/** TCP state counts for connections with `port` at either end, from the package's one reader (net-linger/lab). */
 export function tcpStates(port) {
-  return require(path.join(root, 'dist', 'cjs', 'lab', 'tcp-state.js')).tcpStateCounts(port) ?? {};
+  return require(path.join(root, 'dist', 'cjs', 'lab', 'index.js')).tcpStateCounts(port) ?? {};
 }
 
 /** The Node headers the package itself builds against (npm's nodedir, else next to this node). */

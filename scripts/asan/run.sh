@@ -39,7 +39,7 @@ $CXX -std=c++17 -O1 -g -fPIC -shared -pthread -Wall -Wextra -Wno-unused-paramete
   -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
   -DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DBUILDING_NODE_EXTENSION \
   -I"$nodedir/include/node" -I"$addon_api" \
-  native/addon.cc native/posix.cc -o "$out/build/Release/net_linger.node"
+  native/addon.cc native/posix.cc native/capture.cc -o "$out/build/Release/net_linger.node"
 
 npm run build:ts >/dev/null
 

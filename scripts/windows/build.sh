@@ -15,7 +15,7 @@ x86_64-w64-mingw32-dlltool -d "$WIN_HEADERS_DIR/def/node_api.def" -l "$build/lib
 x86_64-w64-mingw32-g++-posix -std=c++17 -O2 -Wall -Wextra -shared -static -static-libgcc -static-libstdc++ \
   -DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -D_WIN32_WINNT=0x0A00 -DNTDDI_VERSION=0x0A000003 \
   -I "$WIN_HEADERS_DIR/include" -I "$(node -p "require('node-addon-api').include_dir")" \
-  "$root/native/addon.cc" "$root/native/win32.cc" \
+  "$root/native/addon.cc" "$root/native/win32.cc" "$root/native/win32_lookup.cc" \
   -o "$build/net-linger.node" "$build/libnode_api.a" -lws2_32
 x86_64-w64-mingw32-strip "$build/net-linger.node"
 cp "$build/net-linger.node" "$root/prebuilds/win32-x64/net-linger.node"

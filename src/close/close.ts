@@ -5,6 +5,7 @@ import { getLinger, lingerMayBeArmed, pendingBytes, setLinger } from '../core/so
 import {
   handleKind, isHttp2Socket, kernelConnected, nativeReset, streamError, streamHandle,
 } from '../core/node-internals.js';
+import { SocketReader } from '../core/reader.js';
 import {
   invalidArgType, outOfRange, validateChoice, validateInteger, validateOptionsObject, validateSignal, validateSocket,
 } from '../core/validate.js';
@@ -272,7 +273,7 @@ class Drain {
   /** Characters still to come of what Node had buffered, decoded, at the start. */
   private bufferedChars: number;
   private readonly encoding: BufferEncoding | null;
-  private readonly onReadable: (() => void) | undefined;
+  private readonly reader: SocketReader;
 
   constructor(
     private readonly socket: net.Socket,
@@ -287,9 +288,8 @@ class Drain {
     this.bytesReadAtStart = socket.bytesRead;
     this.bufferedBytes = this.encoding ? 0 : socket.readableLength;
     this.bufferedChars = this.encoding ? socket.readableLength : 0;
-    // A 'readable' listener left on the socket keeps it in paused mode, where resume() does
-    // nothing: read it ourselves (each read() emits 'data').
-    this.onReadable = socket.listenerCount('readable') > 0 ? () => { while (socket.read() !== null); } : undefined;
+    // Also a socket a leftover 'readable' listener keeps in paused mode (see SocketReader).
+    this.reader = new SocketReader(socket);
   }
 
   private readonly data = (chunk: Buffer | string) => {
@@ -325,12 +325,7 @@ class Drain {
       }
       watchSignal(this.signal, this.onAbort);
     }
-    if (this.onReadable) {
-      socket.on('readable', this.onReadable);
-      this.onReadable();
-    } else {
-      socket.resume();
-    }
+    this.reader.resume();
     if (!socket.writableEnded) socket.end();
     return true;
   }
@@ -343,7 +338,7 @@ class Drain {
     socket.off('end', this.onEnd);
     socket.off('finish', this.onFinish);
     socket.off('error', this.onError);
-    if (this.onReadable) socket.off('readable', this.onReadable);
+    this.reader.stop();
   }
 }
 

@@ -99,6 +99,36 @@ export function streamError(socket: net.Socket): NodeJS.ErrnoException | null {
   return internals(socket).errored ?? null;
 }
 
+interface DecodingState {
+  /** The StringDecoder setEncoding() installed; null without one. */
+  decoder?: { lastChar?: unknown; lastNeed?: unknown; lastTotal?: unknown; end?: () => string } | null;
+  encoding?: string | null;
+}
+
+/**
+ * Undoes setEncoding() on a socket without losing a byte: clears `_readableState.decoder` and
+ * `.encoding` (plain fields on Node 18/20; accessors that clear a bit of the state on 22-26, so
+ * assigning null works on all), after which Node pushes Buffers again. Returns the bytes the
+ * decoder still held (the start of an incomplete character), read from the StringDecoder's
+ * `lastChar`/`lastNeed`/`lastTotal` (kept on Node's native decoder for compatibility); where a
+ * runtime lacks them, `end()` gives them back decoded in `encoding` instead.
+ */
+export function dropDecoder(socket: net.Socket, encoding: BufferEncoding): Buffer {
+  const state = (socket as unknown as { _readableState?: DecodingState })._readableState;
+  const decoder = state?.decoder;
+  if (!state || !decoder) return Buffer.alloc(0);
+  let held = Buffer.alloc(0);
+  const { lastChar, lastNeed, lastTotal } = decoder;
+  if (Buffer.isBuffer(lastChar) && typeof lastNeed === 'number' && typeof lastTotal === 'number') {
+    if (lastNeed > 0) held = Buffer.from(lastChar.subarray(0, Math.max(0, lastTotal - lastNeed)));
+  } else if (typeof decoder.end === 'function') {
+    held = Buffer.from(decoder.end(), encoding);
+  }
+  state.decoder = null;
+  state.encoding = null;
+  return held;
+}
+
 /** A dgram socket's descriptor: Node keeps its handle behind a symbol described 'state symbol'. */
 export function dgramFd(socket: dgram.Socket): unknown {
   const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');

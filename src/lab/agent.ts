@@ -3,7 +3,8 @@
 // Node's IPC channel; replies are { id, value } or { id, error, code }.
 import net from 'node:net';
 import { resolveHandle } from '../core/handle.js';
-import { Side, runSideStep, settlePeer, settledState, tcpState, type CloserState } from './runner.js';
+import { Side, runSideStep, settlePeer, settledState, type CloserState } from './steps.js';
+import { tcpState } from './runner.js';
 import type { Step } from './scenarios.js';
 
 type Request = { id: number; op: string } & Record<string, unknown>;

@@ -1,6 +1,6 @@
 /**
  * What crossed the wire: a packet capture for one TCP port, read from a Linux AF_PACKET socket in
- * the addon (native/packet.h), parsed here. Policy lives in this file: the kernel filter program,
+ * the addon (native/capture.cc), parsed here. Policy lives in this file: the kernel filter program,
  * which packets count once, how a segment reads.
  *
  *   const capture = startCapture({ port: server.address().port });   // before connecting

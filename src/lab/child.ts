@@ -1,5 +1,6 @@
 // Runs one scenario row in its own process and prints { observation } or { error, code } as JSON.
-import { observe, type Family } from './runner.js';
+import { observe } from './runner.js';
+import { type Family } from './observation.js';
 import { SCENARIOS } from './scenarios.js';
 
 const [name, family, capture] = process.argv.slice(2);

@@ -1,10 +1,9 @@
 // net-linger/lab: the scenario table that drives the lab, the tests and the docs, its runner and
 // its report. The CLI's `net-linger lab` is this module with a table printer.
-export {
-  SCENARIOS, claimFor, currentRuntime, describeClaim, describeCloser, describeExpectation, describePeer, describeStep, describeWireClaim,
-  type Expectation, type Platform, type WireExpectation, type RuntimeCondition, type RuntimeInfo, type Scenario, type Variant,
-} from './scenarios.js';
-export { runScenario, type Family, type Observation, type ScenarioResult } from './runner.js';
+export { SCENARIOS, claimFor, currentRuntime, type Expectation, type Platform, type WireExpectation, type RuntimeCondition, type RuntimeInfo, type Scenario, type Variant } from './scenarios.js';
+export { describeClaim, describeCloser, describeExpectation, describePeer, describeStep, describeWireClaim } from './describe.js';
+export { runScenario } from './runner.js';
+export { type Family, type Observation, type ScenarioResult } from './observation.js';
 export {
   LAB_SCHEMA_VERSION, runLab, type LabOptions, type LabReport, type LabRow, type RowStatus,
 } from './report.js';
@@ -17,3 +16,7 @@ export {
   type Capture, type CaptureOptions, type Connection, type WireSegment, type WireSide,
 } from './capture.js';
 export { formatHtml } from './html.js';
+// The harness the lab plays its rows on, for tests of your own close handling: one loopback
+// connection with its accepted end paused, and the kernel's TCP state of a connection (Linux).
+export { listenLoopback, loopbackHost, loopbackPair, type LoopbackOptions, type LoopbackPair } from './loopback.js';
+export { tcpState, tcpStateCounts } from './tcp-state.js';

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { packageRoot } from '../core/binding.js';
 import { NetLingerError } from '../core/errors.js';
 import { scriptArgs } from '../core/node-internals.js';
-import type { Family } from './runner.js';
+import type { Family } from './observation.js';
 import type { Condition } from './scenarios.js';
 
 export const CONDITIONS: Readonly<Record<Condition, string>> = {

@@ -8,10 +8,10 @@ import { packageRoot } from '../core/binding.js';
 import { formatBytes, wrapWords } from '../core/text.js';
 import { invalidArgValue } from '../core/validate.js';
 import { closingLadder } from './ladder.js';
-import { runScenario, type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './runner.js';
-import {
-  SCENARIOS, claimFor, describeClaim, describeCloser, describePeer, type Condition, type Platform, type Scenario,
-} from './scenarios.js';
+import { runScenario } from './runner.js';
+import { type ConnectionObservation, type Family, type Observation, type ScenarioResult } from './observation.js';
+import { SCENARIOS, claimFor, type Condition, type Platform, type Scenario } from './scenarios.js';
+import { describeClaim, describeCloser, describePeer } from './describe.js';
 import { CONDITION_SCENARIOS } from './condition-scenarios.js';
 import { ADDRESSES, CONDITIONS, LabNetwork } from './netns.js';
 

@@ -1,88 +1,28 @@
+// Running a row of the scenario table: a loopback connection (or one across two network
+// namespaces, or a row that blocks its thread in a child process), its steps played on each
+// side (steps.ts), its segments captured, and the observation judged (judge.ts).
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../core/binding.js';
-import { gracefulClose, lingerClose, resetClose } from '../close/close.js';
-import { enableLingeringClose } from '../http/lingering-close.js';
-import { NetLingerError, normalizeErrorCode } from '../core/errors.js';
+import { NetLingerError } from '../core/errors.js';
 import { getLinger, pendingBytes, setLinger, shutdown } from '../core/socket-ops.js';
 import { listenLoopback, loopbackHost, loopbackPair, type Via } from './loopback.js';
-import { assertScenario, claimFor, describeStep } from './scenarios.js';
-import { startCapture, type Capture, type RawSegment, type WireSegment } from './capture.js';
+import { assertScenario } from './scenarios.js';
+import { startCapture, type Capture, type RawSegment } from './capture.js';
 import { tcpState } from './tcp-state.js';
-export type { Via } from './loopback.js';
 import { findWindowsSocket, resolveHandle } from '../core/handle.js';
-import { dgramFd, foreignHttpRuntime, handleFd, runtimeName, scriptArgs, writeQueueSize } from '../core/node-internals.js';
+import { dgramFd, handleFd, runtimeName, scriptArgs } from '../core/node-internals.js';
 import { ADDRESSES, type LabNetwork } from './netns.js';
-import type {
-  CallScenario, Condition, ConnectionExpectation, ConnectionScenario, Outcome, Platform, Scenario, Step, WireExpectation,
-} from './scenarios.js';
-
-export type Family = 4 | 6;
-
-export interface SideObservation {
-  /** Bytes this side read from the connection. */
-  received: number;
-  /** Bytes this side handed to its kernel. */
-  sent: number;
-  outcome: Outcome;
-  /** The OS's number for the error, as Node reported it. */
-  errno?: number;
-  syscall?: string;
-}
-
-export interface ConnectionObservation {
-  kind: 'connection';
-  peer: SideObservation;
-  closer: SideObservation & {
-    /** The kernel's TCP state left for the closer's side ('gone' when none); null where the platform cannot tell (only Linux exposes /proc/net/tcp). */
-    state: string | null;
-    timeWait: boolean | null;
-    /** How long close() held the thread. */
-    closeBlockedMs: number | null;
-    /** What the close helper reported, when the closer used one. */
-    report?: CloseReport;
-  };
-  /** Off loopback: the condition played and how many TCP segments the network dropped. */
-  network?: { condition: Condition; dropped: number };
-  /**
-   * The connection's TCP segments as captured (with RunOptions.capture): SYN, FIN, RST and data;
-   * ACK-only segments are folded away. Absent when the row ran without a capture.
-   */
-  wire?: ObservedSegment[];
-  /** Packets the capture lost (its buffer was full); present only when some were: the record is incomplete. */
-  wireDropped?: number;
-}
-
-export interface CallObservation {
-  kind: 'call';
-  outcome: 'ok' | string;
-  errno?: number;
-  syscall?: string;
-}
-
-export type Observation = ConnectionObservation | CallObservation;
-
-export interface ScenarioResult {
-  name: string;
-  family: Family;
-  platform: string;
-  /** false where the table claims nothing for this platform: the observation is shown, not judged. */
-  claimed: boolean;
-  observed: Observation | null;
-  mismatches: string[];
-  passed: boolean;
-  /** Set when the scenario could not be run at all. */
-  error?: string;
-  /** The code of that error, when it had one (e.g. ERR_NET_LINGER_UNSUPPORTED: a typed refusal). */
-  errorCode?: string;
-  durationMs: number;
-}
+import type { CallScenario, ConnectionScenario, Platform, Scenario, Step } from './scenarios.js';
+import type { Family, SideObservation, ConnectionObservation, CallObservation, Observation, ScenarioResult, ObservedSegment } from './observation.js';
+import { sleep, waitFor, Side, settledState, settlePeer, CloserState, runSideStep } from './steps.js';
+import { check } from './judge.js';
+export type { Via } from './loopback.js';
 
 export interface RunOptions {
   family?: Family;
@@ -109,60 +49,6 @@ export interface RunOptions {
    * resolves to the address the peer connects to instead. Rows then run in this process.
    */
   via?: Via;
-}
-
-const HTTP_413_BODY = 'request body too large';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-/** Records what one Node socket observes, without ever letting an error go unhandled. */
-export class Side {
-  received = 0;
-  sent = 0;
-  eof = false;
-  error: NodeJS.ErrnoException | undefined;
-  closed = false;
-
-  constructor(readonly socket: net.Socket) {
-    // With an `onread` buffer Node counts through its callback and emits no 'data'; a runtime
-    // that ignores `onread` emits 'data' instead. Counting both never counts twice.
-    socket.on('data', (chunk: Buffer) => { this.received += chunk.length; });
-    socket.on('end', () => { this.eof = true; });
-    socket.on('error', (err: NodeJS.ErrnoException) => { this.error ??= err; });
-    socket.on('close', () => { this.closed = true; });
-  }
-
-  get settled(): boolean {
-    return this.eof || this.error !== undefined || this.closed;
-  }
-
-  write(bytes: number): Promise<void> {
-    if (this.socket.destroyed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.socket.write(Buffer.alloc(bytes, 0x61), (err) => {
-        if (!err) this.sent += bytes;
-        resolve();
-      });
-    });
-  }
-
-  observe(): SideObservation {
-    const obs: SideObservation = { received: this.received, sent: this.sent, outcome: this.eof ? 'eof' : 'open' };
-    if (this.error) {
-      obs.outcome = normalizeErrorCode(this.error) ?? this.error.code ?? 'UNKNOWN';
-      if (typeof this.error.errno === 'number') obs.errno = this.error.errno;
-      if (this.error.syscall) obs.syscall = this.error.syscall;
-    }
-    return obs;
-  }
 }
 
 interface Pair {
@@ -195,191 +81,6 @@ async function connectPair(family: Family, peerReadBuffer?: number, beforeConnec
 }
 
 export { tcpState };
-
-// States that last only until an ACK arrives (immediate on loopback). FIN_WAIT2 is not one of
-// them: it waits for the peer's FIN, which may never come.
-const AWAITING_ACK = new Set(['FIN_WAIT1', 'LAST_ACK', 'CLOSING']);
-
-/** The closer's TCP state once it has stopped waiting for ACKs. */
-export async function settledState(ports: { local: number; remote: number }, waitMs = 1000): Promise<string | null> {
-  const deadline = performance.now() + waitMs;
-  for (;;) {
-    const state = tcpState(ports.local, ports.remote);
-    if (state === null || !AWAITING_ACK.has(state) || performance.now() > deadline) return state;
-    await sleep(5);
-  }
-}
-
-export async function settlePeer(peer: Side, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let lastReceived = peer.received;
-  let quietSince = performance.now();
-  while (!peer.settled && performance.now() < deadline) {
-    if (peer.received !== lastReceived) {
-      lastReceived = peer.received;
-      quietSince = performance.now();
-    } else if (performance.now() - quietSince > 500) {
-      return;
-    }
-    await sleep(5);
-  }
-}
-
-// The close helpers run while the peer's later steps play; 'await-close' joins them.
-const closesUnderWay = new WeakMap<net.Socket, Promise<CloseReport>>();
-
-/** What a closer's steps leave to observe: how long close() held the thread, a close helper's report. */
-export interface CloserState {
-  blockedMs: number | null;
-  report?: CloseReport;
-}
-
-/** One step of one side, on that side's socket. Network steps are played by whoever owns the network. */
-export async function runSideStep(step: Step, side: Side, timeoutMs: number, state: CloserState): Promise<void> {
-  switch (step.do) {
-    case 'send':
-      return side.write(step.bytes);
-    case 'pause':
-      side.socket.pause();
-      return;
-    case 'resume':
-      side.socket.resume();
-      return;
-    case 'end':
-      if (!side.socket.destroyed) side.socket.end();
-      // libuv sends the FIN on a later turn of the loop: wait for it, or the closer's state may be
-      // read before it arrives (seen under load as FIN_WAIT2 instead of TIME_WAIT).
-      if (step.actor === 'peer') {
-        await waitFor(() => side.socket.writableFinished || side.socket.destroyed, timeoutMs, 'the FIN').catch(() => undefined);
-      }
-      return;
-    case 'wait-eof':
-      return waitFor(() => side.settled, timeoutMs, `${step.actor} EOF`);
-    case 'write-until-error':
-      for (let i = 0; i < 100 && !side.error && !side.socket.destroyed; i++) {
-        await side.write(100);
-        await sleep(10);
-      }
-      return;
-    case 'fill-send-queue': {
-      // Write until the kernel refuses more and the runtime starts queueing: the peer must not be
-      // reading. Node tells the exact bytes libuv still holds (writeQueueSize); other runtimes
-      // only how much of their stream buffer is unwritten.
-      const unwritten = () => writeQueueSize(side.socket) ?? side.socket.writableLength;
-      const chunk = Buffer.alloc(64 * 1024, 0x62);
-      for (let total = 0; total < 256 * 1024 * 1024; total += chunk.length) {
-        side.socket.write(chunk);
-        const left = unwritten();
-        if (left > 0) {
-          side.sent += chunk.length - left;
-          return;
-        }
-        side.sent += chunk.length;
-        if (total % (4 * 1024 * 1024) === 0) await sleep(1);
-      }
-      throw new Error('the send queue never filled');
-    }
-    case 'wait-received':
-      return waitFor(() => side.received >= step.bytes, timeoutMs, `${step.bytes} bytes read`);
-    case 'wait-unread':
-      return waitFor(() => pendingBytes(side.socket).unread >= step.bytes, timeoutMs, `${step.bytes} unread bytes`);
-    case 'set-linger':
-      setLinger(side.socket, step.onoff, step.seconds);
-      return;
-    case 'shutdown':
-      shutdown(side.socket, step.how);
-      return;
-    case 'read': {
-      const target = side.received + step.bytes;
-      side.socket.resume();
-      await waitFor(() => side.received >= target || side.settled, timeoutMs, `${step.bytes} bytes`);
-      side.socket.pause();
-      return;
-    }
-    case 'read-until-fin':
-      side.socket.resume();
-      return waitFor(() => side.settled, timeoutMs, 'FIN');
-    case 'close': {
-      const start = performance.now();
-      side.socket.destroy();
-      state.blockedMs = performance.now() - start;
-      return;
-    }
-    case 'reset-close':
-      state.report = summarise('resetClose', await resetClose(side.socket));
-      return;
-    case 'graceful-close':
-      closesUnderWay.set(side.socket, gracefulClose(side.socket, {
-        ...(step.lingeringTimeout === undefined ? {} : { lingeringTimeout: step.lingeringTimeout }),
-        ...(step.onTimeout ? { onTimeout: step.onTimeout } : {}),
-      }).then((report) => summarise('gracefulClose', report)));
-      return;
-    case 'linger-close':
-      closesUnderWay.set(side.socket, lingerClose(side.socket, step.seconds, step.onTimeout ? { onTimeout: step.onTimeout } : {})
-        .then((report) => summarise('lingerClose', report)));
-      return;
-    case 'http-post': {
-      const head = `POST /upload HTTP/1.1\r\nHost: lab\r\nContent-Type: application/octet-stream\r\nContent-Length: ${step.contentLength}\r\n\r\n`;
-      await new Promise<void>((resolve) => side.socket.write(head, () => resolve()));
-      return;
-    }
-    case 'http-413': {
-      const foreign = foreignHttpRuntime();
-      if (foreign) throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `the HTTP rows need Node's own node:http; ${foreign} has its own`);
-      // A node:http server that never listens: the accepted connection is handed to it, as Node
-      // documents for 'connection'. What it writes (the 413) is what the peer must receive.
-      const server = http.createServer((_req, res) => {
-        res.writeHead(413, { connection: 'close', 'content-type': 'text/plain', 'content-length': HTTP_413_BODY.length });
-        res.end(HTTP_413_BODY);
-        res.on('finish', () => { side.sent = side.socket.bytesWritten; });
-      });
-      server.on('clientError', (_err, socket: net.Socket) => socket.destroy());
-      if (step.lingering) enableLingeringClose(server, { lingeringTimeout: 2000, lingeringTime: 5000 });
-      server.emit('connection', side.socket);
-      side.socket.resume();
-      return;
-    }
-    case 'await-close': {
-      const closing = closesUnderWay.get(side.socket);
-      if (!closing) throw new Error('no close helper was started');
-      let finished = false;
-      void closing.then((report) => {
-        state.report = report;
-        finished = true;
-      });
-      return waitFor(() => finished, timeoutMs, 'the close helper');
-    }
-    case 'vanish':
-    case 'restore':
-      throw new Error(`"${describeStep(step)}" needs a network between the two: run the row with its condition (net-linger lab --condition)`);
-  }
-}
-
-/** A close helper's report as the lab records it. */
-export interface CloseReport {
-  helper: 'resetClose' | 'gracefulClose' | 'lingerClose';
-  outcome: string;
-  elapsedMs: number;
-  reset: boolean;
-  /** lingerClose: bytes the peer had not acknowledged when the socket was closed. */
-  unackedBytes?: number | null;
-  code?: string;
-}
-
-function summarise(
-  helper: CloseReport['helper'],
-  report: { outcome: string; elapsedMs: number; reset?: boolean; via?: unknown; unackedBytes?: number | null; code?: string },
-): CloseReport {
-  const summary: CloseReport = {
-    helper,
-    outcome: report.outcome,
-    elapsedMs: Math.round(report.elapsedMs * 10) / 10,
-    reset: helper === 'resetClose' ? report.outcome === 'reset' : report.reset === true,
-  };
-  if (report.unackedBytes !== undefined) summary.unackedBytes = report.unackedBytes;
-  if (report.code !== undefined) summary.code = report.code;
-  return summary;
-}
 
 async function runStep(step: Step, pair: Pair, timeoutMs: number, state: CloserState): Promise<void> {
   return runSideStep(step, step.actor === 'peer' ? pair.peer : pair.closer, timeoutMs, state);
@@ -437,9 +138,6 @@ function recordWire(capture: Capture, pair: Pair): Pick<ConnectionObservation, '
   const wire = capture.segments({ closerPort: pair.closerPorts.local, peerPort: pair.closerPorts.remote });
   return capture.drops > 0 ? { wire, wireDropped: capture.drops } : { wire };
 }
-
-/** A captured segment; off loopback `lost` marks one that left its sender and never reached the other side. */
-export type ObservedSegment = WireSegment & { lost?: true };
 
 /**
  * Off loopback, from a capture on each side's link: every segment as it left its sender (the
@@ -622,112 +320,6 @@ async function runCall(scenario: CallScenario, family: Family): Promise<CallObse
       }
     }
   }
-}
-
-function checkConnection(expect: ConnectionExpectation, obs: ConnectionObservation): string[] {
-  const problems: string[] = [];
-  const p = expect.peer;
-  if (obs.peer.outcome !== p.outcome) problems.push(`peer outcome: expected ${p.outcome}, observed ${obs.peer.outcome}`);
-  if (p.syscall && obs.peer.syscall !== p.syscall) problems.push(`peer error from ${obs.peer.syscall ?? 'nothing'}, expected ${p.syscall}`);
-  if (p.received) {
-    const got = obs.peer.received;
-    const sent = obs.closer.sent;
-    const ok = p.received === 'all' ? got === sent : p.received === 'none' ? got === 0 : got < sent;
-    if (!ok) problems.push(`peer received ${got} of ${sent} bytes, expected ${p.received}`);
-  }
-  const c = expect.closer;
-  if (c?.outcome !== undefined && obs.closer.outcome !== c.outcome) {
-    problems.push(`closer outcome: expected ${c.outcome}, observed ${obs.closer.outcome}`);
-  }
-  if (c?.syscall && obs.closer.syscall !== c.syscall) problems.push(`closer error from ${obs.closer.syscall ?? 'nothing'}, expected ${c.syscall}`);
-  if (c?.received !== undefined && obs.closer.received !== c.received) {
-    problems.push(`closer received ${obs.closer.received} bytes, expected ${c.received}`);
-  }
-  if (c?.timeWait !== undefined && obs.closer.timeWait !== null && obs.closer.timeWait !== c.timeWait) {
-    problems.push(`closer TIME_WAIT: expected ${c.timeWait ? 'yes' : 'none'}, observed ${obs.closer.timeWait ? 'yes' : 'none'}${c.timeWait ? timeWaitTableFull() : ''}`);
-  }
-  if (c?.blockedAtLeastMs !== undefined && !((obs.closer.closeBlockedMs ?? 0) >= c.blockedAtLeastMs)) {
-    problems.push(`close() blocked ${Math.round(obs.closer.closeBlockedMs ?? 0)} ms, expected at least ${c.blockedAtLeastMs} ms`);
-  }
-  if (c?.state !== undefined && obs.closer.state !== null && obs.closer.state !== c.state) {
-    problems.push(`closer state: expected ${c.state}, observed ${obs.closer.state}`);
-  }
-  if (c?.report) {
-    const r = obs.closer.report;
-    if (!r) problems.push(`no close helper report, expected ${c.report.outcome}`);
-    else {
-      if (r.outcome !== c.report.outcome) problems.push(`${r.helper} outcome: expected ${c.report.outcome}, observed ${r.outcome}`);
-      if (c.report.reset !== undefined && r.reset !== c.report.reset) {
-        problems.push(`${r.helper} ${r.reset ? 'reset' : 'did not reset'} the connection, expected ${c.report.reset ? 'a reset' : 'none'}`);
-      }
-      if (c.report.elapsedAtLeastMs !== undefined && !(r.elapsedMs >= c.report.elapsedAtLeastMs)) {
-        problems.push(`${r.helper} took ${Math.round(r.elapsedMs)} ms, expected at least ${c.report.elapsedAtLeastMs} ms`);
-      }
-      if (c.report.elapsedAtMostMs !== undefined && !(r.elapsedMs <= c.report.elapsedAtMostMs)) {
-        problems.push(`${r.helper} took ${Math.round(r.elapsedMs)} ms, expected at most ${c.report.elapsedAtMostMs} ms`);
-      }
-    }
-  }
-  if (expect.wire && obs.wire) problems.push(...checkWire(expect.wire, obs.wire, obs.wireDropped));
-  return problems;
-}
-
-/**
- * Linux keeps at most net.ipv4.tcp_max_tw_buckets TIME_WAIT entries; past that a closing socket
- * goes straight to CLOSED (and answers a late FIN with RST). On a busy machine that, not the row,
- * explains a missing TIME_WAIT: say so.
- */
-function timeWaitTableFull(): string {
-  if (process.platform !== 'linux') return '';
-  try {
-    const max = Number(fs.readFileSync('/proc/sys/net/ipv4/tcp_max_tw_buckets', 'utf8'));
-    const tw = Number(/\btw (\d+)/.exec(fs.readFileSync('/proc/net/sockstat', 'utf8'))?.[1]);
-    return tw >= max * 0.95 ? ` (the kernel's TIME_WAIT table is full: ${tw} of net.ipv4.tcp_max_tw_buckets ${max})` : '';
-  } catch {
-    return '';
-  }
-}
-
-/** Wire claims, judged only where the row was captured. */
-export function checkWire(claim: WireExpectation, wire: readonly ObservedSegment[], dropped = 0): string[] {
-  const problems: string[] = [];
-  if (dropped > 0) return [`the capture lost ${dropped} packets, so the wire claims cannot be judged`];
-  if (!wire.some((s) => s.flags.includes('SYN'))) return ['the capture holds no SYN for this connection, so the wire claims cannot be judged'];
-  const ending = wire.findIndex((s) => s.from === 'closer' && (s.flags.includes('FIN') || s.flags.includes('RST')));
-  const closerEnd = ending < 0 ? 'nothing' : wire[ending].flags.includes('RST') ? 'RST' : 'FIN';
-  if (claim.closerSends && closerEnd !== claim.closerSends) {
-    problems.push(`wire: the closer's first closing segment was ${closerEnd}, expected ${claim.closerSends}`);
-  }
-  if (claim.noRst) {
-    const resets = wire.filter((s) => s.flags.includes('RST'));
-    if (resets.length) problems.push(`wire: expected no RST, saw ${resets.length} (${[...new Set(resets.map((s) => s.from))].join(' and ')})`);
-  }
-  if (claim.rstAfterPeerData) {
-    const reset = wire.findIndex((s) => s.from === 'closer' && s.flags.includes('RST'));
-    const peerData = wire.findIndex((s) => s.from === 'peer' && s.bytes > 0);
-    if (reset < 0) problems.push('wire: expected an RST from the closer, saw none');
-    else if (peerData < 0 || peerData > reset) problems.push('wire: expected the closer\'s RST to answer data from the peer, but no peer data came before it');
-  }
-  if (claim.closerRstLost !== undefined) {
-    const resets = wire.filter((s) => s.from === 'closer' && s.flags.includes('RST'));
-    const allLost = resets.every((s) => s.lost === true);
-    if (!resets.length) problems.push('wire: expected an RST from the closer, saw none');
-    else if (allLost !== claim.closerRstLost) {
-      problems.push(claim.closerRstLost ? 'wire: expected the closer\'s RST to be lost, but one reached the peer' : 'wire: expected an RST from the closer to reach the peer, but every one was lost');
-    }
-  }
-  return problems;
-}
-
-/** The mismatches between what the table expects on `platform` and what was observed. */
-export function check(scenario: Scenario, obs: Observation, platform: string): string[] | null {
-  const expected = claimFor(scenario, platform as Platform)?.expect;
-  if (!expected) return null;
-  if (scenario.kind === 'call') {
-    const code = (expected as { code: string }).code;
-    return obs.kind === 'call' && obs.outcome === code ? [] : [`expected ${code}, observed ${obs.kind === 'call' ? obs.outcome : obs.kind}`];
-  }
-  return obs.kind === 'connection' ? checkConnection(expected as ConnectionExpectation, obs) : ['observed a call, not a connection'];
 }
 
 /** Runs a row in a child process (for rows that block their thread on purpose). */

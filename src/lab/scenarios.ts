@@ -3,9 +3,7 @@
  * each platform. It drives the test suite, the lab (`net-linger lab`) and the README's table.
  * A platform without an expectation is not claimed for that platform.
  */
-
 import { currentRuntime, type RuntimeInfo } from '../core/node-internals.js';
-import { formatBytes } from '../core/text.js';
 import { invalidArgType } from '../core/validate.js';
 
 export type Platform = 'linux' | 'darwin' | 'win32';
@@ -141,6 +139,12 @@ export interface ConnectionScenario {
   variants?: Partial<Record<Platform, readonly Variant<ConnectionExpectation>[]>>;
   /** Platforms documented elsewhere but not verified here, with the source. */
   unverified?: Partial<Record<Platform, string>>;
+  /**
+   * What the Windows cell's run under Wine proves beyond the API and its error codes, with the
+   * source for Windows' own behaviour. Wine runs Windows' socket API over Linux's TCP stack, so
+   * whatever crossed the wire there was Linux's.
+   */
+  wine?: string;
 }
 
 /** A call on something that is not a connected TCP socket. */
@@ -157,6 +161,12 @@ export interface CallScenario {
   expect: Partial<Record<Platform, CallExpectation>>;
   variants?: Partial<Record<Platform, readonly Variant<CallExpectation>[]>>;
   unverified?: Partial<Record<Platform, string>>;
+  /**
+   * What the Windows cell's run under Wine proves beyond the API and its error codes, with the
+   * source for Windows' own behaviour. Wine runs Windows' socket API over Linux's TCP stack, so
+   * whatever crossed the wire there was Linux's.
+   */
+  wine?: string;
 }
 
 export type Scenario = ConnectionScenario | CallScenario;
@@ -174,6 +184,7 @@ export const peer = {
   /** Waits until the peer has read this many bytes in all. */
   waitReceived: (bytes: number): Step => ({ actor: 'peer', do: 'wait-received', bytes }),
 };
+
 export const closer = {
   /** Hands the connection to a node:http server that answers 413 + Connection: close on the head. */
   http413: (lingering: boolean): Step => ({ actor: 'closer', do: 'http-413', lingering }),
@@ -195,6 +206,7 @@ export const closer = {
     ({ actor: 'closer', do: 'linger-close', seconds, ...(onTimeout ? { onTimeout } : {}) }),
   awaitClose: (): Step => ({ actor: 'closer', do: 'await-close' }),
 };
+
 export const network = {
   /** The peer vanishes: from here on every TCP segment between the two is dropped, both ways. */
   vanish: (): Step => ({ actor: 'network', do: 'vanish' }),
@@ -204,12 +216,14 @@ export const network = {
 
 // Why Bun observes some rows differently; each is asserted where it applies (npm run test:matrix).
 const BUN_READS_AFTER_EOF = 'Bun keeps reading after EOF, so its read meets the reset before the next write does';
+
 const BUN_PARTIAL_WRITES = 'Bun does not say how much of a partly written chunk reached the kernel, so "all data" cannot be counted';
 
 export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'plain-close',
+    wine: "the FIN was Linux's; Windows sends FIN on a graceful closesocket() (Microsoft: Graceful shutdown, linger options, and socket closure)",
     title: 'Plain close',
     why: 'The normal active close: FIN, the peer reads everything then EOF, and the closer keeps TIME_WAIT.',
     steps: [closer.send(1000), closer.close(), peer.waitEof(), peer.end()],
@@ -221,6 +235,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'close-with-unread-data',
+    wine: "the RST was Linux's; Windows resets a connection closed with unread data as RFC 1122 4.2.2.13 asks (not verified on Windows' own stack)",
     title: 'Close with unread data',
     why: 'The classic cause of ECONNRESET: closing while the receive buffer still holds data sends RST, not FIN.',
     steps: [peer.send(1000), closer.waitUnread(1000), closer.close()],
@@ -232,6 +247,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'linger-zero',
+    wine: "the RST was Linux's; Windows: Microsoft closesocket() docs (l_onoff nonzero, l_linger 0: a hard, abortive close)",
     title: 'SO_LINGER {1,0} + close',
     why: 'The deterministic abortive close: RST at once, unsent data thrown away, no TIME_WAIT. The peer reads one byte at a time, as a recv() loop would, so every read is full and the reset is seen.',
     peerReadBuffer: 1,
@@ -266,6 +282,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'shutdown-write',
+    wine: "the FIN was Linux's and WSAESHUTDOWN is Wine's mapping; Windows: Microsoft shutdown() docs (SD_SEND sends FIN; later sends fail WSAESHUTDOWN)",
     title: 'shutdown(write): half-close',
     why: 'FIN without closing: the peer reads EOF and can still send; the closer still receives but can no longer send.',
     steps: [closer.shutdown('write'), peer.waitEof(), peer.send(100), closer.read(100), closer.send(10)],
@@ -278,6 +295,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'orderly-close',
+    wine: "the FINs were Linux's; Windows: Microsoft shutdown() and closesocket() docs (the graceful sequence)",
     title: 'Orderly close (send all, shutdown(write), read until FIN, close)',
     why: 'The cure for ECONNRESET: even when the peer sent data the closer never wanted, draining until its FIN avoids the reset.',
     steps: [
@@ -298,6 +316,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'shutdown-read',
+    wine: "Wine's SD_RECEIVE only marks the socket (Wine server/sock.c): the closer's read fails, Node closes with data unread, and Linux sends the RST; Windows' own stack resets on data queued or arriving after SD_RECEIVE (Microsoft shutdown() docs)",
     title: 'shutdown(read)',
     why: 'Linux sends nothing: the peer may keep sending, every queued byte (even one that arrived after the shutdown) is still returned, then reads return 0.',
     steps: [
@@ -337,6 +356,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'connection',
     name: 'send-after-reset',
+    wine: "the RST was Linux's; Windows: Microsoft send() docs (WSAECONNRESET after a hard close by the remote side)",
     title: 'Send after a reset',
     why: 'A peer that is not reading learns of the RST on its next send.',
     steps: [peer.pause(), closer.setLinger(1, 0), closer.close(), peer.writeUntilError()],
@@ -545,7 +565,7 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-function isStep(value: unknown): value is Step {
+export function isStep(value: unknown): value is Step {
   const step = value as Partial<Step> | null;
   return typeof step === 'object' && step !== null && (step.actor === 'peer' || step.actor === 'closer' || step.actor === 'network') &&
     typeof step.do === 'string';
@@ -562,87 +582,6 @@ export function assertScenario(value: unknown, name = 'scenario'): asserts value
       ? typeof row.call === 'string' && typeof row.subject === 'string'
       : row.kind === 'connection' && Array.isArray(row.steps) && row.steps.every(isStep));
   if (!shaped) throw invalidArgType(name, 'a row of the scenario table', value);
-}
-
-/** One line saying what a step does, for the lab and the README. */
-export function describeStep(step: Step): string {
-  if (!isStep(step)) throw invalidArgType('step', 'a step of the scenario table', step);
-  switch (step.do) {
-    case 'send':
-      return `send ${formatBytes(step.bytes)}`;
-    case 'fill-send-queue':
-      return 'fill the send queue';
-    case 'wait-unread':
-      return `wait until ${formatBytes(step.bytes)} unread`;
-    case 'wait-received':
-      return `wait until ${formatBytes(step.bytes)} read`;
-    case 'set-linger':
-      return `setLinger(${step.onoff ? 'on' : 'off'}, ${step.seconds})`;
-    case 'shutdown':
-      return `shutdown(${step.how})`;
-    case 'read':
-      return `read ${formatBytes(step.bytes)}`;
-    case 'read-until-fin':
-      return 'read until FIN';
-    case 'wait-eof':
-      return 'wait for EOF';
-    case 'write-until-error':
-      return 'write until an error';
-    case 'end':
-      return step.actor === 'closer' ? 'end()' : 'end';
-    case 'reset-close':
-      return 'resetClose()';
-    case 'graceful-close': {
-      const options = [
-        step.lingeringTimeout === undefined ? '' : `lingeringTimeout ${step.lingeringTimeout} ms`,
-        step.onTimeout ? `onTimeout ${step.onTimeout}` : '',
-      ].filter(Boolean);
-      return `gracefulClose(${options.join(', ')})`;
-    }
-    case 'linger-close':
-      return `lingerClose(${step.seconds} s${step.onTimeout ? `, onTimeout ${step.onTimeout}` : ''})`;
-    case 'await-close':
-      return 'wait for it to finish';
-    case 'http-post':
-      return `POST head (Content-Length ${formatBytes(step.contentLength)})`;
-    case 'http-413':
-      return `node:http answers 413 + Connection: close${step.lingering ? ', enableLingeringClose()' : ''}`;
-    case 'vanish':
-      return 'the peer vanishes (every segment dropped, both ways)';
-    case 'restore':
-      return 'the network comes back';
-    default:
-      return step.do;
-  }
-}
-
-const CALL_TEXT: Readonly<Record<CallScenario['call'], string>> = {
-  'shutdown-write': 'shutdown(write)',
-  'set-linger': 'setLinger(on, 0)',
-  'get-linger': 'getLinger()',
-  'pending-bytes': 'pendingBytes()',
-};
-const SUBJECT_TEXT: Readonly<Record<CallSubject, string>> = {
-  'fd-not-open': 'a descriptor that is not open',
-  'not-a-socket': `a descriptor that is not a socket (the null device)`,
-  'tcp-after-reset': 'a TCP socket the peer has reset',
-  'udp-unconnected': 'an unconnected UDP socket',
-  'tcp-listening': 'a listening TCP socket',
-};
-
-/** What the closer does, as one line. */
-export function describeCloser(scenario: Scenario): string {
-  assertScenario(scenario);
-  if (scenario.kind === 'call') return `${CALL_TEXT[scenario.call]} on ${SUBJECT_TEXT[scenario.subject]}`;
-  return scenario.steps.filter((s) => s.actor === 'closer' || isNetworkStep(s))
-    .map((s) => (isNetworkStep(s) ? `[${describeStep(s)}]` : describeStep(s))).join(' → ');
-}
-
-/** What the peer does, as one line. */
-export function describePeer(scenario: Scenario): string {
-  assertScenario(scenario);
-  if (scenario.kind === 'call') return '';
-  return scenario.steps.filter((s) => s.actor === 'peer').map(describeStep).join(' → ');
 }
 
 export { currentRuntime, type RuntimeInfo };
@@ -673,67 +612,7 @@ export function claimFor(
   return variant ? { expect: variant.expect, source: variant.source } : { expect: own };
 }
 
-/** Which runtimes a variant is for, in words. */
-export function describeCondition(when: RuntimeCondition): string {
-  const name = when.runtime === 'bun' ? 'Bun' : when.runtime === 'deno' ? 'Deno' : 'Node';
-  return when.libuvBefore ? `${name} with libuv before ${when.libuvBefore}` : name;
-}
-
-/** A wire claim as a few words. */
-export function describeWireClaim(wire: WireExpectation): string {
-  if (typeof wire !== 'object' || wire === null) throw invalidArgType('wire', 'a wire claim object', wire);
-  const parts: string[] = [];
-  if (wire.closerSends) parts.push(wire.closerSends === 'nothing' ? 'closer sends neither FIN nor RST' : `closer sends ${wire.closerSends}`);
-  if (wire.rstAfterPeerData) parts.push("closer's RST answers the peer's data");
-  if (wire.noRst) parts.push('no RST from anyone');
-  if (wire.closerRstLost !== undefined) parts.push(wire.closerRstLost ? "the closer's RST is lost on the way" : "an RST from the closer reaches the peer");
-  return `wire: ${parts.join(', ')}`;
-}
-
-/** A claim as one line; with `withWire`, its wire claim too (judged only on a captured run). */
-export function describeClaim(expected: Expectation, withWire = false): string {
-  if ('code' in expected) return expected.code === 'ok' ? 'succeeds' : `fails ${expected.code}`;
-  const { peer: p, closer: c } = expected;
-  const parts: string[] = [];
-  const received = p.received === 'all' ? 'all data' : p.received === 'partial' ? 'part of the data' : p.received === 'none' ? 'no data' : '';
-  if (p.outcome === 'eof') parts.push(`peer reads ${received ? `${received}, then ` : ''}EOF`);
-  else if (p.outcome === 'open') parts.push('peer sees nothing (no FIN, no RST)');
-  else parts.push(`peer ${received ? `reads ${received}, then ` : ''}gets ${p.outcome}${p.syscall ? ` on ${p.syscall}` : ''}`);
-  if (c?.received !== undefined) parts.push(`closer reads ${c.received} B`);
-  if (c?.outcome && c.outcome !== 'open') {
-    parts.push(c.outcome === 'eof' ? 'closer reads EOF' : `closer's ${c.syscall ?? 'send'} fails ${c.outcome}`);
-  }
-  if (c?.timeWait !== undefined) parts.push(c.timeWait ? 'closer keeps TIME_WAIT' : 'no TIME_WAIT');
-  if (c?.blockedAtLeastMs !== undefined) parts.push(`close() blocks the thread ≥ ${c.blockedAtLeastMs / 1000} s`);
-  if (c?.state !== undefined) parts.push(c.state === 'gone' ? 'closer keeps no connection state' : `closer left in ${c.state}`);
-  if (c?.report) parts.push(describeReportClaim(c.report));
-  if (withWire && expected.wire) parts.push(describeWireClaim(expected.wire));
-  return parts.join('; ');
-}
-
-function describeReportClaim(r: ReportExpectation): string {
-  const seconds = (ms: number) => `${ms / 1000} s`;
-  const within = r.elapsedAtLeastMs !== undefined && r.elapsedAtMostMs !== undefined
-    ? ` after ${seconds(r.elapsedAtLeastMs)}–${seconds(r.elapsedAtMostMs)}`
-    : r.elapsedAtLeastMs !== undefined ? ` after ≥ ${seconds(r.elapsedAtLeastMs)}`
-      : r.elapsedAtMostMs !== undefined ? ` within ${seconds(r.elapsedAtMostMs)}` : '';
-  const reset = r.reset === undefined ? '' : r.reset ? ', with an RST' : ', no RST';
-  return `the report says ${r.outcome}${within}${reset}`;
-}
-
 /** What a row's steps say about the closer and the peer: the network's steps are shown with the closer's. */
-function isNetworkStep(step: Step): boolean {
+export function isNetworkStep(step: Step): boolean {
   return step.actor === 'network';
-}
-
-/**
- * The row's own claim on a platform, as one line; undefined where it claims nothing.
- * The claim's note, if any, ends the line in parentheses unless `withNote` is false.
- */
-export function describeExpectation(scenario: Scenario, platform: Platform, withNote = true): string | undefined {
-  assertScenario(scenario);
-  const expected = scenario.expect[platform];
-  if (!expected) return undefined;
-  const note = 'note' in expected ? expected.note : undefined;
-  return describeClaim(expected) + (withNote && note ? ` (${note})` : '');
 }

@@ -1,5 +1,5 @@
 // The one reader of the kernel's TCP state table (Linux /proc/net/tcp and tcp6), for the lab,
-// the tests and the bench (which loads it from dist/cjs/lab/tcp-state.js). Not a package export.
+// the tests and the bench; exported by net-linger/lab.
 import fs from 'node:fs';
 
 const TCP_STATES: Readonly<Record<string, string>> = {

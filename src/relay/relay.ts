@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { resetClose } from '../close/close.js';
 import { isConnectionReset, normalizeErrorCode } from '../core/errors.js';
 import { streamError } from '../core/node-internals.js';
+import { restoreEncoding, SocketReader, takeBytes } from '../core/reader.js';
 import { invalidArgType, invalidArgValue, validateChoice, validateInteger, validateOptionsObject, validateSignal } from '../core/validate.js';
 
 // A faithful TCP relay between two live sockets: bytes both ways with backpressure, and every
@@ -100,8 +101,14 @@ class RelaySide {
   held = false;
   /** The other side's write buffer is full: wait for its 'drain'. */
   blocked = false;
+  /** Reads the socket whatever mode it was handed over in (a leftover 'readable' listener). */
+  readonly reader: SocketReader;
+  /** The encoding setEncoding() had set, suspended while relaying; null when none was. */
+  encoding: BufferEncoding | null = null;
 
-  constructor(readonly socket: net.Socket, readonly name: 'a' | 'b') {}
+  constructor(readonly socket: net.Socket, readonly name: 'a' | 'b') {
+    this.reader = new SocketReader(socket);
+  }
 
   report(): RelaySideReport {
     const r: RelaySideReport = { ended: this.ended, fin: this.fin, closedWith: this.closedWith, bytesRead: this.bytesRead };
@@ -146,6 +153,9 @@ export class Relay {
     // arrives, and the other direction could no longer be relayed. Node reads the flag when the
     // FIN comes (net.js onReadableStreamEnd, streams' endReadableNT), so setting it now is enough.
     for (const side of [this.a, this.b]) side.socket.allowHalfOpen = true;
+    // A socket with setEncoding() would hand over decoded text: invalid bytes as U+FFFD, counts
+    // in characters. Relay bytes; the encoding is set again when the relay is done.
+    for (const side of [this.a, this.b]) side.encoding = takeBytes(side.socket);
     // Before the 'data' listeners: a side held now is never read, not even into Node's buffer.
     this.policy.begin?.();
     for (const side of [this.a, this.b]) this.attach(side);
@@ -172,20 +182,21 @@ export class Relay {
         if (errored) this.onError(side, errored);
       } else if (s.readableEnded) this.onEnd(side);
     }
-    for (const side of [this.a, this.b]) if (!side.socket.destroyed && !side.held) side.socket.resume();
+    for (const side of [this.a, this.b]) if (!side.socket.destroyed && !side.held) side.reader.resume();
     return this.finished;
   }
 
   private attach(side: RelaySide): void {
     const s = side.socket;
-    const onData = (chunk: Buffer) => this.onData(side, chunk);
+    // A string only if other code calls setEncoding() during the relay: back to its bytes.
+    const onData = (chunk: Buffer | string) => this.onData(side, typeof chunk === 'string' ? Buffer.from(chunk, s.readableEncoding ?? 'utf8') : chunk);
     const onEnd = () => this.onEnd(side);
     const onError = (err: NodeJS.ErrnoException) => this.onError(side, err);
     const onClose = () => this.onClose(side);
     const onDrain = () => {
       const from = this.other(side);
       from.blocked = false;
-      if (!from.held && !from.socket.destroyed) from.socket.resume();
+      if (!from.held && !from.socket.destroyed) from.reader.resume();
     };
     s.on('data', onData);
     s.on('end', onEnd);
@@ -218,7 +229,7 @@ export class Relay {
     this.bytes[dir] += data.length;
     if (!t.write(data, callback)) {
       from.blocked = true;
-      from.socket.pause();
+      from.reader.pause();
     }
     return true;
   }
@@ -302,8 +313,8 @@ export class Relay {
   hold(side: RelaySide, held: boolean): void {
     side.held = held;
     if (side.socket.destroyed) return;
-    if (held) side.socket.pause();
-    else if (!side.blocked) side.socket.resume();
+    if (held) side.reader.pause();
+    else if (!side.blocked) side.reader.resume();
   }
 
   stop(why: 'aborted' | 'idle-timeout'): void {
@@ -317,6 +328,10 @@ export class Relay {
 
   private finish(): void {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
+    for (const side of [this.a, this.b]) {
+      side.reader.stop();
+      restoreEncoding(side.socket, side.encoding);
+    }
     relaying.delete(this.a.socket);
     relaying.delete(this.b.socket);
     this.policy.done?.();
@@ -374,6 +389,8 @@ export function startRelay(a: net.Socket, b: net.Socket, options: Required<Pick<
  * connect is that side's 'error' ending, and the other side is reset). Data that arrived before
  * the call and sits in a socket's buffer is relayed first; a socket that had already ended or
  * closed has that ending passed on at once.
+ * A socket a leftover 'readable' listener keeps in paused mode is read with read(); one with
+ * setEncoding() is relayed and counted as bytes, its encoding set again when the relay is done.
  *
  * Resolves, once both sockets have emitted 'close', to `{ a, b, bytes: { aToB, bToA }, first,
  * stopped, elapsedMs }`. Never rejects. Throws (TypeError/RangeError with `code`, touching

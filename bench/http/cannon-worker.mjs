@@ -3,7 +3,7 @@
 // Reports over IPC: 2xx answers, the run's duration, errors, and latency percentiles taken from
 // every response's own time (autocannon's histogram keeps whole milliseconds, too coarse here).
 import autocannon from 'autocannon';
-import { quantile } from './stats.mjs';
+import { quantile } from '../lib/stats.mjs';
 
 const [port, method, urlPath, bodyBytes, connections, duration] = process.argv.slice(2);
 const latencies = [];

@@ -5,7 +5,7 @@ import { execFileSync, fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { root } from './lib/build.mjs';
+import { root } from '../lib/build.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 
@@ -28,13 +28,13 @@ export function windowsLegReady() {
 export async function runWindowsLookup({ sizes = [100, 1000, 10_000], log = () => {} } = {}) {
   if (!windowsLegReady()) return null;
   execFileSync('bash', [path.join(root, 'scripts', 'windows', 'build.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const peer = fork(path.join(here, 'lib', 'peer.mjs'), ['reading'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const peer = fork(path.join(here, '..', 'lib', 'peer.mjs'), ['reading'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const { port } = await new Promise((resolve, reject) => { peer.once('message', resolve); peer.once('error', reject); });
   try {
     // One Windows leg at a time per cache (the chroot and its staged package are shared).
     const lock = path.join(winCache(), '.lock');
     const child = spawn('flock', [lock, 'bash', path.join(root, 'scripts', 'windows', 'run-node.sh'),
-      'bench/windows-lookup.mjs', String(port), sizes.join(',')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+      'bench/windows/lookup.mjs', String(port), sizes.join(',')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk) => { out += chunk; });
     const code = await new Promise((resolve) => child.once('exit', resolve));

@@ -1,11 +1,7 @@
-// Linux packet capture for the lab: an AF_PACKET socket with a classic BPF filter, read without
+// Linux packet capture for the lab (compiled on Linux only, binding.gyp): an AF_PACKET socket with a classic BPF filter, read without
 // blocking. Nothing here knows TCP: the filter program, the choice of interface and every reading
 // of the bytes are made in TypeScript (src/lab/capture.ts). Every function returns 0 (or a count)
 // or a negative errno, and never aborts; on other systems there are no such functions.
-#pragma once
-
-#ifdef __linux__
-
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
@@ -21,6 +17,9 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+
+#include "capture.h"
+#include "napi_args.h"
 
 namespace net_linger {
 namespace packet {
@@ -181,4 +180,102 @@ inline int packet_close(int fd) {
 }  // namespace packet
 }  // namespace net_linger
 
-#endif  // __linux__
+namespace {
+
+using namespace net_linger::js;
+
+// packetOpen(ifname, filter: Uint8Array (8 bytes per sock_filter), rcvbuf, netnsPath | null,
+//            out: Float64Array(4)) -> -errno or 0; out = [fd, rcvbuf granted, loopback, failed step]
+napi_value PacketOpen(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  Args(env, info, argv);
+  size_t len = 0;
+  char ifname[IFNAMSIZ];
+  if (napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &len) != napi_ok) {
+    return Throw(env, "ERR_INVALID_ARG_TYPE", "The interface name must be a string", false);
+  }
+  uint8_t* program = TypedArrayData<uint8_t>(env, argv[1], napi_uint8_array, 8);
+  size_t program_bytes = 0;
+  if (program != nullptr) napi_get_typedarray_info(env, argv[1], nullptr, &program_bytes, nullptr, nullptr, nullptr);
+  if (program == nullptr || program_bytes % sizeof(sock_filter) != 0 || program_bytes / sizeof(sock_filter) > BPF_MAXINSNS) {
+    return Throw(env, "ERR_INVALID_ARG_TYPE", "The filter must be a Uint8Array of sock_filter instructions", false);
+  }
+  int rcvbuf;
+  if (!ReadInt(env, argv[2], 0, 1 << 30, &rcvbuf)) return nullptr;
+  char netns[4096];
+  bool has_netns = false;
+  napi_valuetype type;
+  napi_typeof(env, argv[3], &type);
+  if (type == napi_string) {
+    if (napi_get_value_string_utf8(env, argv[3], netns, sizeof netns, &len) != napi_ok) return nullptr;
+    has_netns = true;
+  } else if (type != napi_null && type != napi_undefined) {
+    return Throw(env, "ERR_INVALID_ARG_TYPE", "The namespace path must be a string or null", false);
+  }
+  double* out = TypedArrayData<double>(env, argv[4], napi_float64_array, 4);
+  if (out == nullptr) return Throw(env, "ERR_INVALID_ARG_TYPE", "Expected a Float64Array of length 4", false);
+  // Copied: sock_filter needs its own alignment.
+  sock_filter filter[BPF_MAXINSNS];
+  std::memcpy(filter, program, program_bytes);
+  net_linger::packet::Opened opened;
+  int err = net_linger::packet::packet_open(ifname, filter, static_cast<unsigned short>(program_bytes / sizeof(sock_filter)),
+                                            rcvbuf, has_netns ? netns : nullptr, &opened);
+  out[0] = opened.fd;
+  out[1] = opened.rcvbuf;
+  out[2] = opened.loopback;
+  out[3] = opened.step;
+  return Errno(env, err);
+}
+
+// packetRead(fd, data: Uint8Array(max * slot), slot, meta: Float64Array(5 * max)) -> count or -errno
+napi_value PacketRead(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  Args(env, info, argv);
+  int fd;
+  int slot;
+  if (!ReadInt(env, argv[0], 0, 1 << 30, &fd)) return nullptr;
+  if (!ReadInt(env, argv[2], 1, 1 << 16, &slot)) return nullptr;
+  size_t data_len = 0;
+  size_t meta_len = 0;
+  uint8_t* data = TypedArrayData<uint8_t>(env, argv[1], napi_uint8_array, static_cast<size_t>(slot));
+  double* meta = TypedArrayData<double>(env, argv[3], napi_float64_array, 5);
+  if (data == nullptr || meta == nullptr) return Throw(env, "ERR_INVALID_ARG_TYPE", "Expected a Uint8Array and a Float64Array", false);
+  napi_get_typedarray_info(env, argv[1], nullptr, &data_len, nullptr, nullptr, nullptr);
+  napi_get_typedarray_info(env, argv[3], nullptr, &meta_len, nullptr, nullptr, nullptr);
+  size_t max = data_len / static_cast<size_t>(slot);
+  if (meta_len / 5 < max) max = meta_len / 5;
+  return Errno(env, net_linger::packet::packet_read(fd, data, static_cast<size_t>(slot), meta, static_cast<int>(max)));
+}
+
+// packetStats(fd, out: Float64Array(2)) -> -errno or 0; out = [packets, drops] since the last call
+napi_value PacketStats(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  Args(env, info, argv);
+  int fd;
+  if (!ReadInt(env, argv[0], 0, 1 << 30, &fd)) return nullptr;
+  double* out = TypedArrayData<double>(env, argv[1], napi_float64_array, 2);
+  if (out == nullptr) return Throw(env, "ERR_INVALID_ARG_TYPE", "Expected a Float64Array of length 2", false);
+  return Errno(env, net_linger::packet::packet_stats(fd, &out[0], &out[1]));
+}
+
+// packetClose(fd) -> -errno or 0
+napi_value PacketClose(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  Args(env, info, argv);
+  int fd;
+  if (!ReadInt(env, argv[0], 0, 1 << 30, &fd)) return nullptr;
+  return Errno(env, net_linger::packet::packet_close(fd));
+}
+
+}  // namespace
+
+namespace net_linger {
+
+void define_capture(napi_env env, napi_value exports) {
+  Define(env, exports, "packetOpen", PacketOpen);
+  Define(env, exports, "packetRead", PacketRead);
+  Define(env, exports, "packetStats", PacketStats);
+  Define(env, exports, "packetClose", PacketClose);
+}
+
+}  // namespace net_linger

@@ -4,9 +4,9 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { CLOSE_ROWS } from '../close-rows.mjs';
-import { root } from './build.mjs';
-import { openConnections } from './loopback.mjs';
+import { CLOSE_ROWS } from './rows.mjs';
+import { root } from '../lib/build.mjs';
+import { openConnections } from '../lib/connections.mjs';
 
 const require = createRequire(import.meta.url);
 const lib = require(path.join(root, 'dist', 'cjs', 'index.js'));

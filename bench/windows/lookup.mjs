@@ -1,15 +1,15 @@
-// Runs under Windows node.exe (Wine, bench/windows.mjs starts it): what finding the SOCKET behind
+// Runs under Windows node.exe (Wine, bench/windows/windows.mjs starts it): what finding the SOCKET behind
 // a net.Socket costs with 100 / 1,000 / 10,000 connections open in the process, where Node
 // reports _handle.fd === -1 and the addon walks the loop's libuv handles.
-// usage: windows-lookup.mjs <peer port on 127.0.0.1> <sizes, comma-separated>
+// usage: lookup.mjs <peer port on 127.0.0.1> <sizes, comma-separated>
 // Prints one line: RESULT <json>.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { openConnections } from './lib/loopback.mjs';
-import { median } from './lib/stats.mjs';
+import { openConnections } from '../lib/connections.mjs';
+import { median } from '../lib/stats.mjs';
 
 const require = createRequire(import.meta.url);
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, '$1')), '..');
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, '$1')), '..', '..');
 const lib = require(path.join(root, 'dist', 'cjs', 'index.js'));
 const { findWindowsSocket, resolveHandle } = require(path.join(root, 'dist', 'cjs', 'core', 'handle.js'));
 const [portText, sizesText] = process.argv.slice(2);

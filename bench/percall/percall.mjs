@@ -1,14 +1,13 @@
 // Per-call cost of setLinger / getLinger / pendingBytes: the package's public API against the
 // physical limit (a C loop making the same syscalls on the same kind of socket), against the
-// floor for any Node-API binding (bench/native/bare_addon.cc: the syscall and nothing else) and
+// floor for any Node-API binding (bench/percall/native/bare_addon.cc: the syscall and nothing else) and
 // against koffi calling libc directly, with the layers in between split out. Trials are
 // interleaved (a seeded shuffle per round) and medians reported, because the machine is shared.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { buildBenchNatives, root } from './lib/build.mjs';
-import { connectedPair } from './lib/loopback.mjs';
-import { median, shuffled } from './lib/stats.mjs';
+import { buildBenchNatives, root } from '../lib/build.mjs';
+import { median, shuffled } from '../lib/stats.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -86,7 +85,8 @@ export async function runPerCall({ iterations = 1_000_000, trials = 5, log = () 
   const native = require(path.join(root, 'dist', 'cjs', 'core', 'binding.js')).binding();
   const bare = require(built.bareAddon);
   const noop = require(built.addonApiNoop);
-  const pair = await connectedPair();
+  // The package's one loopback harness (the lab's and the tests'): the accepted end is paused.
+  const pair = await require(path.join(root, 'dist', 'cjs', 'lab', 'index.js')).loopbackPair();
   const variants = [
     ...['setLinger', 'getLinger', 'pendingBytes'].map((op) => ({
       op, name: 'C loop (the limit)', run: (n) => Number(execFileSync(built.syscallLoop, [op, String(n)], { encoding: 'utf8' })),
@@ -100,7 +100,8 @@ export async function runPerCall({ iterations = 1_000_000, trials = 5, log = () 
     for (const v of shuffled(variants, 0x9e3779b9 + trial)) samples.get(v).push(v.run(iterations));
     if ((trial + 1) % 10 === 0 || trial + 1 === trials) log(`  per-call trial ${trial + 1}/${trials} done`);
   }
-  pair.close();
+  pair.client.destroy();
+  pair.accepted.destroy();
   const rows = variants.map((v) => ({ op: v.op, name: v.name, ns: median(samples.get(v)), best: Math.min(...samples.get(v)), samples: samples.get(v) }));
   for (const row of rows) {
     const base = rows.find((r) => r.op === row.op && r.name.startsWith('C loop'));

@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { median, shuffled } from './lib/stats.mjs';
+import { median, shuffled } from '../lib/stats.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -93,7 +93,7 @@ async function startRelay(kind, upstreamPort, options = {}) {
     }
     throw new Error('socat did not start listening');
   }
-  const child = spawnNode(path.join(here, 'lib', 'relay-worker.mjs'), [kind, String(upstreamPort)], { fdLimit: options.fdLimit, nodeArgs: ['--expose-gc'] });
+  const child = spawnNode(path.join(here, 'worker.mjs'), [kind, String(upstreamPort)], { fdLimit: options.fdLimit, nodeArgs: ['--expose-gc'] });
   const port = await request(child, null, 'port');
   return {
     port, child,
@@ -224,7 +224,7 @@ export async function runRelayThroughput({ bytes = 512 * 2 ** 20, trials = 5, lo
 // ---- many idle connections --------------------------------------------------------------
 
 async function idleTrial(kind, connections, fdLimit) {
-  const driver = spawnNode(path.join(here, 'lib', 'idle-driver.mjs'), [], { fdLimit });
+  const driver = spawnNode(path.join(here, 'idle-driver.mjs'), [], { fdLimit });
   const { upstreamPort } = await request(driver, null, 'ready');
   const relay = await startRelay(kind, upstreamPort, { fdLimit });
   try {

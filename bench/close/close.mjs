@@ -3,15 +3,15 @@
 // can be counted per row). Trials are interleaved across rows; medians are reported.
 import { fork } from 'node:child_process';
 import path from 'node:path';
-import { CLOSE_ROWS } from './close-rows.mjs';
-import { median, shuffled } from './lib/stats.mjs';
-import { tcpStates } from './lib/build.mjs';
+import { CLOSE_ROWS } from './rows.mjs';
+import { median, shuffled } from '../lib/stats.mjs';
+import { tcpStates } from '../lib/build.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function startPeer(mode = 'reading') {
-  const peer = fork(path.join(here, 'lib', 'peer.mjs'), [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const peer = fork(path.join(here, '..', 'lib', 'peer.mjs'), [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     peer.once('message', ({ port }) => resolve({ peer, port }));
     peer.once('error', reject);
@@ -19,7 +19,7 @@ function startPeer(mode = 'reading') {
 }
 
 function runCloser(row, count, port, batch) {
-  const child = fork(path.join(here, 'lib', 'close-worker.mjs'), [row.name, String(count), String(port), String(batch)],
+  const child = fork(path.join(here, 'worker.mjs'), [row.name, String(count), String(port), String(batch)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let result;

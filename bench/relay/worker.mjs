@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { root } from './build.mjs';
+import { root } from '../lib/build.mjs';
 
 const require = createRequire(import.meta.url);
 const [mode, upstreamText] = process.argv.slice(2);

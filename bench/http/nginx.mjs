@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { root } from './build.mjs';
-import { childrenOf } from './proc.mjs';
+import { root } from '../lib/build.mjs';
+import { childrenOf } from '../lib/proc.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

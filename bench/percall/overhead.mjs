@@ -1,6 +1,6 @@
 // The per-call ratios the package is held to, and where each nanosecond goes, from the rows of
 // one per-call run: every figure here is computed from those rows, none is written by hand.
-import { FLOOR_ROW } from '../percall.mjs';
+import { FLOOR_ROW } from './percall.mjs';
 
 const fmt = (n, digits = 1) => (n == null || Number.isNaN(n) ? '–' : n.toFixed(digits));
 const OPS = [['setLinger', 'koffi -> libc setsockopt'], ['getLinger', 'koffi -> libc getsockopt'], ['pendingBytes', 'koffi -> libc ioctl x2']];
@@ -11,7 +11,7 @@ export function overheadSection(rows) {
   const row = (op, name) => rows.find((r) => r.op === op && r.name === name);
   const best = (op, name) => row(op, name)?.best;
   const lines = ['### Against the floor', ''];
-  lines.push(`The floor is \`bench/native/bare_addon.cc\`: a Node-API function that reads its arguments with one Node-API call each, checks nothing and makes the syscall (*${FLOOR_ROW}* above). `
+  lines.push(`The floor is \`bench/percall/native/bare_addon.cc\`: a Node-API function that reads its arguments with one Node-API call each, checks nothing and makes the syscall (*${FLOOR_ROW}* above). `
     + 'The package keeps every check. Three views of the same samples: *best* is the fastest trial of each row (on a shared machine noise only adds time), '
     + '*paired* is the median over trials of the ratio to the floor measured in the same round, *median* is the ratio of the medians.', '');
   lines.push('| call | target | goal | × floor, best | × floor, paired | × floor, median | met (best / paired) |', '|---|---|---:|---:|---:|---:|---|');

@@ -1,19 +1,19 @@
 // HTTP benchmarks of enableLingeringClose (from the built package, dist/cjs/index.js):
-//  - keep-alive traffic: autocannon against the same node:http server (bench/lib/http-server.mjs)
+//  - keep-alive traffic: autocannon against the same node:http server (bench/http/server.mjs)
 //    in a child process, with the integration and without, trials interleaved;
 //  - a "413 storm": concurrent clients each uploading more than the limit to a server that rejects
 //    early, Node with the integration, Node without (the control) and nginx (`lingering_close on`),
-//    the same client process (bench/lib/storm-client.mjs) for all three; server CPU and peak RSS
+//    the same client process (bench/http/storm-client.mjs) for all three; server CPU and peak RSS
 //    from /proc.
 // Run directly (`node bench/http.mjs`, BENCH_QUICK=1 for the small version) it prints JSON.
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { median, shuffled } from './lib/stats.mjs';
-import { tcpStates } from './lib/build.mjs';
-import { cpuSeconds, fdCount, peakRssMiB, resetPeak, rssMiB } from './lib/proc.mjs';
-import { ensureNginx, startNginx } from './lib/nginx.mjs';
+import { median, shuffled } from '../lib/stats.mjs';
+import { tcpStates } from '../lib/build.mjs';
+import { cpuSeconds, fdCount, peakRssMiB, resetPeak, rssMiB } from '../lib/proc.mjs';
+import { ensureNginx, startNginx } from './nginx.mjs';
 
 const autocannonVersion = createRequire(import.meta.url)('autocannon/package.json').version;
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -22,7 +22,7 @@ const sum = (values) => values.reduce((a, b) => a + b, 0);
 
 /** A node:http server child: { port, pid, stats(), stop() }, or { unavailable } when the build lacks the integration. */
 function startNodeServer(variant, limit) {
-  const child = fork(path.join(here, 'lib', 'http-server.mjs'), [variant, String(limit)],
+  const child = fork(path.join(here, 'server.mjs'), [variant, String(limit)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return new Promise((resolve, reject) => {
@@ -60,7 +60,7 @@ const WORKLOADS = [
 ];
 
 function cannon(port, workload, { connections, duration }) {
-  const child = fork(path.join(here, 'lib', 'cannon-worker.mjs'),
+  const child = fork(path.join(here, 'cannon-worker.mjs'),
     [String(port), workload.method, workload.path, String(workload.bodyBytes), String(connections), String(duration)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
@@ -165,7 +165,7 @@ export async function runKeepAlive({ trials = 16, duration = 1, connections = 32
 // ---------------------------------------------------------------- the 413 storm
 
 function runStormClient(port, clients, bytes, timeoutMs) {
-  const child = fork(path.join(here, 'lib', 'storm-client.mjs'), [String(port), String(clients), String(bytes), String(timeoutMs)],
+  const child = fork(path.join(here, 'storm-client.mjs'), [String(port), String(clients), String(bytes), String(timeoutMs)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let result;

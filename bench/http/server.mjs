@@ -8,7 +8,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { root } from './build.mjs';
+import { root } from '../lib/build.mjs';
 
 const require = createRequire(import.meta.url);
 const [variant = 'plain', limitText = String(2 ** 20)] = process.argv.slice(2);
