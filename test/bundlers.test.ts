@@ -174,7 +174,7 @@ describe.skipIf(!isMainThread || process.platform !== 'linux')('bundler matrix (
     expect(await runBundle(bundle)).toEqual({ reset: true });
   });
 
-  it.each(['cjs', 'esm'])('a %s bundle with no prebuilds beside it runs with NET_LINGER_BINARY or setNativeBinding(path)', async (format) => {
+  it.each(['cjs', 'esm'])('a %s bundle with no prebuilds beside it runs with NET_LINGER_BINARY or setNativeBinding() (a file, a folder, the loaded addon)', async (format) => {
     const ext = format === 'cjs' ? 'cjs' : 'mjs';
     const dir = path.join(work, 'named', format);
     fs.mkdirSync(dir, { recursive: true });
@@ -185,6 +185,15 @@ describe.skipIf(!isMainThread || process.platform !== 'linux')('bundler matrix (
     fs.copyFileSync(path.join(app, 'dist', `packaged.${ext}`), packaged);
     expect((await runBundle(packaged)).code).toBe('ERR_NET_LINGER_NO_BINARY');
     expect(await runBundle(packaged, {}, `lib.setNativeBinding(${JSON.stringify(prebuild)});`)).toEqual({ reset: true });
+    // A folder holding prebuilds/, by either way; the addon object, already loaded.
+    const installed = path.join(work, 'net-linger-installed');
+    expect(await runBundle(bundle, { NET_LINGER_BINARY: installed })).toEqual({ reset: true });
+    expect(await runBundle(packaged, {}, `lib.setNativeBinding(${JSON.stringify(installed)});`)).toEqual({ reset: true });
+    const loadedAddon = `const addon = { exports: {} }; process.dlopen(addon, ${JSON.stringify(prebuild)}); lib.setNativeBinding(addon.exports);`;
+    expect(await runBundle(packaged, {}, loadedAddon)).toEqual({ reset: true });
+    // Named too late: once an addon is loaded, another one is an error.
+    const late = `await lib.resetPeer(); lib.setNativeBinding(${JSON.stringify(foreignAddon())});`;
+    expect((await runBundle(packaged, { NET_LINGER_BINARY: prebuild }, late)).code).toBe('ERR_NET_LINGER_BINARY_LOADED');
   });
 });
 
