@@ -16,6 +16,7 @@ import { checkWire } from '../src/lab/judge';
 import { runScenario } from '../src/lab/runner';
 import { SCENARIOS, type ConnectionExpectation, type ConnectionScenario } from '../src/lab/scenarios';
 import { cliForOtherUsers } from './helpers';
+import { requireTools, toolPath } from './tools';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');
@@ -23,7 +24,9 @@ const linux = process.platform === 'linux';
 const support = linux ? captureSupport() : undefined;
 const canCapture = support?.ok === true;
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+const hasSetpriv = spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;
+/** Can this user make a user namespace that owns a network namespace (the lab's private capture)? */
+const userNamespaces = () => spawnSync('unshare', ['--user', '--map-root-user', '--net', 'true'], { stdio: 'ignore' }).status === 0;
 
 /** An IPv4 or IPv6 packet carrying a TCP header with these ports, flags and payload size. */
 function packet(version: 4 | 6, src: number, dst: number, flags: number, payload: number): Uint8Array {
@@ -131,7 +134,7 @@ const ORDER = ['SYN', 'FIN', 'RST', 'PSH', 'ACK', 'URG'];
 
 /** tcpdump on lo for one port, started and stopped by the test, its text output parsed. */
 async function tcpdump(port: number): Promise<{ stop(): Promise<Dumped[]> }> {
-  const child = spawn('tcpdump', ['-i', 'lo', '-nn', '-l', '--immediate-mode', '-tt', `tcp port ${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(toolPath('tcpdump')!, ['-i', 'lo', '-nn', '-l', '--immediate-mode', '-tt', `tcp port ${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => { out += d; });
@@ -180,7 +183,8 @@ function run(args: string[], env: Record<string, string> = {}, as?: string): Pro
 describe.skipIf(!isMainThread || !canCapture)('captured on the wire (CAP_NET_RAW)', () => {
   const row = (name: string) => SCENARIOS.find((s) => s.name === name) as ConnectionScenario;
 
-  it.skipIf(!has('tcpdump'))('the lab\'s capture agrees with tcpdump, segment for segment', async () => {
+  it('the lab\'s capture agrees with tcpdump, segment for segment', async (ctx) => {
+    requireTools(ctx, 'tcpdump');
     for (const [name, family] of [['close-with-unread-data', 4], ['plain-close', 6], ['shutdown-both-then-peer-sends', 4], ['linger-zero', 4]] as const) {
       let dump: Awaited<ReturnType<typeof tcpdump>> | undefined;
       const result = await runScenario(row(name), {
@@ -228,7 +232,8 @@ describe.skipIf(!isMainThread || !canCapture)('captured on the wire (CAP_NET_RAW
     expect(capture.drops).toBe(0);
   });
 
-  it.skipIf(!isRoot || !has('ip'))('opens a capture in another network namespace, by path, and sees that namespace\'s traffic', async () => {
+  it.skipIf(!isRoot)('opens a capture in another network namespace, by path, and sees that namespace\'s traffic', async (ctx) => {
+    requireTools(ctx, 'ip');
     const name = `nl-capture-${process.pid}`;
     expect(spawnSync('ip', ['netns', 'add', name]).status).toBe(0);
     try {
@@ -264,7 +269,8 @@ c.on('data',()=>{});c.on('end',()=>c.end());c.on('close',()=>{s.close();});});})
     }
   });
 
-  it.skipIf(!has('chromium'))('--html renders in headless Chromium with a ladder for every connection row', async () => {
+  it('--html renders in headless Chromium with a ladder for every connection row', async (ctx) => {
+    requireTools(ctx, 'chromium');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'net-linger-html-'));
     try {
       const file = path.join(dir, 'report.html');
@@ -274,7 +280,7 @@ c.on('data',()=>{});c.on('end',()=>c.end());c.on('close',()=>{s.close();});});})
       // Self-contained: no script, stylesheet link, font or any address but the SVG namespace.
       expect(html).not.toMatch(/<script|<link|@import|url\((?!#)/);
       expect(html.match(/https?:\/\/[^"]*/g)?.every((u) => u === 'http://www.w3.org/2000/svg')).toBe(true);
-      const chromium = spawnSync('chromium', [
+      const chromium = spawnSync(toolPath('chromium')!, [
         '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
         '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(dir, 'profile')}`, '--dump-dom', `file://${file}`,
       ], { encoding: 'utf8', timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
@@ -296,7 +302,7 @@ c.on('data',()=>{});c.on('end',()=>c.end());c.on('close',()=>{s.close();});});})
 });
 
 describe.skipIf(!isMainThread || !linux)('a user without CAP_NET_RAW', () => {
-  const runAsNobody = isRoot && has('setpriv');
+  const runAsNobody = isRoot && hasSetpriv;
   const refusal = /^net-linger lab: --capture needs CAP_NET_RAW, which this process does not have, and cannot use a private user namespace here \((.+)\)\. Run it as root \(e\.g\. with sudo\), or allow unprivileged user namespaces/;
 
   it.skipIf(!runAsNobody)('is refused in words, exit 2, where no user namespace can be had', async () => {
@@ -307,8 +313,10 @@ describe.skipIf(!isMainThread || !linux)('a user without CAP_NET_RAW', () => {
     expect(code).toBe(2);
   });
 
-  it.skipIf(!runAsNobody)('captures inside the lab\'s own user and network namespace where the kernel allows one', async () => {
+  it.skipIf(!runAsNobody)('captures inside the lab\'s own user and network namespace where the kernel allows one', async (ctx) => {
     const allowed = spawnSync('setpriv', ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', 'unshare', '--user', '--map-root-user', '--net', 'true']).status === 0;
+    // In its own namespace the lab brings the loopback interface up with ip (iproute2).
+    if (allowed) requireTools(ctx, 'ip');
     const { code, stdout, stderr } = await run(['lab', '--capture', '--json', '--scenario', 'close-with-unread-data', '--scenario', 'plain-close'], {}, 'nobody');
     if (!allowed) {
       expect(stderr).toMatch(refusal);
@@ -321,7 +329,8 @@ describe.skipIf(!isMainThread || !linux)('a user without CAP_NET_RAW', () => {
     for (const r of report.rows) expect(r.observed.wire.length, r.scenario).toBeGreaterThanOrEqual(3);
   });
 
-  it.skipIf(runAsNobody || canCapture)('this user: captures in a private namespace or is refused with exit 2', async () => {
+  it.skipIf(runAsNobody || canCapture)('this user: captures in a private namespace or is refused with exit 2', async (ctx) => {
+    if (userNamespaces()) requireTools(ctx, 'ip');
     const { code, stderr } = await run(['lab', '--capture', '--scenario', 'plain-close']);
     if (code !== 0) {
       expect(stderr).toMatch(refusal);

@@ -7,6 +7,7 @@ import readline from 'node:readline';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { peersAvailable, pythonClient, pythonServer } from './peer-support';
+import { requireTools } from './tools';
 
 const cli = path.resolve(__dirname, '..', 'dist', 'cjs', 'cli', 'main.js');
 
@@ -72,7 +73,8 @@ describe.skipIf(!isMainThread || !peersAvailable)('net-linger proxy', () => {
     expect((await proxy.stop('SIGTERM')).code).toBe(0);
   });
 
-  it('--reset-after: curl reports "Connection reset by peer" (exit 56), the JSON line says what was done', async () => {
+  it('--reset-after: curl reports "Connection reset by peer" (exit 56), the JSON line says what was done', async (ctx) => {
+    requireTools(ctx, 'curl');
     const server = await pythonServer('server-answer', '::1', 50_000);
     const proxy = await startProxy(['--listen', '[::1]:0', '--upstream', `[::1]:${server.port}`, '--reset-after', '2000', '--json']);
     expect(proxy.address).toBe('[::1]');

@@ -8,6 +8,7 @@ import { ERROR_CODES } from '../src/core/errors';
 import { captureSupport } from '../src/lab/capture';
 import { SCENARIOS } from '../src/lab/scenarios';
 import { labSchema } from './lab-schema';
+import { requireTools } from './tools';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');
@@ -210,15 +211,8 @@ describe.skipIf(!isMainThread)('net-linger CLI', () => {
     });
 
     // `script` gives the CLI a terminal, the only way to see the progress line and the colours.
-    const hasScript = (() => {
-      try {
-        execFileSync('script', ['--version'], { stdio: 'ignore' });
-        return linux;
-      } catch {
-        return false;
-      }
-    })();
-    it.runIf(hasScript)('on a terminal: a progress line on stderr, colour unless NO_COLOR is set', () => {
+    it.runIf(linux)('on a terminal: a progress line on stderr, colour unless NO_COLOR is set', (ctx) => {
+      requireTools(ctx, 'script');
       const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} lab --scenario plain-close --scenario error-fd-not-open`;
       const onTerminal = (env: Record<string, string | undefined>) =>
         execFileSync('script', ['-qec', command, '/dev/null'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: undefined, ...env } });

@@ -12,20 +12,14 @@ import { SCENARIOS } from '../src/lab/scenarios';
 import { semanticsTable } from '../src/lab/semantics-table';
 import { labSchema } from './lab-schema';
 import { cliForOtherUsers } from './helpers';
+import { needTools } from './tools';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');
 const linux = process.platform === 'linux';
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const hasTools = linux && ['ip', 'nft', 'tc', 'ss'].every((tool) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-});
-// As root on Linux the rows must run: missing tools fail the suite (below) instead of skipping it.
+// As root on Linux the rows run; without iproute2 or nftables they skip, naming what installs them
+// (test/tools.ts; NET_LINGER_REQUIRE_TOOLS=1 makes that a failure).
 const canRun = linux && isRoot;
 const hasSetpriv = linux && isRoot && (() => {
   try {
@@ -179,9 +173,7 @@ describe.skipIf(!isMainThread)('net-linger lab --condition', () => {
   });
 
   describe.runIf(canRun)('as root', () => {
-    it('has the tools it needs (CI: scripts/ensure-apt.sh nftables iproute2)', () => {
-      expect(hasTools).toBe(true);
-    });
+    needTools('ip', 'nft', 'tc', 'ss');
 
     it('blackhole with --capture: every row and wire claim passes, the JSON says what the vanished peer did to each close, nothing is left behind', async () => {
       const before = hostSnapshot();

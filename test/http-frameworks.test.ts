@@ -17,9 +17,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enableLingeringClose, type LingeringCloseHandle } from '../src/http/index';
 import { resourceGuard, until } from './close-support';
 import {
-  ANSWER, CLIENTS, LIMIT, clean, countClientErrors, settled, getOk, listen, nodeHandler, shut, trackAccepted, upload,
+  ANSWER, CLIENTS, LIMIT, clean, clientsHere, countClientErrors, settled, getOk, listen, nodeHandler, shut, trackAccepted, upload,
   type ClientName, type ClientView, type Target,
 } from './http-support';
+import { requireTools } from './tools';
 
 const BYTES = 8 * 1024 * 1024;
 const OPTIONS = { lingeringTime: 5000, lingeringTimeout: 2000 };
@@ -32,7 +33,37 @@ interface Running {
 
 /** What Python http.client observes without the integration: [Content-Length, chunked]. */
 type Control = [boolean, boolean];
-type Framework = { name: string; control: Control; start(host: string, enable: (s: http.Server) => void): Promise<Running> };
+type Framework = {
+  name: string;
+  control: Control;
+  /** Its chunked case ends only when Node's keepAliveTimeout closes a connection stalled mid-upload. */
+  chunkedNeedsKeepAliveTimeout?: true;
+  start(host: string, enable: (s: http.Server) => void): Promise<Running>;
+};
+
+/**
+ * Does this Node close a keep-alive connection whose client sends body bytes after the response
+ * and then stalls? Before nodejs/node#58178 (Node 20.20.1; Node 18 never had it) every parsed byte
+ * cleared the keep-alive timer, and a body byte arriving after the response left no timer at all:
+ * the connection stays open until the client gives up, so there is no close to linger.
+ */
+async function keepAliveEndsStalledUpload(): Promise<boolean> {
+  const server = http.createServer((_req, res) => res.end('no'));
+  server.keepAliveTimeout = 200;
+  const { port } = await listen(server, '127.0.0.1');
+  try {
+    return await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      const timer = setTimeout(() => { socket.destroy(); resolve(false); }, 2000);
+      socket.on('error', () => undefined);
+      socket.once('close', () => { clearTimeout(timer); resolve(true); });
+      socket.write('POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+      socket.once('data', () => socket.write('5\r\nhello\r\n'));
+    });
+  } finally {
+    await shut(server);
+  }
+}
 
 const FRAMEWORKS: Framework[] = [
   {
@@ -85,6 +116,7 @@ const FRAMEWORKS: Framework[] = [
     // past the limit, the client stalls, and Node's keepAliveTimeout destroys it (RST).
     name: 'koa 2 + koa-body (textLimit)',
     control: [true, false],
+    chunkedNeedsKeepAliveTimeout: true,
     async start(host, enable) {
       const app = new Koa();
       app.silent = true;
@@ -169,17 +201,29 @@ const ALL_RUNS = [
 ];
 
 describe.skipIf(!isMainThread || process.platform !== 'linux')('enableLingeringClose with every framework', () => {
+  let keepAliveEndsStall = true;
+  beforeAll(async () => { keepAliveEndsStall = await keepAliveEndsStalledUpload(); });
+  /** Leaves out the chunked runs Node cannot end here (see keepAliveEndsStalledUpload), and says why. */
+  const stalled = (fw: Framework) => fw.chunkedNeedsKeepAliveTimeout && !keepAliveEndsStall
+    ? `Node ${process.version} never closes a connection stalled mid-upload (nodejs/node#58178, fixed in 20.20.1): its chunked case is not run`
+    : undefined;
   for (const fw of FRAMEWORKS) {
     describe(fw.name, () => {
       const [cl, chunked] = fw.control;
-      it(`control, without the integration: Python http.client ${cl ? 'reads' : 'loses'} the 413 (Content-Length), ${chunked ? 'reads' : 'loses'} it (chunked)`, async () => {
-        const o = await observe(fw, false, [{ client: 'python' }, { client: 'python', chunked: true }]);
+      it(`control, without the integration: Python http.client ${cl ? 'reads' : 'loses'} the 413 (Content-Length), ${chunked ? 'reads' : 'loses'} it (chunked)`, async (ctx) => {
+        const why = stalled(fw);
+        const o = await observe(fw, false, [{ client: 'python' }, ...(why ? [] : [{ client: 'python' as const, chunked: true }])]);
         if (process.env.NET_LINGER_HTTP_SHOW) console.log(fw.name, 'control', JSON.stringify(o.views));
+        if (why) {
+          expect(clean(o.views.python), JSON.stringify(o.views)).toBe(cl);
+          ctx.skip(why);
+        }
         expect([clean(o.views.python), clean(o.views['python chunked'])], JSON.stringify(o.views)).toEqual(fw.control);
       });
 
-      it('with enableLingeringClose: every client reads the whole 413, no clientError, next request served, lingering ends', async () => {
-        const o = await observe(fw, true, ALL_RUNS);
+      it('with enableLingeringClose: every client reads the whole 413, no clientError, next request served, lingering ends', async (ctx) => {
+        const why = stalled(fw);
+        const o = await observe(fw, true, clientsHere(ALL_RUNS).filter((r) => !(why && 'chunked' in r)));
         if (process.env.NET_LINGER_HTTP_SHOW) console.log(fw.name, 'on', JSON.stringify(o.views), JSON.stringify(o.handle?.counts));
         for (const [client, view] of Object.entries(o.views)) expect(clean(view), `${client}: ${JSON.stringify(view)}`).toBe(true);
         expect(o.clientErrors, o.clientErrorCodes.join()).toBe(0);
@@ -188,6 +232,8 @@ describe.skipIf(!isMainThread || process.platform !== 'linux')('enableLingeringC
         expect(c.lingered).toBeGreaterThan(0);
         expect(c.endedByFin + c.endedByCap).toBe(c.lingered);
         expect(c.endedByReset + c.endedByError + c.overMaxLingering).toBe(0);
+        requireTools(ctx, 'curl');
+        if (why) ctx.skip(why);
       });
     });
   }

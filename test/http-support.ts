@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { LingeringCloseHandle } from '../src/http/index';
 import { cert, key, track } from './close-support';
+import { toolPath } from './tools';
 
 export const LIMIT = 1024 * 1024;
 export const ANSWER = 'too large';
@@ -180,6 +181,15 @@ export async function fetchUpload(t: Target, o: UploadOptions): Promise<ClientVi
 
 export type ClientName = 'curl' | 'python' | 'node' | 'node-keepalive' | 'fetch';
 export const CLIENTS: ClientName[] = ['curl', 'python', 'node', 'node-keepalive', 'fetch'];
+
+/**
+ * The clients of a list that can run here: curl is optional (test/tools.ts). A test that loops
+ * over clients runs these, then calls requireTools(ctx, 'curl'), which skips it with the note
+ * (or fails it under NET_LINGER_REQUIRE_TOOLS=1) if curl was left out.
+ */
+export function clientsHere<T extends { client: ClientName } | ClientName>(list: readonly T[]): T[] {
+  return list.filter((c) => (typeof c === 'string' ? c : c.client) !== 'curl' || toolPath('curl') !== undefined);
+}
 
 export function upload(client: ClientName, t: Target, o: UploadOptions): Promise<ClientView> {
   switch (client) {

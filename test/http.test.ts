@@ -9,9 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enableLingeringClose, type LingeringCloseHandle } from '../src/http/index';
 import { resourceGuard, sleep, track, until } from './close-support';
 import {
-  ANSWER, CLIENTS, LIMIT, clean, countClientErrors, settled, getOk, listen, nodeHandler, shut, tlsOptions, trackAccepted, upload,
+  ANSWER, CLIENTS, LIMIT, clean, clientsHere, countClientErrors, settled, getOk, listen, nodeHandler, shut, tlsOptions, trackAccepted, upload,
   type ClientName, type ClientView, type NodeStyle, type Target,
 } from './http-support';
+import { requireTools } from './tools';
 
 const linux = process.platform === 'linux';
 const BYTES = 8 * 1024 * 1024;
@@ -60,7 +61,8 @@ describe.skipIf(!linux)('enableLingeringClose: node:http answering 413 with Conn
 
   for (const style of ['close', 'destroy', 'destroy-socket'] as const) {
     for (const client of CLIENTS) {
-      it(`${style}: ${client} reads the whole 413, no clientError, the next request is served, lingering ends`, async () => {
+      it(`${style}: ${client} reads the whole 413, no clientError, the next request is served, lingering ends`, async (ctx) => {
+        if (client === 'curl') requireTools(ctx, 'curl');
         const r = await runNode({ style, enable: true, client });
         expect(r.views.map(clean), JSON.stringify(r.views)).toEqual([true]);
         expect(r.clientErrors).toBe(0);
@@ -73,32 +75,35 @@ describe.skipIf(!linux)('enableLingeringClose: node:http answering 413 with Conn
     }
   }
 
-  it('chunked uploads: every client reads the whole 413', async () => {
-    for (const client of CLIENTS) {
+  it('chunked uploads: every client reads the whole 413', async (ctx) => {
+    for (const client of clientsHere(CLIENTS)) {
       const r = await runNode({ style: 'destroy', enable: true, client, chunked: true });
       expect(r.views.map(clean), `${client} ${JSON.stringify(r.views)}`).toEqual([true]);
       expect(r.clientErrors).toBe(0);
     }
+    requireTools(ctx, 'curl');
   });
 
-  it('IPv6 (::1): control fails for Python, and with lingering curl, Python and Node read the 413', async () => {
+  it('IPv6 (::1): control fails for Python, and with lingering curl, Python and Node read the 413', async (ctx) => {
     const control = await runNode({ style: 'close', enable: false, client: 'python', host: '::1' });
     expect(control.views.filter(clean).length).toBe(0);
-    for (const client of ['curl', 'python', 'node'] as const) {
+    for (const client of clientsHere(['curl', 'python', 'node'] as const)) {
       const r = await runNode({ style: 'close', enable: true, client, host: '::1' });
       expect(r.views.map(clean), `${client} ${JSON.stringify(r.views)}`).toEqual([true]);
       expect(r.next).toBe(200);
     }
+    requireTools(ctx, 'curl');
   });
 
-  it('https: control fails for Python; with lingering Python, curl and Node read the whole 413', async () => {
+  it('https: control fails for Python; with lingering Python, curl and Node read the whole 413', async (ctx) => {
     const control = await runNode({ style: 'close', enable: false, client: 'python', tls: true });
     expect(control.views.filter(clean).length, JSON.stringify(control.views)).toBe(0);
-    for (const client of ['python', 'curl', 'node'] as const) {
+    for (const client of clientsHere(['python', 'curl', 'node'] as const)) {
       const r = await runNode({ style: 'destroy', enable: true, client, tls: true });
       expect(r.views.map(clean), `${client} ${JSON.stringify(r.views)}`).toEqual([true]);
       expect(r.clientErrors).toBe(0);
       expect(r.next).toBe(200);
     }
+    requireTools(ctx, 'curl');
   });
 });

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { gracefulClose } from '../src/index';
 import { enableLingeringClose } from '../src/http/index';
 import { probeServer, type ProbeReport } from '../src/testing/index';
+import { requireTools, toolPath } from './tools';
 
 const root = path.resolve(__dirname, '..');
 const cli = path.join(root, 'dist', 'cjs', 'cli', 'main.js');
@@ -80,7 +81,7 @@ async function pythonServer(mode: 'http' | 'tcp'): Promise<{ port: number; stop:
 }
 
 // ---- nginx, started here with its own prefix and config ------------------------------------
-const nginxBinary = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => fs.existsSync(p));
+const nginxBinary = () => toolPath('nginx');
 // nginx is not under test: it runs without a sanitizer runtime the suite may have preloaded (test:asan).
 const { LD_PRELOAD: _preload, ...envWithoutPreload } = process.env;
 
@@ -128,7 +129,7 @@ http {
 }
 `;
     fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
-    const child = spawn(nginxBinary!, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'logs', 'error.log')], { stdio: 'ignore', env: envWithoutPreload });
+    const child = spawn(nginxBinary()!, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'logs', 'error.log')], { stdio: 'ignore', env: envWithoutPreload });
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && child.exitCode === null && !(await canConnect(port))) await new Promise((r) => setTimeout(r, 50));
     if (child.exitCode === null && (await canConnect(port))) {
@@ -231,7 +232,8 @@ describe.skipIf(!isMainThread)('net-linger probe', () => {
       }
     });
 
-    it.skipIf(!nginxBinary)(`nginx${nginxBinary ? '' : ' (skipped: nginx is not installed; scripts/ensure-apt.sh nginx-light installs it)'} with lingering_close on and client_max_body_size 1m: 413, FIN, no reset`, async () => {
+    it('nginx with lingering_close on and client_max_body_size 1m: 413, FIN, no reset', async (ctx) => {
+      requireTools(ctx, 'nginx');
       const nginx = await startNginx();
       try {
         const { code, report } = await probeJson([`http://127.0.0.1:${nginx.port}/upload`]);
