@@ -282,7 +282,21 @@ function binaryError(code: string, message: string, cause: unknown): NetLingerEr
   return error;
 }
 
+let musl: boolean | undefined;
+/**
+ * Whether this Linux runs on musl. First detect-libc's quick test, the ldd script naming its C
+ * library (one small read); process.report.getReport() only where that says nothing, since the
+ * report takes milliseconds (it gathers the whole process's state) and this runs on every load.
+ */
 function isMusl(): boolean {
+  if (musl !== undefined) return musl;
+  try {
+    const ldd = fs.readFileSync('/usr/bin/ldd', 'latin1');
+    if (ldd.includes('musl')) return (musl = true);
+    if (ldd.includes('GNU C Library') || ldd.includes('GLIBC')) return (musl = false);
+  } catch {
+    // no ldd script: ask the report
+  }
   const report = process.report?.getReport?.() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return !report?.header?.glibcVersionRuntime;
+  return (musl = !report?.header?.glibcVersionRuntime);
 }
