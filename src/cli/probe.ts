@@ -1,6 +1,7 @@
 // `net-linger probe <url | host:port>`: upload to a server and say how it ended the connection.
 import { probeExitCode, probeServer, type ProbeOptions, type ProbeReport } from '../probe/probe.js';
 import { formatSize, wrapWords } from '../core/text.js';
+import { MAX_TIMER_MS } from '../core/validate.js';
 import { UsageError, flag, integerArg, readArgs, stringValue, stringValues } from './args.js';
 
 export const PROBE_HELP = `Usage: net-linger probe <http://host:port/path | host:port> [options]
@@ -42,7 +43,6 @@ Examples:
 `;
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
-const MAX_MS = 2 ** 31 - 1;
 
 function parseSize(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?$/i.exec(text.trim());
@@ -81,7 +81,7 @@ function parse(argv: readonly string[]): Parsed {
   const options: ProbeOptions = {};
   const ms = (name: string, min: number) => {
     const text = stringValue(args, name);
-    return text === undefined ? undefined : integerArg('probe', `--${name}`, text, min, MAX_MS, 'milliseconds');
+    return text === undefined ? undefined : integerArg('probe', `--${name}`, text, min, MAX_TIMER_MS, 'milliseconds');
   };
   const size = stringValue(args, 'size');
   if (size !== undefined) options.size = parseSize(size);

@@ -6,10 +6,11 @@ import {
   handleKind, isHttp2Socket, kernelConnected, nativeReset, streamError, streamHandle,
 } from '../core/node-internals.js';
 import {
-  DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain, MAX_TIMER_MS,
+  DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain,
 } from './drain.js';
+import { pollWithBackoff } from '../core/poll.js';
 import {
-  invalidArgType, outOfRange, validateChoice, validateInteger, validateOptionsObject, validateSignal, validateSocket,
+  MAX_TIMER_MS, invalidArgType, outOfRange, validateChoice, validateInteger, validateOptionsObject, validateSignal, validateSocket,
 } from '../core/validate.js';
 
 // Closing live Node sockets on purpose, without blocking the event loop.
@@ -78,8 +79,6 @@ export interface LingerCloseReport {
 }
 
 const DEFAULT_LINGER_QUIET = 1_000;
-const FIRST_POLL_MS = 1;
-const LONGEST_POLL_MS = 50;
 
 // Marks the sockets this module reset, so a concurrent or later gracefulClose/lingerClose can
 // say 'aborted'. A property rather than a WeakSet: cheaper per close, and gone with the socket.
@@ -495,7 +494,6 @@ function runLingerClose(
     let code: string | undefined;
     let reset = false;
     let pollTimer: NodeJS.Timeout | undefined;
-    let pollDelay = FIRST_POLL_MS;
     // Once everything is acknowledged: waiting for the peer to be done sending.
     let acked = false;
     let quietTimer: NodeJS.Timeout | undefined;
@@ -564,12 +562,10 @@ function runLingerClose(
       quietTimer = setTimeout(closeAcked, Math.max(0, quietMs - quietFor)).unref();
     }
     function schedulePoll() {
-      pollTimer = setTimeout(() => {
+      pollWithBackoff(() => {
         check();
-        if (outcome || acked || socket.destroyed) return;
-        pollDelay = Math.min(pollDelay * 2, LONGEST_POLL_MS);
-        schedulePoll();
-      }, pollDelay).unref();
+        return outcome !== undefined || acked || socket.destroyed;
+      }, (ms, fn) => { pollTimer = setTimeout(fn, ms).unref(); });
     }
     function stop(why: 'timeout' | 'aborted') {
       if (outcome || socket.destroyed) return;

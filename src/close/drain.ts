@@ -14,7 +14,6 @@ export const DEFAULT_LINGERING_TIME = 30_000;
 /** nginx's lingering_timeout: longest silence from the peer once our write side is done, in ms. */
 export const DEFAULT_LINGERING_TIMEOUT = 5_000;
 /** setTimeout's own ceiling: a longer delay would fire at once. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface DrainCaps {
   /** Upper bound for the whole drain, ms from start(). */

@@ -37,6 +37,9 @@ export function outOfRange(name: string, range: string, value: unknown): RangeEr
   );
 }
 
+/** The longest delay a Node timer takes (2^31 - 1 ms); longer ones fire at once, with a warning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** An integer in [min, max], or a typed error naming the argument. */
 export function validateInteger(value: unknown, name: string, min: number, max: number): number {
   if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);

@@ -3,13 +3,13 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { resetClose } from '../close/close.js';
-import { DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain, MAX_TIMER_MS } from '../close/drain.js';
+import { DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain } from '../close/drain.js';
 import { NetLingerError, isConnectionReset } from '../core/errors.js';
 import {
   type HttpIncomingInternals,
   detachHttpParser, foreignHttpRuntime, httpConnection, httpErrorSeen, releaseHttpParser, restartReading, wrapHttpEndListener,
 } from '../core/node-internals.js';
-import { invalidArgType, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
+import { MAX_TIMER_MS, invalidArgType, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
 
 // nginx's lingering close for Node's HTTP servers. When a server closes a connection right after
 // a response while the client is still sending (an early 413 or 401 during an upload), the unread

@@ -1,5 +1,5 @@
 // The probe's target and options, checked before anything connects, and the request head.
-import { invalidArgType, invalidArgValue, parseAddress, validateChoice, validateInteger } from '../core/validate.js';
+import { MAX_TIMER_MS, invalidArgType, invalidArgValue, parseAddress, validateChoice, validateInteger } from '../core/validate.js';
 import type { ProbeMode, ProbeOptions, ProbeOrder } from './types.js';
 
 export interface ParsedTarget {
@@ -15,7 +15,6 @@ export const DEFAULT_SIZE = 20 * 2 ** 20;
 export const DEFAULT_TIMEOUT = 30_000;
 export const DEFAULT_SETTLE = 500;
 export const DEFAULT_HEAD_PAUSE = 10;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function parseTarget(target: unknown): ParsedTarget {
