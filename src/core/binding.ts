@@ -29,6 +29,16 @@ export interface NativeBinding {
   ): number;
   /** True for the first call with this index in the whole process (every worker thread), false after. */
   claimOnce(index: number): boolean;
+  /**
+   * Linux only (native/capture.cc), for the lab's capture: an AF_PACKET socket with a BPF filter.
+   * out = [fd, rcvbuf granted, loopback, failed step]; returns 0 or -errno.
+   */
+  packetOpen?(ifname: string, filter: Uint8Array, rcvbuf: number, netns: string | null, out: Float64Array): number;
+  /** Up to data.length / slot packets, each `slot` bytes, meta 5 numbers each; returns the count or -errno. */
+  packetRead?(fd: number, data: Uint8Array, slot: number, meta: Float64Array): number;
+  /** out = [packets, drops] since the last call; returns 0 or -errno. */
+  packetStats?(fd: number, out: Float64Array): number;
+  packetClose?(fd: number): number;
   readonly maxLingerSeconds: number;
   readonly syscalls: {
     readonly setLinger: string;
