@@ -13,9 +13,6 @@ export {
   type LingerSetting, type PendingBytes, type ShutdownHow,
 } from './core/socket-ops.js';
 export type { SocketTarget } from './core/handle.js';
-export {
-  gracefulClose, lingerClose, resetClose,
-  type GracefulCloseOptions, type GracefulCloseOutcome, type GracefulCloseReport,
-  type LingerCloseOptions, type LingerCloseOutcome, type LingerCloseReport, type ResetCloseReport,
-} from './close/close.js';
+export { gracefulClose, lingerClose, type GracefulCloseOptions, type GracefulCloseOutcome, type GracefulCloseReport, type LingerCloseOptions, type LingerCloseOutcome, type LingerCloseReport } from './close/close.js';
+export { resetClose, type ResetCloseReport } from './close/reset-close.js';
 export { bindingPath, setNativeBinding } from './core/binding.js';

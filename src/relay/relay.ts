@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { resetClose } from '../close/close.js';
+import { resetClose } from '../close/reset-close.js';
 import { isConnectionReset, normalizeErrorCode } from '../core/errors.js';
 import { streamError } from '../core/node-internals.js';
 import { restoreEncoding, SocketReader, takeBytes } from '../core/reader.js';
