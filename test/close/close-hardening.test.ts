@@ -9,14 +9,12 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getLinger, gracefulClose, lingerClose, resetClose, setLinger } from '../../src/index';
 import { tcpState } from '../../src/lab/runner';
-import { cert, fillSendQueue, key, resourceGuard, sleep, tcpPair, tlsPair, until } from './support';
+import { cert, fillSendQueue, key, guardResources, sleep, tcpPair, tlsPair, until } from './support';
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); });
+guardResources();
 
 const linux = process.platform === 'linux';
 const onLinux = describe.skipIf(!linux);

@@ -2,14 +2,12 @@
 // Closing with destroy() leaves the upload unread, so the kernel resets the connection and the
 // client's request fails with ECONNRESET; gracefulClose lets the client finish reading the answer.
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gracefulClose, isConnectionReset, type GracefulCloseReport } from '../../src/index';
-import { resourceGuard, track } from './support';
+import { guardResources, track } from './support';
 import { nodeUpload } from '../http/support';
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); });
+guardResources();
 
 const BODY_BYTES = 32 * 1024 * 1024;
 const ANSWER = 'request body too large';

@@ -5,17 +5,15 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gracefulClose, lingerClose, resetClose } from '../../src/index';
-import { resourceGuard, track } from './support';
+import { guardResources, track } from './support';
 
 const CONNECTIONS = 1000;
 const PER_SOCKET = 256 * 1024;
 const STALL_BOUND_MS = 1000;
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); });
+guardResources();
 
 interface Crowd {
   closers: net.Socket[];

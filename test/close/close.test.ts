@@ -3,14 +3,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gracefulClose, lingerClose, pendingBytes, resetClose, setLinger } from '../../src/index';
 import { tcpState } from '../../src/lab/runner';
-import { Peer, fillSendQueue, resourceGuard, sleep, tcpPair, tlsPair, until } from './support';
+import { Peer, fillSendQueue, guardResources, sleep, tcpPair, tlsPair, until } from './support';
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); });
+guardResources();
 
 const linux = process.platform === 'linux';
 const ports = (s: net.Socket) => ({ local: s.localPort!, remote: s.remotePort! });

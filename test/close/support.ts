@@ -1,5 +1,6 @@
 // Loopback pairs for the close helpers' tests, a peer that records what it observes, and a
 // guard that proves nothing (sockets, servers, timers, descriptors) outlives a test file.
+import { afterAll, beforeAll } from 'vitest';
 import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
@@ -177,4 +178,11 @@ export function resourceGuard(): { verify(): Promise<void> } {
       throw new Error(`resources left behind: ${problems.join(', ')}`);
     },
   };
+}
+
+/** resourceGuard() around the whole file: snapshot before its first test, verify after its last. */
+export function guardResources(verifyTimeoutMs = 15_000): void {
+  let guard: ReturnType<typeof resourceGuard>;
+  beforeAll(() => { guard = resourceGuard(); });
+  afterAll(async () => { await guard.verify(); }, verifyTimeoutMs);
 }

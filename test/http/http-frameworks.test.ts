@@ -12,9 +12,9 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import Koa from 'koa';
 import { koaBody } from 'koa-body';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { enableLingeringClose, type LingeringCloseHandle } from '../../src/http/index';
-import { resourceGuard, until } from '../close/support';
+import { guardResources, until } from '../close/support';
 import {
   ANSWER, CLIENTS, LIMIT, clean, clientsHere, countClientErrors, settled, getOk, listen, nodeHandler, shut, trackAccepted, upload,
   type ClientName, type ClientView, type Target,
@@ -148,9 +148,7 @@ const FRAMEWORKS: Framework[] = [
   },
 ];
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); }, 15_000);
+guardResources();
 
 interface Observed {
   views: Record<string, ClientView>;

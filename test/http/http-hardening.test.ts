@@ -5,9 +5,9 @@
 // clientError handler destroys the socket. Real loopback connections and real clients.
 import http from 'node:http';
 import { Duplex } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { enableLingeringClose, type LingeringCloseHandle } from '../../src/http/index';
-import { resourceGuard, sleep, until } from '../close/support';
+import { guardResources, sleep, until } from '../close/support';
 import { requireTools } from '../support/tools';
 import {
   ANSWER, LIMIT, RawClient, clean, clientsHere, countClientErrors, getOk, listen, settled, shut, trackAccepted, upload,
@@ -17,9 +17,7 @@ import {
 const linux = process.platform === 'linux';
 const BYTES = 8 * 1024 * 1024;
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); }, 15_000);
+guardResources();
 
 /** Two connected in-memory streams, like an ssh2 channel: no handle, no setTimeout, no destroySoon. */
 function duplexPair(): [Duplex, Duplex] {

@@ -9,17 +9,15 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setLinger } from '../../src/index';
 import { enableLingeringClose, type LingeringCloseOptions } from '../../src/http/index';
-import { resourceGuard, sleep, track, until } from '../close/support';
+import { guardResources, sleep, track, until } from '../close/support';
 import { ANSWER, LIMIT, RawClient, clean, countClientErrors, getOk, listen, nodeHandler, pythonUpload, shut, trackAccepted, type Target } from './support';
 
 const linux = process.platform === 'linux';
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); }, 15_000);
+guardResources();
 
 async function server(options: LingeringCloseOptions | null, handler: http.RequestListener = nodeHandler('close')) {
   const s = http.createServer(handler);

@@ -10,9 +10,9 @@ import { createTerminus } from '@godaddy/terminus';
 import Fastify from 'fastify';
 import { createHttpTerminator } from 'http-terminator';
 import stoppable from 'stoppable';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { enableLingeringClose, type LingeringCloseCounts, type LingeringCloseHandle } from '../../src/http/index';
-import { resourceGuard, sleep, until } from '../close/support';
+import { guardResources, sleep, until } from '../close/support';
 import { ANSWER, LIMIT, RawClient, clean, listen, pythonUpload, trackAccepted, type ClientView, type Target } from './support';
 
 // terminus acts on a process signal, which a worker thread cannot receive: the forks project runs it.
@@ -20,9 +20,7 @@ const linux = process.platform === 'linux';
 const GRACE = 1000;
 const CAPS = { lingeringTime: 20_000, lingeringTimeout: 20_000 };
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); }, 15_000);
+guardResources();
 
 /** Opens once: the refused upload's answer waits for it (an auth check still running at shutdown). */
 function gate() {

@@ -4,9 +4,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { enableLingeringClose, type LingeringCloseHandle } from '../../src/http/index';
-import { resourceGuard, sleep, track, until } from '../close/support';
+import { guardResources, sleep, track, until } from '../close/support';
 import {
   ANSWER, CLIENTS, LIMIT, clean, clientsHere, countClientErrors, settled, getOk, listen, nodeHandler, shut, tlsOptions, trackAccepted, upload,
   type ClientName, type ClientView, type NodeStyle, type Target,
@@ -16,9 +16,7 @@ import { requireTools } from '../support/tools';
 const linux = process.platform === 'linux';
 const BYTES = 8 * 1024 * 1024;
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); }, 15_000);
+guardResources();
 
 interface Run {
   views: ClientView[];

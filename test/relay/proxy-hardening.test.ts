@@ -5,16 +5,12 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaultProxy, type FaultProxy } from '../../src/testing/index';
-import { resourceGuard, sleep, until } from '../close/support';
+import { listenPort } from '../support/helpers';
+import { guardResources, sleep, until } from '../close/support';
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); });
+guardResources();
 
-async function listen(server: net.Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as net.AddressInfo).port;
-}
+const listen = listenPort;
 
 /** An upstream that answers 'ok' and closes. */
 let answering: net.Server;

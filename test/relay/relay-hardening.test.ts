@@ -3,18 +3,14 @@
 // raw bytes.
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { relay, type RelayReport } from '../../src/relay/index';
-import { resourceGuard, sleep, until } from '../close/support';
+import { listenPort } from '../support/helpers';
+import { guardResources, sleep, until } from '../close/support';
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); });
+guardResources();
 
-async function listen(server: net.Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as net.AddressInfo).port;
-}
+const listen = listenPort;
 
 /** Rejects after `ms` with what did not happen, so that a hang fails the test instead of timing it out. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -4,19 +4,17 @@
 // rows where one hop more changes what can be observed say why, and what is seen instead.
 // Forks pool only: the relay is plain JavaScript, and the rows are already played in both pools.
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { relay, type RelayReport } from '../../src/relay/relay';
 import { runScenario, type Via } from '../../src/lab/runner';
 import { type ConnectionObservation, type Family } from '../../src/lab/observation';
 import { SCENARIOS, currentRuntime, type ConnectionScenario, type Platform } from '../../src/lab/scenarios';
-import { resourceGuard } from '../close/support';
+import { guardResources } from '../close/support';
 
 const platform = process.platform as Platform;
 const rows = SCENARIOS.filter((s): s is ConnectionScenario => s.kind === 'connection');
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); });
+guardResources();
 
 /**
  * A relay on loopback in front of the closer. Its sockets are created the way a careless proxy

@@ -4,19 +4,17 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resetClose } from '../../src/index';
 import { relay, type RelayReport } from '../../src/relay/index';
-import { resourceGuard, until } from '../close/support';
+import { guardResources, until } from '../close/support';
 import { oneShotServer, peersAvailable, pythonClient, pythonServer } from '../support/peers';
 
 const key = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'key.pem'));
 const cert = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'cert.pem'));
 const MB = 1 << 20;
 
-let guard: ReturnType<typeof resourceGuard>;
-beforeAll(() => { guard = resourceGuard(); });
-afterAll(async () => { await guard.verify(); });
+guardResources();
 
 /** A relay on `host` in front of `upstreamPort`; its sockets have no allowHalfOpen of their own. */
 async function relayTo(host: string, upstreamPort: number, options?: Parameters<typeof relay>[2]) {

@@ -66,3 +66,9 @@ export function cliForOtherUsers(): { cli: string; env: Record<string, string> }
   }
   return copyForOthers;
 }
+
+/** Listens on an ephemeral port of `host` (default 127.0.0.1) and returns the port. */
+export async function listenPort(server: net.Server, host = '127.0.0.1'): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return (server.address() as net.AddressInfo).port;
+}
