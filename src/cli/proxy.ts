@@ -30,6 +30,8 @@ Faults (applied in this order; see docs/proxy.md):
   --reset-after-ms MS       RST MS ms after the first byte in the direction
   --delay-fin MS            hold each FIN MS ms
   --half-close-then-reset MS  once a FIN reached the victim, RST MS ms later
+  --keepalive-race MS       the keep-alive race: once a connection carried an exchange, the
+                            client's next request after MS ms of silence gets an RST
 
 Output:
   --json                    one JSON object per connection (bytes each way, who ended first
@@ -48,6 +50,7 @@ const COUNT_FLAGS: Readonly<Record<string, keyof Faults>> = {
   'blackhole-after': 'blackholeAfter',
   'half-close-then-reset': 'halfCloseThenReset',
   'delay-fin': 'delayFin',
+  'keepalive-race': 'keepaliveRace',
 };
 
 const PROXY_OPTIONS = {

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { type Relay, type RelayDirection, type RelayPolicy } from './relay.js';
 import { pendingBytes } from '../core/socket-ops.js';
 import { pollWithBackoff } from '../core/poll.js';
+import { KeepaliveRaceWatch, type KeepaliveRaceOptions, type ResolvedKeepaliveRace, resolveKeepaliveRace } from './keepalive-race.js';
 import { MAX_TIMER_MS, invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger } from '../core/validate.js';
 
 // The fault proxy's policy: which faults exist, how they are checked, and what they do to one
@@ -16,7 +17,9 @@ import { MAX_TIMER_MS, invalidArgType, invalidArgValue, outOfRange, validateChoi
 //      then blackhole-after. After limit-data or blackhole-after no byte more passes that way,
 //      so a higher threshold in the same direction never fires.
 //   3. reset-after-ms: a timer from the first byte read in a faulted direction.
-//   4. A FIN passed on in a faulted direction (the peer's own, or limit-data's) waits delay-fin
+//   4. keepalive-race: once the connection carried an exchange, the client's first bytes after
+//      the silence are never delivered: an RST (or a FIN) to the client, a plain close upstream.
+//   5. A FIN passed on in a faulted direction (the peer's own, or limit-data's) waits delay-fin
 //      ms, then, once the victim has it, half-close-then-reset resets after its ms.
 
 export type FaultDirection = 'up' | 'down' | 'both';
@@ -45,6 +48,14 @@ export interface Faults {
   halfCloseThenReset?: number;
   /** Hold every FIN in the direction this many ms (toxiproxy's slow_close). */
   delayFin?: number;
+  /**
+   * The keep-alive race: on a connection that already carried an exchange (the client sent, the
+   * upstream answered), the client's next bytes after at least this many ms of silence either way
+   * are answered with an RST, as when a server closes an idle keep-alive connection just as the
+   * client reuses it. `{ afterIdleMs, close: 'fin' }` answers with a FIN instead, the request
+   * unread. Acts on the client whatever `direction` says.
+   */
+  keepaliveRace?: number | KeepaliveRaceOptions;
 }
 
 /** The faults as the proxy applies them: every field present, null where unused. */
@@ -59,11 +70,12 @@ export interface ResolvedFaults {
   closeUnread: number | null;
   halfCloseThenReset: number | null;
   delayFin: number | null;
+  keepaliveRace: ResolvedKeepaliveRace | null;
 }
 
 export type FaultName =
   | 'reset-after' | 'reset-after-ms' | 'limit-data' | 'blackhole' | 'blackhole-after'
-  | 'close-unread' | 'half-close-then-reset' | 'delay-fin';
+  | 'close-unread' | 'half-close-then-reset' | 'delay-fin' | 'keepalive-race';
 
 /** Something the proxy did to a connection. */
 export interface FaultAction {
@@ -80,7 +92,7 @@ export interface FaultAction {
 
 const FAULT_KEYS = new Set([
   'direction', 'probability', 'resetAfter', 'resetAfterMs', 'limitData', 'blackhole', 'blackholeAfter',
-  'closeUnread', 'halfCloseThenReset', 'delayFin',
+  'closeUnread', 'halfCloseThenReset', 'delayFin', 'keepaliveRace',
 ]);
 /** The longest a reset-after or half-close-then-reset waits for the victim to acknowledge what it was sent. */
 const ACK_WAIT_MS = 2000;
@@ -127,13 +139,15 @@ export function resolveFaults(faults: unknown, name = 'faults'): ResolvedFaults 
     closeUnread,
     halfCloseThenReset: optionalMs(f.halfCloseThenReset, `${name}.halfCloseThenReset`),
     delayFin: optionalMs(f.delayFin, `${name}.delayFin`),
+    keepaliveRace: resolveKeepaliveRace(f.keepaliveRace, `${name}.keepaliveRace`),
   };
 }
 
 /** True when the faults would do anything at all. */
 export function anyFault(f: ResolvedFaults): boolean {
   return f.resetAfter !== null || f.resetAfterMs !== null || f.limitData !== null || f.blackhole ||
-    f.blackholeAfter !== null || f.closeUnread !== null || f.halfCloseThenReset !== null || f.delayFin !== null;
+    f.blackholeAfter !== null || f.closeUnread !== null || f.halfCloseThenReset !== null || f.delayFin !== null ||
+    f.keepaliveRace !== null;
 }
 const DIR_NAME: Readonly<Record<RelayDirection, 'up' | 'down'>> = { aToB: 'up', bToA: 'down' };
 
@@ -158,8 +172,12 @@ export class FaultPolicy implements RelayPolicy {
   /** close-unread: bytes still to relay from each victim before reading stops; undefined where it does not apply. */
   private readonly unreadAfter: Partial<Record<RelayDirection, number>> = {};
   private readonly start = performance.now();
+  private readonly race: KeepaliveRaceWatch | null;
+  /** keepalive-race 'fin' fired: nothing more is relayed either way. */
+  private raced = false;
 
   constructor(private readonly relay: Relay, private readonly f: ResolvedFaults) {
+    this.race = f.keepaliveRace ? new KeepaliveRaceWatch(f.keepaliveRace.afterIdleMs) : null;
     const faulted = (dir: RelayDirection) => f.direction === 'both' || DIR_NAME[dir] === f.direction;
     const thresholds: Threshold[] = [];
     if (f.resetAfter !== null) thresholds.push({ at: f.resetAfter, fault: 'reset-after' });
@@ -206,7 +224,11 @@ export class FaultPolicy implements RelayPolicy {
   }
 
   data(dir: RelayDirection, chunk: Buffer): Buffer | null {
-    if (this.resetting) return null;
+    if (this.resetting || this.raced) return null;
+    if (this.race?.fires(dir)) {
+      this.raceClose();
+      return null;
+    }
     const st = this.dirs[dir];
     if (st.faulted && this.f.resetAfterMs !== null && !this.resetTimer) {
       const ms = this.f.resetAfterMs;
@@ -271,6 +293,7 @@ export class FaultPolicy implements RelayPolicy {
   }
 
   fin(dir: RelayDirection): boolean {
+    if (this.raced) return false;
     const st = this.dirs[dir];
     if (!st.faulted) return !this.resetting;
     if (this.resetting || st.mode !== 'flow') return false;
@@ -359,6 +382,20 @@ export class FaultPolicy implements RelayPolicy {
     };
     if (delivered(0)) return then();
     pollWithBackoff((delay) => delivered(delay) && (then(), true), (ms, fn) => this.timer(ms, fn));
+  }
+
+  /** keepalive-race: the request just read goes nowhere; the client gets an RST or a FIN, the upstream a plain close. */
+  private raceClose(): void {
+    const { a, b } = this.relay;
+    this.actions.push({ fault: 'keepalive-race', direction: 'down', atMs: Math.round(this.elapsed() * 10) / 10, atBytes: this.dirs.bToA.forwarded });
+    if (this.f.keepaliveRace!.close === 'reset') {
+      this.resetting = true;
+      this.relay.resetSide(a);
+    } else {
+      this.raced = true;
+      this.relay.forwardFin('bToA');
+    }
+    this.relay.destroySide(b);
   }
 
   private resetBoth(): void {

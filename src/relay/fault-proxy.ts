@@ -13,6 +13,7 @@ import { MAX_TIMER_MS, invalidArgType, invalidArgValue, parseAddress, validateIn
 export {
   resolveFaults, type FaultAction, type FaultDirection, type FaultName, type Faults, type ResolvedFaults,
 } from './fault-policy.js';
+export { type KeepaliveRaceClose, type KeepaliveRaceOptions, type ResolvedKeepaliveRace } from './keepalive-race.js';
 
 export interface EndpointReport extends RelaySideReport {
   host: string;
