@@ -4,7 +4,7 @@ export {
   createFaultProxy,
   type AddressInput, type EndpointReport, type FaultAction, type FaultDirection, type FaultName, type FaultProxy,
   type FaultProxyOptions, type Faults, type KeepaliveRaceClose, type KeepaliveRaceOptions, type ProxyConnectionReport,
-  type ResolvedFaults, type ResolvedKeepaliveRace,
+  type ResolvedFaults, type ResolvedKeepaliveRace, type ResolvedToxics, type SlicerOptions, type ToxicOptions,
 } from '../relay/fault-proxy.js';
 export {
   probeExitCode, probeServer,
