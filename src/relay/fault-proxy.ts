@@ -63,7 +63,44 @@ export interface FaultProxyOptions {
   keepReports?: number;
 }
 
-export interface FaultProxy extends EventEmitter {
+/** What the 'connection' event carries: a connection just accepted. */
+export interface ProxyConnectionInfo {
+  /** The id its report will have. */
+  id: number;
+  /** The client's address. */
+  client: { host: string; port: number };
+  /** The faults it got, or null when none were set or the probability draw spared it. */
+  faults: ResolvedFaults | null;
+}
+
+/** The proxy's events and what each listener gets. */
+export interface FaultProxyEvents {
+  /** A connection was accepted. */
+  connection: [info: ProxyConnectionInfo];
+  /** A connection has closed: its report. */
+  report: [report: ProxyConnectionReport];
+  /** A 'connection' or 'report' listener threw (or an async one rejected): what it threw. */
+  error: [err: unknown];
+}
+
+type FaultProxyListener<E extends keyof FaultProxyEvents> = (...args: FaultProxyEvents[E]) => unknown;
+type ListenerMethods = 'on' | 'once' | 'off' | 'addListener' | 'removeListener' | 'prependListener' | 'prependOnceListener' | 'emit' | 'listenerCount' | 'removeAllListeners';
+
+/**
+ * The proxy, an EventEmitter whose events are typed: a misspelled event name or a listener of
+ * the wrong shape does not compile (FaultProxyEvents lists them).
+ */
+export interface FaultProxy extends Omit<EventEmitter, ListenerMethods> {
+  on<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  once<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  off<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  addListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  removeListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  prependListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  prependOnceListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  emit<E extends keyof FaultProxyEvents>(event: E, ...args: FaultProxyEvents[E]): boolean;
+  listenerCount(event: keyof FaultProxyEvents): number;
+  removeAllListeners(event?: keyof FaultProxyEvents): this;
   /** The address the proxy listens on (the port picked when 0 was asked). */
   readonly address: { host: string; port: number; family: 4 | 6 };
   /** 'HOST:PORT' of the listener, brackets around IPv6. */

@@ -213,6 +213,29 @@ describe('toxics as the peer observes them', () => {
     expect(await withProxy({}, fetchBig)).toBeLessThan(400);
   });
 
+  it('bandwidth: the proxy stops reading a fast sender instead of holding all it sends', async () => {
+    const sender = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.write(Buffer.alloc(32 << 20));
+      senderSocket = socket;
+    });
+    let senderSocket: net.Socket | undefined;
+    await new Promise<void>((resolve) => sender.listen(0, '127.0.0.1', resolve));
+    try {
+      await withProxy({ bandwidth: 64 * 1024 }, async (p) => {
+        const c = new Client(p.address.port);
+        await c.connected;
+        await sleep(500);
+        // Kernel buffers take a few MiB; the rest waits in the sender's own buffer.
+        expect(senderSocket!.writableLength).toBeGreaterThan(16 << 20);
+        c.destroy();
+      }, { port: (sender.address() as net.AddressInfo).port });
+    } finally {
+      senderSocket?.destroy();
+      await new Promise((r) => sender.close(r));
+    }
+  });
+
   it('slicer: one 10000-byte write reaches the client as at least 10 separate reads of at most 1000 bytes', async () => {
     await withProxy({ slicer: { size: 1000, delayMs: 5 } }, async (p) => {
       const c = new Client(p.address.port);
