@@ -43,6 +43,12 @@ Toxics (as toxiproxy's; with --direction and --probability too):
   --down[=reset|drop]       new connections are reset at once (reset, the default) or accepted
                             and never answered (drop); the upstream is never contacted
 
+HTTP/1.1 rules (the thresholds and --reset-after-ms wait for the first matching request,
+and count from the start of its body (up) or of its response (down)):
+  --match-method M          the request's method
+  --match-path P            its path, query left off; * stands for any run of characters
+  --match-request N         its place on the connection (1: the first)
+
 Output:
   --json                    one JSON object per connection (bytes each way, who ended first
                             and how, what the faults did)
@@ -77,6 +83,9 @@ const PROXY_OPTIONS = {
   bandwidth: { type: 'string' },
   slice: { type: 'string' },
   'slice-delay': { type: 'string' },
+  'match-method': { type: 'string' },
+  'match-path': { type: 'string' },
+  'match-request': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...Object.fromEntries(Object.keys(COUNT_FLAGS).map((name) => [name, { type: 'string' }])),
@@ -130,6 +139,14 @@ export function parseProxyArgs(argv: readonly string[]): ProxyArgs {
       delayMs: sliceDelay === undefined ? 0 : count('slice-delay', sliceDelay),
     };
   }
+  const match: Record<string, unknown> = {};
+  const method = stringValue(args, 'match-method');
+  if (method !== undefined) match.method = method;
+  const matchPath = stringValue(args, 'match-path');
+  if (matchPath !== undefined) match.path = matchPath;
+  const nth = stringValue(args, 'match-request');
+  if (nth !== undefined) match.request = integerArg('proxy', '--match-request', nth, 1);
+  if (Object.keys(match).length > 0) faults.match = match;
   return {
     listen: stringValue(args, 'listen') ?? '127.0.0.1:0',
     upstream: stringValue(args, 'upstream'),

@@ -3,6 +3,7 @@ import { type Relay, type RelayDirection, type RelayPolicy } from './relay.js';
 import { pendingBytes } from '../core/socket-ops.js';
 import { pollWithBackoff } from '../core/poll.js';
 import { type FaultAction, type FaultName, type ResolvedFaults } from './faults.js';
+import { matches, RequestTracker } from './http-match.js';
 import { KeepaliveRaceWatch } from './keepalive-race.js';
 import { Shaper } from './toxics.js';
 
@@ -60,6 +61,11 @@ export class FaultPolicy implements RelayPolicy {
   private readonly race: KeepaliveRaceWatch | null;
   /** keepalive-race 'fin' fired: nothing more is relayed either way. */
   private raced = false;
+  /** match: follows the client's requests until one matches; then the thresholds are armed. */
+  private tracker: RequestTracker | null = null;
+  private armWith: Threshold[] = [];
+  /** match: the request that armed the faults; null before. */
+  private armedBy: number | null = null;
   private readonly shaper: Shaper;
   /** timeout: the directions whose data is swallowed now. */
   private readonly stalled: Record<RelayDirection, boolean> = { aToB: false, bToA: false };
@@ -77,9 +83,13 @@ export class FaultPolicy implements RelayPolicy {
     // Stable sort: on a tie the order of the pushes above decides (reset-after, limit-data, blackhole).
     thresholds.sort((x, y) => x.at - y.at);
     const state = (dir: RelayDirection): DirState => ({
-      dir, faulted: faulted(dir), thresholds: faulted(dir) ? [...thresholds] : [], forwarded: 0, mode: 'flow',
+      dir, faulted: faulted(dir), thresholds: faulted(dir) && !f.match ? [...thresholds] : [], forwarded: 0, mode: 'flow',
     });
     this.dirs = { aToB: state('aToB'), bToA: state('bToA') };
+    if (f.match) {
+      this.tracker = new RequestTracker();
+      this.armWith = thresholds;
+    }
     if (f.closeUnread !== null) {
       // The victim of a direction is the side it delivers to; its unread data flows the other way.
       for (const dir of ['aToB', 'bToA'] as const) {
@@ -127,7 +137,8 @@ export class FaultPolicy implements RelayPolicy {
   private elapsed(): number { return performance.now() - this.start; }
 
   private record(fault: FaultName, dir: RelayDirection, extra: Partial<FaultAction> = {}): void {
-    this.actions.push({ fault, direction: DIR_NAME[dir], atMs: Math.round(this.elapsed() * 10) / 10, atBytes: this.dirs[dir].forwarded, ...extra });
+    const request = this.armedBy === null ? {} : { request: this.armedBy };
+    this.actions.push({ fault, direction: DIR_NAME[dir], atMs: Math.round(this.elapsed() * 10) / 10, atBytes: this.dirs[dir].forwarded, ...request, ...extra });
   }
 
   private timer(ms: number, fn: () => void): void {
@@ -146,8 +157,9 @@ export class FaultPolicy implements RelayPolicy {
       return null;
     }
     if (this.stalled[dir]) return null;
+    if (this.tracker && dir === 'aToB') this.follow(chunk);
     const st = this.dirs[dir];
-    if (st.faulted && this.f.resetAfterMs !== null && !this.resetTimer) {
+    if (st.faulted && this.f.resetAfterMs !== null && !this.resetTimer && (!this.f.match || this.armedBy !== null)) {
       const ms = this.f.resetAfterMs;
       this.resetTimer = setTimeout(() => {
         if (this.over) return;
@@ -189,6 +201,27 @@ export class FaultPolicy implements RelayPolicy {
       this.crossThresholds(st);
     }
     return null;
+  }
+
+  /**
+   * match: reads the client's chunk for request heads; the first request that matches arms the
+   * thresholds, counted from the start of its body (up) and of its response (down).
+   */
+  private follow(chunk: Buffer): void {
+    const hit = this.tracker!.feed(chunk).find((r) => matches(this.f.match!, r));
+    if (!hit) return;
+    this.tracker = null;
+    this.armedBy = hit.index;
+    const base: Record<RelayDirection, number> = {
+      aToB: this.dirs.aToB.forwarded + hit.bodyOffset,
+      bToA: this.dirs.bToA.forwarded,
+    };
+    for (const st of Object.values(this.dirs)) {
+      if (!st.faulted) continue;
+      st.thresholds = this.armWith.map((t) => ({ ...t, at: base[st.dir] + t.at }));
+      // Down: what is due at once (limitData 0: a FIN before the response) fires now.
+      if (st.dir === 'bToA') this.crossThresholds(st);
+    }
   }
 
   /** Fires every threshold the direction has reached. */

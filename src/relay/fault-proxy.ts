@@ -17,6 +17,7 @@ export {
 } from './fault-policy.js';
 export { type KeepaliveRaceClose, type KeepaliveRaceOptions, type ResolvedKeepaliveRace } from './keepalive-race.js';
 export { type ResolvedToxics, type SlicerOptions, type ToxicOptions } from './toxics.js';
+export { type HttpMatch, type ResolvedHttpMatch } from './http-match.js';
 
 export interface EndpointReport extends RelaySideReport {
   host: string;

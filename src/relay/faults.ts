@@ -1,5 +1,6 @@
 import { type ResolvedKeepaliveRace, type KeepaliveRaceOptions, resolveKeepaliveRace } from './keepalive-race.js';
 import { type ResolvedToxics, resolveToxics, type SlicerOptions, TOXIC_KEYS, type ToxicOptions } from './toxics.js';
+import { type HttpMatch, type ResolvedHttpMatch, resolveHttpMatch } from './http-match.js';
 import { MAX_TIMER_MS, invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger } from '../core/validate.js';
 
 // The fault proxy's faults: what can be asked for, and how it is checked. What each does to a
@@ -57,6 +58,13 @@ export interface Faults extends ToxicOptions {
    * 'drop' accepts it and never answers (its bytes are read and discarded). Live ones go on.
    */
   down?: boolean | 'reset' | 'drop';
+  /**
+   * HTTP/1.1 rules: the byte thresholds (resetAfter, limitData, blackhole, blackholeAfter) and
+   * resetAfterMs wait for the first request on the connection that matches (method, path pattern,
+   * place on the connection), and count from it: 'up' from the start of its body, 'down' from the
+   * start of its response. The other faults and the toxics act on the whole connection as ever.
+   */
+  match?: HttpMatch;
 }
 
 /** The faults as the proxy applies them: every field present, null where unused. */
@@ -72,6 +80,7 @@ export interface ResolvedFaults extends ResolvedToxics {
   halfCloseThenReset: number | null;
   delayFin: number | null;
   keepaliveRace: ResolvedKeepaliveRace | null;
+  match: ResolvedHttpMatch | null;
 }
 
 export type FaultName =
@@ -89,11 +98,13 @@ export interface FaultAction {
   atBytes: number;
   /** close-unread: bytes from the victim unread in its kernel buffer when it was closed. */
   unread?: number;
+  /** With `match`: the place on the connection of the request that armed the fault (1 for the first). */
+  request?: number;
 }
 
 const FAULT_KEYS = new Set([
   'direction', 'probability', 'resetAfter', 'resetAfterMs', 'limitData', 'blackhole', 'blackholeAfter',
-  'closeUnread', 'halfCloseThenReset', 'delayFin', 'keepaliveRace', ...TOXIC_KEYS,
+  'closeUnread', 'halfCloseThenReset', 'delayFin', 'keepaliveRace', 'match', ...TOXIC_KEYS,
 ]);
 
 function optionalCount(value: unknown, name: string): number | null {
@@ -126,6 +137,12 @@ export function resolveFaults(faults: unknown, name = 'faults'): ResolvedFaults 
     if (typeof f.closeUnread !== 'number') throw invalidArgType(`${name}.closeUnread`, 'of type boolean or number', f.closeUnread);
     closeUnread = validateInteger(f.closeUnread, `${name}.closeUnread`, 0, Number.MAX_SAFE_INTEGER);
   }
+  const match = resolveHttpMatch(f.match, `${name}.match`);
+  if (match !== null) {
+    if (closeUnread !== null) throw invalidArgValue(`${name}.match`, f.match, 'cannot be combined with closeUnread');
+    const gated = ['resetAfter', 'resetAfterMs', 'limitData', 'blackholeAfter'].some((k) => f[k] !== undefined) || f.blackhole === true;
+    if (!gated) throw invalidArgValue(`${name}.match`, f.match, 'needs a fault to apply: resetAfter, resetAfterMs, limitData, blackhole or blackholeAfter');
+  }
   return {
     direction: validateChoice(f.direction, `${name}.direction`, ['up', 'down', 'both'] as const, 'down'),
     probability,
@@ -139,6 +156,7 @@ export function resolveFaults(faults: unknown, name = 'faults'): ResolvedFaults 
     delayFin: optionalMs(f.delayFin, `${name}.delayFin`),
     keepaliveRace: resolveKeepaliveRace(f.keepaliveRace, `${name}.keepaliveRace`),
     ...resolveToxics(f, name),
+    match,
   };
 }
 

@@ -150,4 +150,29 @@ describe('net-linger proxy: the faults beside toxiproxy', () => {
       expect(r.stderr).toMatch(cases[i][1]);
     });
   });
+
+  it('--match-request N with --reset-after 0: the Nth request on a connection is reset before its response', async () => {
+    const reports = await withCli(['--match-request', '2', '--reset-after', '0'], async (port) => {
+      const agent = new http.Agent({ keepAlive: true });
+      try {
+        expect(await get(port, agent)).toEqual({ status: 200, reused: false });
+        expect(await get(port, agent)).toEqual({ code: 'ECONNRESET', reused: true });
+      } finally {
+        agent.destroy();
+      }
+    });
+    expect(reports[0]).toMatchObject({ actions: [expect.objectContaining({ fault: 'reset-after', request: 2 })], faults: { match: { request: 2 } } });
+  });
+
+  it('--match-* without a fault to gate, or with a bad value, exits 2', async () => {
+    const run = (args: string[]) => new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(process.execPath, [cli, 'proxy', '--upstream', '127.0.0.1:80', ...args], (err, _out, stderr) => resolve({ code: err ? Number(err.code) : 0, stderr }));
+    });
+    const none = await run(['--match-method', 'POST']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/needs a fault to apply/);
+    const zero = await run(['--match-request', '0', '--reset-after', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/--match-request is out of range/);
+  });
 });
