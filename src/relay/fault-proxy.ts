@@ -206,7 +206,7 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     const clientAddr = { host: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
     if (apply && faults.down !== null) {
       this.live.set(id, { client });
-      this.track(id, clientAddr, faults, downConnection(client, faults.down, this.upstream));
+      this.track(id, clientAddr, faults, downConnection(client, faults.down, this.upstream, this.idleTimeout));
       return;
     }
     const upstream = net.connect({ host: this.upstream.host, port: this.upstream.port, allowHalfOpen: true });
@@ -321,8 +321,9 @@ const NO_FAULTS = resolveFaults({});
  * what it sends and never answers, until the client closes it (or the proxy closes). The upstream
  * is never contacted.
  */
-function downConnection(client: net.Socket, how: 'reset' | 'drop', upstream: { host: string; port: number }): Promise<ProxyConnectionReport> {
+function downConnection(client: net.Socket, how: 'reset' | 'drop', upstream: { host: string; port: number }, idleTimeout: number): Promise<ProxyConnectionReport> {
   const start = performance.now();
+  let stopped: 'idle-timeout' | null = null;
   const side: RelaySideReport = { ended: null, fin: false, closedWith: null, bytesRead: 0 };
   client.on('error', (err: NodeJS.ErrnoException) => {
     if (side.closedWith !== null) return;
@@ -346,6 +347,12 @@ function downConnection(client: net.Socket, how: 'reset' | 'drop', upstream: { h
     }
   } else {
     client.resume();
+    if (idleTimeout > 0) {
+      client.setTimeout(idleTimeout, () => {
+        stopped = 'idle-timeout';
+        client.destroy();
+      });
+    }
   }
   return closed.then(() => {
     const elapsedMs = Math.round((performance.now() - start) * 10) / 10;
@@ -358,7 +365,7 @@ function downConnection(client: net.Socket, how: 'reset' | 'drop', upstream: { h
       actions: [{ fault: 'down', direction: 'down', atMs: 0, atBytes: 0 }],
       bytes: { up: 0, down: 0 },
       first: how === 'drop' && side.ended !== null ? 'client' : null,
-      stopped: null,
+      stopped,
       elapsedMs,
     };
   });

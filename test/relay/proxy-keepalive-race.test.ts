@@ -106,6 +106,20 @@ describe('keepaliveRace', () => {
     });
   });
 
+  it("acts on the client whatever direction says (direction: 'up' too)", async () => {
+    await withProxy({ keepaliveRace: IDLE, direction: 'up' }, async (p) => {
+      const agent = new http.Agent({ keepAlive: true });
+      try {
+        expect((await get(`http://${p.hostPort}/a`, agent)).status).toBe(200);
+        await sleep(PAUSE);
+        expect((await get(`http://${p.hostPort}/b`, agent)).error?.code).toBe('ECONNRESET');
+      } finally {
+        agent.destroy();
+      }
+      expect((await p.nextReport()).client.closedWith).toBe('reset');
+    });
+  });
+
   it('does not fire on requests closer together than the silence, nor on a new connection', async () => {
     await withProxy({ keepaliveRace: 1000 }, async (p) => {
       const agent = new http.Agent({ keepAlive: true });

@@ -284,6 +284,19 @@ describe('toxics as the peer observes them', () => {
     });
   });
 
+  it("down (drop) with idleTimeout: the unanswered connection is closed once idle that long", async () => {
+    const proxy = await createFaultProxy({ upstream: { host: '127.0.0.1', port: echoPort }, faults: { down: 'drop' }, idleTimeout: 150 });
+    try {
+      const c = new Client(proxy.address.port);
+      await c.connected;
+      await c.waitClosed();
+      expect(c.closed).toBe(true);
+      expect(await proxy.nextReport()).toMatchObject({ stopped: 'idle-timeout', client: { closedWith: 'destroy' } });
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('timeout: no byte passes, then both sides are closed after T ms (the client reads EOF)', async () => {
     await withProxy({ timeout: 250 }, async (p) => {
       const c = new Client(p.address.port);
