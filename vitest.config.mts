@@ -14,6 +14,7 @@ const FORKS_ONLY = [
   'test/http/http-frameworks.test.ts',
   'test/http/http-shutdown-libs.test.ts',
   'test/relay/proxy.test.ts',
+  'test/relay/proxy-event-types.test.ts',
   'test/relay/relay-scenarios.test.ts',
   'test/lab/capture.test.ts',
   'test/lab/conditions.test.ts',
