@@ -83,7 +83,7 @@ describe('net-linger proxy: the faults beside toxiproxy', () => {
     expect(reports[0]).toMatchObject({ faults: { latency: 250 } });
   });
 
-  it('--slice N --slice-delay MS: a 20 kB body reaches the client in many reads of at most N bytes', async () => {
+  it('--slice N --slice-delay MS: a 20 kB body reaches the client in many reads, one slice of at most N bytes each unless the client read late', async () => {
     // 20 ms apart: a client whose loop is late by less than that still reads one slice at a time
     // (a later read would find several slices coalesced in the kernel's buffer).
     await withCli(['--slice', '1000', '--slice-delay', '20'], async (port) => {
