@@ -187,7 +187,7 @@ describe('net-linger CLI', () => {
       [['lab', '--json=yes'], 'net-linger lab: --json takes no value'],
       [['lab', '--platform', 'plan9'], 'net-linger lab: unknown platform "plan9"'],
       [['lab', '--ipv4', '--', '--json'], 'net-linger lab: unexpected argument "--json"'],
-      [['lab', '--html', '/nonexistent-net-linger-dir/report.html', '--json'], 'net-linger lab: --html /nonexistent-net-linger-dir/report.html: its folder /nonexistent-net-linger-dir does not exist; nothing was run'],
+      [['lab', '--html', '/nonexistent-net-linger-dir/report.html', '--json'], `net-linger lab: --html /nonexistent-net-linger-dir/report.html: its folder ${path.resolve('/nonexistent-net-linger-dir')} does not exist; nothing was run`],
       [['lab', '--html', os.tmpdir(), '--json'], `net-linger lab: --html ${os.tmpdir()}: is a directory; nothing was run`],
       [['lab', '--html', '/etc/hostname/report.html'], 'net-linger lab: --html /etc/hostname/report.html: '],
       [['help', 'bogus'], 'net-linger: no command "bogus"; the commands are lab, explain, probe, proxy'],

@@ -24,7 +24,7 @@ export default class SummaryReporter implements Reporter {
     const missing = new Map<string, Map<string, number>>();
     for (const module of modules) {
       if (module.state() === 'failed') failedFiles++;
-      const file = path.relative(process.cwd(), module.moduleId);
+      const file = path.relative(process.cwd(), module.moduleId).split(path.sep).join('/');
       for (const test of module.children.allTests()) {
         const result = test.result();
         if (result.state === 'passed' && test.options.fails) expectedFail++;
