@@ -213,7 +213,9 @@ describe('toxics as the peer observes them', () => {
     expect(await withProxy({}, fetchBig)).toBeLessThan(400);
   });
 
-  it('bandwidth: the proxy stops reading a fast sender instead of holding all it sends', async () => {
+  // Seen from the sender's write queue, which only fills where the OS's socket buffers are bounded:
+  // under Wine a sender's writes all leave its queue at once (not claimed for Windows).
+  it.skipIf(process.platform === 'win32')('bandwidth: the proxy stops reading a fast sender instead of holding all it sends', async () => {
     const sender = net.createServer((socket) => {
       socket.on('error', () => undefined);
       socket.write(Buffer.alloc(32 << 20));
