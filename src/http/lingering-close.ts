@@ -6,6 +6,7 @@ import { resetClose } from '../close/close.js';
 import { NetLingerError, isConnectionReset } from '../core/errors.js';
 import { detachHttpParser, foreignHttpRuntime, httpInternals, restartReading, wrapHttpEndListener } from '../core/node-internals.js';
 import { invalidArgType, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
+import { type AnyHttp2Server, enableHttp2LingeringClose, isHttp2Server } from './http2.js';
 
 // nginx's lingering close for Node's HTTP servers. When a server closes a connection right after
 // a response while the client is still sending (an early 413 or 401 during an upload), the unread
@@ -369,10 +370,11 @@ function overrideDestroy(this: net.Socket, error?: Error | null): net.Socket {
  * Throws Node's TypeError/RangeError for bad arguments, before anything is touched; on Bun and
  * Deno (their own node:http), NetLingerError ERR_NET_LINGER_UNSUPPORTED.
  */
-export function enableLingeringClose(server: http.Server | https.Server, options?: LingeringCloseOptions): LingeringCloseHandle {
-  const given: unknown = server;
-  if (!(given instanceof http.Server) && !(given instanceof https.Server)) {
-    throw invalidArgType('server', 'an instance of http.Server or https.Server', server);
+export function enableLingeringClose(server: http.Server | https.Server | AnyHttp2Server, options?: LingeringCloseOptions): LingeringCloseHandle {
+  if (!(server instanceof http.Server) && !(server instanceof https.Server)) {
+    // HTTP/2 (http2.createServer, createSecureServer): its own integration, same options and handle.
+    if (isHttp2Server(server)) return enableHttp2LingeringClose(server, options);
+    throw invalidArgType('server', 'an instance of http.Server, https.Server, http2.Http2Server or http2.Http2SecureServer', server);
   }
   const existing = controllers.get(server);
   const foreign = foreignHttpRuntime();
