@@ -151,7 +151,8 @@ class Http2Controller implements Http2LingeringCloseHandle {
     const sessionState: SessionState = { controller: this, streams: new Set(), goaways: [] };
     sessions.set(session, sessionState);
     sockets.set(socket, { controller: this, phase: Phase.Open });
-    session.on('stream', (stream: http2.ServerHttp2Stream) => this.watchStream(stream, sessionState));
+    // First, so that a handler that ends the session from its 'stream' event finds the stream here.
+    session.prependListener('stream', (stream: http2.ServerHttp2Stream) => this.watchStream(stream, sessionState));
     session.once('close', () => {
       if (sessionState.timer) clearTimeout(sessionState.timer);
     });
