@@ -290,6 +290,13 @@ describe.each([
         try {
           for (let i = 0; i < RUNS; i++) {
             const view = await client(name, s.url);
+            if (name === 'curl' && after !== 'open' && view.error === 'curl exit 18') {
+              // curl 7.88 has read the whole 413 and still, in a few runs in a hundred, reports
+              // "transfer closed with outstanding read data remaining" when the connection ends
+              // right after the stream (docs/http2.md). Everything else must be clean.
+              expect({ ...view, error: undefined }, `run ${i + 1}`).toSatisfy(clean);
+              continue;
+            }
             expect(view, `run ${i + 1}`).toSatisfy(clean);
           }
           await drained(s);
@@ -405,6 +412,8 @@ describe('lingering caps and leaks', () => {
       await until(() => handle.counts.lingered === 1, 5_000, 'lingering');
       await until(() => socket.destroyed || socket.readableEnded, 5_000, 'server closed the connection');
       await until(() => handle.lingering === 0, 5_000, 'lingering over');
+      // The counts are taken on the socket's 'close', a moment after it stops lingering.
+      await until(() => { const c = handle.counts; return c.endedByCap + c.endedByFin + c.endedByError + c.endedByReset + c.endedByClose === 1; }, 5_000, 'counted');
       expect(handle.counts).toMatchObject({ lingered: 1, endedByCap: 1, endsDeferred: 1 });
     } finally {
       clearInterval(writer);
