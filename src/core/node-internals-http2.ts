@@ -1,8 +1,8 @@
 // Every private field and behaviour of Node's node:http2 that the HTTP/2 lingering close relies on.
 //
 // Read in lib/internal/http2/core.js and lib/internal/http2/compat.js as built into Node.js
-// 18.20.8, 20.20.2, 24.22.3 and 26.12.1 (the sources embedded in those binaries), and run by
-// test/http2.test.ts on 20, 24 and 26. A runtime outside that list (another Node major, Bun,
+// 18.20.8, 20.20.2, 22.23.5, 24.22.3 and 26.12.1 (the sources embedded in those binaries), and
+// run by test/http2.test.ts on 20.20.2, 22.23.5, 24.22.3 and 26.12.1. A runtime outside that list (another Node major, Bun,
 // Deno) is refused with ERR_NET_LINGER_UNSUPPORTED before anything is touched: a half-working
 // mode would be worse than Node's default.
 import type net from 'node:net';
@@ -14,8 +14,9 @@ const CHECKED_NODE_MAJORS: readonly number[] = [18, 20, 22, 24, 26];
 
 /**
  * Why this runtime cannot have the HTTP/2 lingering close, or undefined when it can.
- * Node 22 is in the list because its lib/internal/http2 matches 20's and 24's in every line read
- * here (finishSessionClose, closeStream, onStreamClose, the compat data forwarder).
+ * finishSessionClose() is the same on all five; closeStream() differs only in a local variable;
+ * onStreamClose() gained a peerReset argument in 24 (a stream the client reset is destroyed at
+ * its 'end'), which changes nothing here.
  */
 export function http2Unsupported(): string | undefined {
   if (currentRuntime().name !== 'node') return `${runtimeName()} implements node:http2 differently`;
@@ -38,8 +39,8 @@ function isServerSession(value: unknown): value is http2.ServerHttp2Session {
  *
  * Node stores it as `socket[kBoundSession] = this` in the Http2Session constructor; on Node 20-26
  * lib/internal/http2/core.js imports kBoundSession under a name its module does not export, so
- * the session lands under the string key "undefined" (20.20.2 line 1254, 24.22.3 line 1317,
- * 26.12.1 line 1319). Node 18.20.8 stores it under Symbol(kSession).
+ * the session lands under the string key "undefined" (20.20.2 line 1254, 22.23.5 line 1291,
+ * 24.22.3 line 1317, 26.12.1 line 1319). Node 18.20.8 stores it under Symbol(kSession).
  */
 export function boundSession(socket: net.Socket): http2.ServerHttp2Session | undefined {
   const byString = (socket as unknown as Record<string, unknown>)['undefined'];
@@ -55,7 +56,7 @@ export function boundSession(socket: net.Socket): http2.ServerHttp2Session | und
 /**
  * The compatibility API's forwarder from a stream to its Http2ServerRequest: compat.js's
  * `onStreamData`, added as `stream.on('data', onStreamData)` when the request is first read
- * (same name on 18.20.8, 20.20.2, 24.22.3, 26.12.1). It pauses the stream whenever the
+ * (same name on 18.20.8, 20.20.2, 22.23.5, 24.22.3, 26.12.1). It pauses the stream whenever the
  * request's own buffer is full, so a request nobody reads any more keeps its stream from ever
  * ending. Removing it leaves the request with what it already holds; Node's own 'close' handler
  * (onStreamCloseRequest) still ends it.
