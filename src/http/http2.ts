@@ -80,6 +80,8 @@ interface SocketState {
 
 interface SessionState {
   controller: Http2Controller;
+  /** The raw socket under the session. */
+  socket: net.Socket;
   /** The session's streams not yet closed, in the order they came. */
   streams: Set<http2.ServerHttp2Stream>;
   /** goaway(NO_ERROR), close() or a clean destroy() is waiting for complete responses to leave. */
@@ -148,7 +150,7 @@ class Http2Controller implements Http2LingeringCloseHandle {
     if (sockets.has(socket)) return;
     const session = boundSession(socket);
     if (!session || sessions.has(session)) return; // an HTTP/1 fallback or an unknownProtocol socket
-    const sessionState: SessionState = { controller: this, streams: new Set(), goaways: [] };
+    const sessionState: SessionState = { controller: this, socket, streams: new Set(), goaways: [] };
     sessions.set(session, sessionState);
     sockets.set(socket, { controller: this, phase: Phase.Open });
     // First, so that a handler that ends the session from its 'stream' event finds the stream here.
@@ -236,6 +238,7 @@ class Http2Controller implements Http2LingeringCloseHandle {
         }
         if (end === 'destroy') protoOf(session, 'destroy').call(session);
         else if (end === 'close') protoOf(session, 'close').call(session);
+        if (end !== undefined) this.watchRelease(session, state.socket);
       };
       // Once the streams have closed, a PING goes behind their last frames, and the GOAWAY waits
       // for its ACK (or lingeringTimeout): the client has then read the responses whole. curl
@@ -267,6 +270,21 @@ class Http2Controller implements Http2LingeringCloseHandle {
     else if (kind === 'destroy' || state.end === undefined) state.end = kind;
     if (kind === 'destroy') this.endUnfinished(state);
     return true;
+  }
+
+  /**
+   * A destroyed session must let its socket go (finishSessionClose). On Node 22 a session this
+   * module destroyed late, after its client had gone, was seen to keep its socket bound and open
+   * (the native handle never called back): after lingeringTime such a socket is closed here, so
+   * no connection outlives the caps.
+   */
+  private watchRelease(session: http2.ServerHttp2Session, socket: net.Socket): void {
+    const timer = setTimeout(() => {
+      if (session.destroyed && !socket.destroyed && boundSession(socket) === session) {
+        protoOf(socket, 'destroy').call(socket);
+      }
+    }, this.opts.lingeringTime).unref();
+    socket.once('close', () => clearTimeout(timer));
   }
 
   /** Streams whose response is still being written end as Node's destroy() would end them. */
