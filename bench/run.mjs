@@ -4,6 +4,9 @@
 // nginx); one run, written to bench/RESULTS.md and bench/close-chart.svg.
 // BENCH_QUICK=1 runs a smaller version (a smoke check, written to bench/.build/, not for the numbers).
 // BENCH_ONLY=http runs only the HTTP sections (also written to bench/.build/, never over the results).
+// BENCH_ONLY=bundle measures only what a consumer pays (bench/bundle/: bundle size per bundler, cold
+// load of each entry) and rewrites that one section of bench/RESULTS.md in place, between its
+// markers, saying it was measured on its own; every other section stays from the last full run.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,9 +22,11 @@ import { runRelayIdle, runRelayThroughput } from './relay/relay.mjs';
 import { relaySections } from './relay/report.mjs';
 import { runKeepAlive, runStorm } from './http/http.mjs';
 import { keepAliveSection, stormSection } from './http/report.mjs';
+import { bundleSection, runBundleTopic } from './bundle/measure.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
 const httpOnly = process.env.BENCH_ONLY === 'http';
+const bundleOnly = process.env.BENCH_ONLY === 'bundle';
 const log = (line) => process.stderr.write(`${line}\n`);
 process.on('warning', () => {});
 
@@ -36,6 +41,7 @@ const resultsJson = path.join(root, 'bench', '.build', quick || httpOnly ? 'resu
 
 async function measure() {
   const started = Date.now();
+  if (bundleOnly) return { bundle: { ...(await runBundleTopic({ runs: quick ? 5 : 61, log })), separate: true } };
   const loadAverage = os.loadavg();
   const limit = fdLimit();
   // Each end lives in its own process, so one process holds one descriptor per connection plus a few.
@@ -72,20 +78,37 @@ async function measure() {
   const keepAlive = await runKeepAlive(quick ? { trials: 1, duration: 1, log } : { trials: 16, duration: 1, log });
   log('http 413 storm...');
   const storm = await runStorm(quick ? { trials: 1, clients: 50, bytes: 10_000_000, timeoutMs: 20_000, log } : { trials: 5, log });
+  const bundle = httpOnly ? null : await runBundleTopic({ runs: quick ? 5 : 61, log });
   const meta = {
     date: new Date().toISOString().slice(0, 10), elapsed: (Date.now() - started) / 1000, loadAverage, loadAtEnd: os.loadavg(),
     limit, largest, sizes, quick, httpOnly,
   };
-  return { meta, perCall, closeTable, scaling, windows, windowsError, relayThroughput, relayIdle, keepAlive, storm };
+  return { meta, perCall, closeTable, scaling, windows, windowsError, relayThroughput, relayIdle, keepAlive, storm, bundle };
 }
 
 const SCALING_ROWS = ['Node destroy()', 'Node resetAndDestroy()', 'setLinger(on, 0) + destroy()', 'resetClose()', 'gracefulClose()'];
 const run = renderOnly ? JSON.parse(fs.readFileSync(resultsJson, 'utf8')) : await measure();
+if (bundleOnly) {
+  // One section, measured on its own, rewritten in place (a quick run goes to bench/.build/ only).
+  const section = bundleSection(run.bundle, 9).join('\n');
+  const file = path.join(root, 'bench', quick ? '.build' : '', 'RESULTS.md');
+  const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : fs.readFileSync(path.join(root, 'bench', 'RESULTS.md'), 'utf8');
+  const marked = /<!-- bundle:start -->[\s\S]*?<!-- bundle:end -->\n\n?/;
+  const text = marked.test(current) ? current.replace(marked, `${section}\n`) : `${current.trimEnd()}\n\n${section}\n`;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  // ...and into the full run's data, so that BENCH_RENDER=1 keeps it.
+  if (!quick && fs.existsSync(resultsJson)) {
+    fs.writeFileSync(resultsJson, JSON.stringify({ ...JSON.parse(fs.readFileSync(resultsJson, 'utf8')), bundle: run.bundle }, null, 1));
+  }
+  log(`wrote the bundle section of ${path.relative(root, file)}`);
+  process.exit(0);
+}
 if (!renderOnly) {
   fs.mkdirSync(path.dirname(resultsJson), { recursive: true });
   fs.writeFileSync(resultsJson, JSON.stringify(run, null, 1));
 }
-const { meta, perCall, closeTable, scaling, windows, windowsError, relayThroughput, relayIdle, keepAlive, storm } = run;
+const { meta, perCall, closeTable, scaling, windows, windowsError, relayThroughput, relayIdle, keepAlive, storm, bundle } = run;
 const { elapsed, limit, largest, sizes } = meta;
 const scalingRows = SCALING_ROWS.map((name) => ({ name }));
 
@@ -176,6 +199,7 @@ if (perCall) {
 }
 lines.push(...keepAliveSection(keepAlive, perCall ? 7 : 1));
 lines.push(...stormSection(storm, perCall ? 8 : 2));
+if (!meta.httpOnly) lines.push(...bundleSection(bundle, 9));
 
 // A quick smoke run, or one of only some sections, never overwrites the real results.
 const outDir = meta.quick || meta.httpOnly ? path.join(root, 'bench', '.build') : path.join(root, 'bench');

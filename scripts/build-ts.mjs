@@ -22,13 +22,23 @@ fs.writeFileSync(path.join(root, 'dist/esm/package.json'), '{\n  "type": "module
 fs.writeFileSync(
   path.join(root, 'dist/esm/core/module-file.js'),
   `// Written by scripts/build-ts.mjs: the ES module twin of src/core/module-file.ts.
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { callerFile } from './caller-file.js';
 
-/** The absolute path of the file this code runs from, or undefined where the format hides it. */
+/** The absolute path of the file this code runs from, or undefined where nothing tells. */
 export function moduleFile() {
-  if (typeof __filename === 'string' && __filename !== '') return __filename;
+  // A bundler's CommonJS output of this build has a true __filename (absolute: \`node -e\` and the
+  // REPL define a global '[eval]'). webpack's ES module output declares __filename defined without
+  // defining it, and rewrites import.meta.url to the build machine's path: the stack frame (the
+  // bundle's own file) before import.meta.url.
+  try {
+    if (typeof __filename === 'string' && path.isAbsolute(__filename)) return __filename;
+  } catch {
+    // __filename is not defined here
+  }
   const url = import.meta.url;
-  return typeof url === 'string' && url.startsWith('file:') ? fileURLToPath(url) : undefined;
+  return callerFile(moduleFile) ?? (typeof url === 'string' && url.startsWith('file:') ? fileURLToPath(url) : undefined);
 }
 `,
 );

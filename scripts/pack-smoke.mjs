@@ -63,7 +63,8 @@ for (const tool of ['cc', 'gcc', 'g++', 'make', 'python3']) {
 const node = (args) => run(path.join(bin, 'node'), args, { cwd: app, env });
 
 step('the prebuild is what loads (PREBUILDS_ONLY=1)');
-const loaded = node(['-e', "console.log(require('node-gyp-build').resolve(require('path').dirname(require.resolve('net-linger/package.json'))))"]).trim();
+// The package's own loader, after its first native call, says which file it loaded.
+const loaded = node(['-e', "const l = require('net-linger'); l.maxLingerSeconds(); console.log(l.bindingPath())"]).trim();
 if (!loaded.includes(`${path.sep}prebuilds${path.sep}${target}${path.sep}`)) throw new Error(`loaded ${loaded}`);
 step(`loaded ${path.relative(app, loaded)}`);
 if (fs.existsSync(path.join(app, 'node_modules', 'net-linger', 'build'))) throw new Error('the tarball carries build/');

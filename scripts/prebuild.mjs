@@ -1,8 +1,8 @@
 // Makes the Node-API prebuilds the package ships, into prebuilds/<platform>-<arch>/:
 // linux-arm64 (cross-compiled), win32-x64 (mingw-w64) where their toolchains are installed, and
 // the host's last, so that build/ keeps a binary this machine can load.
-// Run it through `npm run prebuilds`: npm passes its nodedir setting on, so node-gyp builds against
-// this machine's Node headers instead of downloading them.
+// node-gyp builds against this machine's Node headers (scripts/install-headers.mjs finds them),
+// never a download.
 //   npm run prebuilds                      every target it has a toolchain for; says what it skipped
 //   npm run prebuilds -- --all             the same, but a missing toolchain fails (CI, releases)
 //   npm run prebuilds -- linux-x64 ...     only these targets
@@ -10,6 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { findNodeHeaders, noHeadersMessage } from './install-headers.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const prebuildify = createRequire(import.meta.url).resolve('prebuildify/bin.js');
@@ -18,11 +19,17 @@ const strict = process.argv.includes('--all');
 const only = process.argv.slice(2).filter((a) => a !== '--all');
 const wanted = (target) => only.length === 0 || only.includes(target);
 
+const headers = findNodeHeaders();
+if (!headers && process.platform !== 'win32') {
+  console.error(`prebuilds: ${noHeadersMessage()}`);
+  process.exit(1);
+}
+
 function prebuildify_(arch, env = {}) {
   execFileSync(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--arch', arch], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...(headers && { npm_config_nodedir: headers.dir }), ...env },
   });
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Windows leg: sets up (cached), builds the TypeScript and the win32-x64 addon, and runs the
-# same vitest suite as `npm test` (both pools; the scenario table's win32 rows, test/windows.test.ts)
+# same vitest suite as `npm test` (both pools; the scenario table's win32 rows, test/core/windows.test.ts)
 # under Windows node.exe in Wine 10.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -1,14 +1,16 @@
 // `net-linger probe <url | host:port>`: upload to a server and say how it ended the connection.
 import { probeExitCode, probeServer, type ProbeOptions, type ProbeReport } from '../probe/probe.js';
-
-const EXIT_USAGE = 2;
+import { formatSize, wrapWords } from '../core/text.js';
+import { MAX_TIMER_MS } from '../core/validate.js';
+import { UsageError, flag, integerArg, readArgs, stringValue, stringValues } from './args.js';
 
 export const PROBE_HELP = `Usage: net-linger probe <http://host:port/path | host:port> [options]
 
-Uploads a body to your server the way a careful client does (reading everything the server
-sends while it is still sending) and reports how the server ended the connection: the
-response status, whether the response could be read whole, a FIN or a reset (RST), how many
-bytes the server's TCP acknowledged before it closed, the time, and what to change.
+Uploads a body to your server as Python's http.client and most SDKs do (the whole body,
+whatever the server answers meanwhile; the request head reaching the server with the first
+body bytes), reading what the server sends while it sends, and reports how the server ended
+the connection: the response status, whether it could be read whole, a FIN or a reset (RST),
+how many bytes the server's TCP acknowledged before it closed, the time, and what to change.
 
 An http:// URL gets an HTTP/1.1 request (POST with Content-Length unless told otherwise);
 host:port, [::1]:port or tcp://host:port gets raw bytes, then a half-close (FIN).
@@ -17,16 +19,22 @@ Options:
   --size <bytes>        body size; suffixes k, m, g are KiB, MiB, GiB (default 20m)
   --chunked             HTTP: send Transfer-Encoding: chunked instead of Content-Length
   --method <name>       HTTP: the request method (default POST)
-  -H, --header <h: v>   HTTP: an extra request header (repeatable)
+  -H, --header <h: v>   HTTP: an extra request header (repeatable); Host, User-Agent or
+                        Accept replaces the probe's own
   --timeout <ms>        give up after this long (default 30000)
-  --settle <ms>         keep sending the body still owed this long after the server's
-                        last word, to tell a lingering server from a resetting one (default 500)
+  --head-first          HTTP: send the request head alone, then the body after --head-pause
+  --head-pause <ms>     with --head-first: the wait before the body (default 10)
+  --stop-early          stop sending as curl does: --settle ms after the server's last word
+                        (its FIN, or a final answer), instead of sending the whole body
+  --settle <ms>         with --stop-early: how long to keep sending after the server's last
+                        word, to tell a lingering server from a resetting one (default 500)
   --json                print the report as one JSON object
   -h, --help            this help
+  --                    what follows is the target, even if it starts with "-"
 
 Exit codes: 0 the server closed cleanly (FIN, response read whole), 1 it reset the
-connection, cut the client off before its response could be read, timed out or could
-not be reached, 2 bad usage.
+connection, cut the client off before its response could be read, answered with something
+that is not HTTP, timed out or could not be reached, 2 bad usage.
 
 Examples:
   net-linger probe http://127.0.0.1:3000/upload
@@ -34,101 +42,96 @@ Examples:
   net-linger probe 127.0.0.1:9000 --size 1m
 `;
 
-class ProbeUsageError extends Error {}
-
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
 
 function parseSize(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?$/i.exec(text.trim());
-  if (!match) throw new ProbeUsageError(`--size: "${text}" is not a size (bytes, or a number with k, m or g)`);
+  if (!match) throw new UsageError(`--size: "${text}" is not a size (bytes, or a number with k, m or g)`, 'probe');
   const bytes = Math.round(Number(match[1]) * SIZE_UNITS[match[2].toLowerCase()]);
-  if (!Number.isSafeInteger(bytes)) throw new ProbeUsageError(`--size: "${text}" is too large`);
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`--size: "${text}" is too large`, 'probe');
   return bytes;
 }
 
-function parseMs(flag: string, text: string, min: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > 2 ** 31 - 1) {
-    throw new ProbeUsageError(`${flag}: "${text}" is not a whole number of milliseconds (${min} or more)`);
-  }
-  return Number(text);
-}
+const PROBE_OPTIONS = {
+  size: { type: 'string' },
+  chunked: { type: 'boolean' },
+  method: { type: 'string' },
+  header: { type: 'string', short: 'H', multiple: true },
+  timeout: { type: 'string' },
+  'head-first': { type: 'boolean' },
+  'head-pause': { type: 'string' },
+  'stop-early': { type: 'boolean' },
+  settle: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const HTTP_ONLY = ['chunked', 'method', 'header', 'head-first', 'head-pause'];
 
 interface Parsed {
   target?: string;
-  options: ProbeOptions & { headers: Record<string, string> };
+  options: ProbeOptions;
   json: boolean;
   help: boolean;
-  httpOnly: string[];
 }
 
 function parse(argv: readonly string[]): Parsed {
-  const parsed: Parsed = { options: { headers: {} }, json: false, help: false, httpOnly: [] };
-  let i = 0;
-  const value = (flag: string, inline: string | undefined) => {
-    if (inline !== undefined) return inline;
-    const v = argv[i++];
-    if (v === undefined) throw new ProbeUsageError(`${flag} needs a value`);
-    return v;
+  const args = readArgs('probe', argv, PROBE_OPTIONS);
+  if (args.positionals.length > 1) throw new UsageError(`probe takes one target, got "${args.positionals[0]}" and "${args.positionals[1]}"`, 'probe');
+  const options: ProbeOptions = {};
+  const ms = (name: string, min: number) => {
+    const text = stringValue(args, name);
+    return text === undefined ? undefined : integerArg('probe', `--${name}`, text, min, MAX_TIMER_MS, 'milliseconds');
   };
-  let positionalOnly = false;
-  while (i < argv.length) {
-    const arg = argv[i++];
-    if (positionalOnly || !arg.startsWith('-') || arg === '-') {
-      if (parsed.target !== undefined) throw new ProbeUsageError(`probe takes one target, got "${parsed.target}" and "${arg}"`);
-      parsed.target = arg;
-      continue;
-    }
-    if (arg === '--') { positionalOnly = true; continue; }
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const noValue = () => { if (inline !== undefined) throw new ProbeUsageError(`${flag} takes no value`); };
-    switch (flag) {
-      case '--size': parsed.options.size = parseSize(value(flag, inline)); break;
-      case '--chunked': noValue(); parsed.options.chunked = true; parsed.httpOnly.push(flag); break;
-      case '--method': parsed.options.method = value(flag, inline); parsed.httpOnly.push(flag); break;
-      case '-H': case '--header': {
-        const header = value(flag, inline);
-        const colon = header.indexOf(':');
-        if (colon <= 0) throw new ProbeUsageError(`${flag}: "${header}" is not "Name: value"`);
-        parsed.options.headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
-        parsed.httpOnly.push(flag);
-        break;
-      }
-      case '--timeout': parsed.options.timeout = parseMs(flag, value(flag, inline), 1); break;
-      case '--settle': parsed.options.settle = parseMs(flag, value(flag, inline), 0); break;
-      case '--json': noValue(); parsed.json = true; break;
-      case '-h': case '--help': parsed.help = true; break;
-      default: throw new ProbeUsageError(`unknown option ${flag}`);
+  const size = stringValue(args, 'size');
+  if (size !== undefined) options.size = parseSize(size);
+  if (flag(args, 'chunked')) options.chunked = true;
+  const method = stringValue(args, 'method');
+  if (method !== undefined) options.method = method;
+  const headers = stringValues(args, 'header');
+  if (headers.length) {
+    options.headers = {};
+    for (const header of headers) {
+      const colon = header.indexOf(':');
+      if (colon <= 0) throw new UsageError(`--header: "${header}" is not "Name: value"`, 'probe');
+      options.headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
     }
   }
-  return parsed;
+  const timeout = ms('timeout', 1);
+  if (timeout !== undefined) options.timeout = timeout;
+  if (flag(args, 'head-first')) options.order = 'head-first';
+  const headPause = ms('head-pause', 0);
+  if (headPause !== undefined) {
+    if (options.order !== 'head-first') throw new UsageError('--head-pause: only with --head-first', 'probe');
+    options.headPause = headPause;
+  }
+  const settle = ms('settle', 0);
+  if (settle !== undefined) options.settle = settle;
+  if (flag(args, 'stop-early')) options.mode = 'stop-early';
+  const target = args.positionals[0];
+  if (target !== undefined && !/^http:\/\//i.test(target)) {
+    const given = HTTP_ONLY.filter((name) => flag(args, name)).map((name) => `--${name}`);
+    if (given.length) throw new UsageError(`${given.join(', ')}: only for an http:// target`, 'probe');
+  }
+  return { target, options, json: flag(args, 'json'), help: flag(args, 'help') };
 }
 
-const bytes = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : `${n.toLocaleString('en-US')} bytes`);
-const mib = bytes;
+const amount = formatSize;
 
 export function formatProbeReport(report: ProbeReport): string {
   const lines: string[] = [];
   const what = report.target.kind === 'http' ? report.target.url : `tcp ${report.target.host}:${report.target.port}`;
-  lines.push(`net-linger probe ${what}: ${mib(report.size)} upload`);
+  const how = [report.mode === 'stop-early' ? 'stopping early' : '', report.order === 'head-first' ? 'head first' : ''].filter(Boolean).join(', ');
+  lines.push(`net-linger probe ${what}: ${amount(report.size)} upload${how ? ` (${how})` : ''}`);
   // Label column, then the text wrapped at 100 columns under itself.
   const row = (label: string, text: string) => {
-    const width = 100 - 15;
-    const words = text.split(' ');
-    let line = '';
-    const out: string[] = [];
-    for (const word of words) {
-      if (line && line.length + 1 + word.length > width) { out.push(line); line = word; } else line = line ? `${line} ${word}` : word;
-    }
-    out.push(line);
-    out.forEach((l, i) => lines.push(`  ${(i === 0 ? label : '').padEnd(13)}${l}`));
+    wrapWords(text, 100 - 15).forEach((l, i) => lines.push(`  ${(i === 0 ? label : '').padEnd(13)}${l}`));
   };
   if (report.target.kind === 'http') {
     const r = report.response;
     row('response', r
       ? `${r.status}${r.statusText ? ` ${r.statusText}` : ''}, ${r.bodyBytes} body bytes, ${r.complete ? 'read whole' : 'NOT read whole'} (head at ${r.atMs} ms)`
-      : 'none');
+      : report.responseError ? `unreadable: ${report.responseError}` : 'none');
   } else {
     row('received', `${report.receivedBytes} bytes from the server`);
   }
@@ -137,8 +140,8 @@ export function formatProbeReport(report: ProbeReport): string {
     : report.serverClose === 'fin' ? `FIN at ${report.closedAtMs} ms` : 'did not close';
   row('server close', closing);
   row('accepted', report.acknowledgedBytes === null
-    ? `${mib(report.sentBytes)} sent (the OS cannot say how much was acknowledged)`
-    : `${mib(report.acknowledgedBytes)} acknowledged by the server's TCP, ${mib(report.sentBytes)} sent${report.uploadComplete ? ' (all of it)' : ''}`);
+    ? `${amount(report.sentBytes)} sent (the OS cannot say how much was acknowledged)`
+    : `${amount(report.acknowledgedBytes)} acknowledged by the server's TCP, ${amount(report.sentBytes)} sent${report.uploadComplete ? ' (all of it)' : ''}`);
   if (report.error && report.serverClose !== 'reset') row('error', `${report.error.code ?? ''} ${report.error.message}`.trim());
   row('time', `${report.elapsedMs} ms`);
   row('verdict', `${report.verdict.toUpperCase()}: ${report.summary}`);
@@ -146,33 +149,24 @@ export function formatProbeReport(report: ProbeReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Runs the command; resolves to the exit code. */
+/** Runs the command; resolves to the exit code (throws UsageError for bad usage). */
 export async function probeCommand(argv: readonly string[]): Promise<number> {
-  let parsed: Parsed;
+  const parsed = parse(argv);
+  if (parsed.help) {
+    process.stdout.write(PROBE_HELP);
+    return 0;
+  }
+  if (parsed.target === undefined) throw new UsageError('probe needs a target: an http:// URL or host:port', 'probe');
   let run: Promise<ProbeReport>;
   try {
-    parsed = parse(argv);
-    if (parsed.help) {
-      process.stdout.write(PROBE_HELP);
-      return 0;
-    }
-    if (parsed.target === undefined) throw new ProbeUsageError('probe needs a target: an http:// URL or host:port');
-    const options: ProbeOptions = { ...parsed.options };
-    if (!Object.keys(parsed.options.headers).length) delete options.headers;
-    if (!/^http:\/\//i.test(parsed.target) && parsed.httpOnly.length) {
-      throw new ProbeUsageError(`${[...new Set(parsed.httpOnly)].join(', ')}: only for an http:// target`);
-    }
-    try {
-      run = probeServer(parsed.target, options);
-    } catch (err) {
-      const e = err as { code?: string; message?: string };
-      if (e.code?.startsWith('ERR_')) throw new ProbeUsageError(e.message ?? String(err));
-      throw err;
-    }
+    run = probeServer(parsed.target, parsed.options);
   } catch (err) {
-    if (!(err instanceof ProbeUsageError)) throw err;
-    process.stderr.write(`net-linger probe: ${err.message}\nRun "net-linger probe --help" for usage.\n`);
-    return EXIT_USAGE;
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'ERR_OUT_OF_RANGE' && /"target\.port"/.test(e.message ?? '')) {
+      throw new UsageError(`"${parsed.target}" has an invalid port (expected 1-65535)`, 'probe');
+    }
+    if (e.code?.startsWith('ERR_')) throw new UsageError(e.message ?? String(err), 'probe');
+    throw err;
   }
   const report = await run;
   process.stdout.write(parsed.json ? `${JSON.stringify(report)}\n` : formatProbeReport(report));

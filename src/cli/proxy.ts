@@ -1,9 +1,11 @@
 // `net-linger proxy`: a TCP proxy that relays faithfully and injects faults, for testing a
 // client or a server against resets, truncation and silence.
 import {
-  type Faults, type ProxyConnectionReport, createFaultProxy, formatHostPort, parseAddress, resolveFaults,
+  type Faults, type ProxyConnectionReport, createFaultProxy, formatHostPort, resolveFaults,
 } from '../relay/fault-proxy.js';
 import { formatBytes } from '../core/text.js';
+import { parseAddress } from '../core/validate.js';
+import { UsageError, flag, integerArg, readArgs, stringValue } from './args.js';
 
 export const PROXY_HELP = `Usage: net-linger proxy --upstream HOST:PORT [--listen HOST:PORT] [faults] [--json]
 
@@ -34,20 +36,31 @@ Output:
                             and how, what the faults did)
   -h, --help                this help
 
+Once whoever reads stdout closes it, the proxy stops printing and keeps relaying.
 SIGINT or SIGTERM closes the proxy (live connections get a plain close) and exits 0.
 Exit codes: 0 stopped by a signal, 2 bad usage or an address it cannot listen on.
 `;
 
-class ProxyUsageError extends Error {}
-
 const COUNT_FLAGS: Readonly<Record<string, keyof Faults>> = {
-  '--reset-after': 'resetAfter',
-  '--reset-after-ms': 'resetAfterMs',
-  '--limit-data': 'limitData',
-  '--blackhole-after': 'blackholeAfter',
-  '--half-close-then-reset': 'halfCloseThenReset',
-  '--delay-fin': 'delayFin',
+  'reset-after': 'resetAfter',
+  'reset-after-ms': 'resetAfterMs',
+  'limit-data': 'limitData',
+  'blackhole-after': 'blackholeAfter',
+  'half-close-then-reset': 'halfCloseThenReset',
+  'delay-fin': 'delayFin',
 };
+
+const PROXY_OPTIONS = {
+  listen: { type: 'string' },
+  upstream: { type: 'string' },
+  direction: { type: 'string' },
+  probability: { type: 'string' },
+  blackhole: { type: 'boolean' },
+  'close-unread': { type: 'boolean', optionalValue: true },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  ...Object.fromEntries(Object.keys(COUNT_FLAGS).map((name) => [name, { type: 'string' }])),
+} as const;
 
 interface ProxyArgs {
   listen: string;
@@ -57,59 +70,37 @@ interface ProxyArgs {
   help: boolean;
 }
 
-function integerValue(flag: string, value: string): number {
-  if (!/^\d+$/.test(value)) throw new ProxyUsageError(`${flag} needs a whole number >= 0, got "${value}"`);
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new ProxyUsageError(`${flag}: ${value} is too large`);
-  return n;
-}
+const count = (name: string, value: string) => integerArg('proxy', `--${name}`, value, 0);
 
 export function parseProxyArgs(argv: readonly string[]): ProxyArgs {
-  const parsed: ProxyArgs = { listen: '127.0.0.1:0', upstream: undefined, faults: {}, json: false, help: false };
-  const faults = parsed.faults as Record<string, unknown>;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv[++i];
-      if (next === undefined || next.startsWith('-')) throw new ProxyUsageError(`${flag} needs a value`);
-      return next;
-    };
-    const noValue = () => {
-      if (inline !== undefined) throw new ProxyUsageError(`${flag} takes no value`);
-    };
-    if (flag in COUNT_FLAGS) {
-      faults[COUNT_FLAGS[flag]] = integerValue(flag, value());
-      continue;
-    }
-    switch (flag) {
-      case '--listen': parsed.listen = value(); break;
-      case '--upstream': parsed.upstream = value(); break;
-      case '--direction': {
-        const d = value();
-        if (d !== 'up' && d !== 'down' && d !== 'both') throw new ProxyUsageError(`--direction must be up, down or both, got "${d}"`);
-        faults.direction = d;
-        break;
-      }
-      case '--probability': {
-        const v = value();
-        const p = Number(v);
-        if (!/^\d*\.?\d+$/.test(v) || !(p >= 0 && p <= 1)) throw new ProxyUsageError(`--probability must be a number from 0 to 1, got "${v}"`);
-        faults.probability = p;
-        break;
-      }
-      case '--blackhole': noValue(); faults.blackhole = true; break;
-      case '--close-unread': faults.closeUnread = inline === undefined ? true : integerValue(flag, inline); break;
-      case '--json': noValue(); parsed.json = true; break;
-      case '-h': case '--help': parsed.help = true; break;
-      default:
-        throw new ProxyUsageError(arg.startsWith('-') ? `unknown option ${arg}` : `unexpected argument "${arg}"`);
-    }
+  const args = readArgs('proxy', argv, PROXY_OPTIONS);
+  if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, 'proxy');
+  const faults: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(COUNT_FLAGS)) {
+    const value = stringValue(args, name);
+    if (value !== undefined) faults[key] = count(name, value);
   }
-  return parsed;
+  const direction = stringValue(args, 'direction');
+  if (direction !== undefined) {
+    if (direction !== 'up' && direction !== 'down' && direction !== 'both') throw new UsageError(`--direction must be up, down or both, got "${direction}"`, 'proxy');
+    faults.direction = direction;
+  }
+  const probability = stringValue(args, 'probability');
+  if (probability !== undefined) {
+    const p = Number(probability);
+    if (!/^\d*\.?\d+$/.test(probability) || !(p >= 0 && p <= 1)) throw new UsageError(`--probability must be a number from 0 to 1, got "${probability}"`, 'proxy');
+    faults.probability = p;
+  }
+  if (flag(args, 'blackhole')) faults.blackhole = true;
+  const closeUnread = args.values['close-unread'];
+  if (closeUnread !== undefined) faults.closeUnread = closeUnread === true ? true : count('close-unread', closeUnread as string);
+  return {
+    listen: stringValue(args, 'listen') ?? '127.0.0.1:0',
+    upstream: stringValue(args, 'upstream'),
+    faults: faults as Faults,
+    json: flag(args, 'json'),
+    help: flag(args, 'help'),
+  };
 }
 
 function sideText(name: string, s: ProxyConnectionReport['client']): string {
@@ -128,27 +119,18 @@ export function formatConnection(r: ProxyConnectionReport): string {
 
 /** Runs `net-linger proxy` until SIGINT/SIGTERM; resolves to the exit code. */
 export async function runProxy(argv: readonly string[]): Promise<number> {
-  let args: ProxyArgs;
-  let listen: { host: string; port: number };
-  let upstream: { host: string; port: number };
+  const args = parseProxyArgs(argv);
+  if (args.help) {
+    process.stdout.write(PROXY_HELP);
+    return 0;
+  }
+  if (args.upstream === undefined) throw new UsageError('--upstream HOST:PORT is required', 'proxy');
+  const listen = addressArg('--listen', args.listen, 0);
+  const upstream = addressArg('--upstream', args.upstream, 1);
   try {
-    args = parseProxyArgs(argv);
-    if (args.help) {
-      process.stdout.write(PROXY_HELP);
-      return 0;
-    }
-    if (args.upstream === undefined) throw new ProxyUsageError('--upstream HOST:PORT is required');
-    listen = addressArg('--listen', args.listen, 0);
-    upstream = addressArg('--upstream', args.upstream, 1);
-    try {
-      resolveFaults(args.faults);
-    } catch (err) {
-      throw new ProxyUsageError((err as Error).message);
-    }
+    resolveFaults(args.faults);
   } catch (err) {
-    if (!(err instanceof ProxyUsageError)) throw err;
-    process.stderr.write(`net-linger proxy: ${err.message}\nRun "net-linger proxy --help" for usage.\n`);
-    return 2;
+    throw new UsageError((err as Error).message, 'proxy');
   }
   let proxy;
   try {
@@ -175,13 +157,13 @@ export async function runProxy(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-function addressArg(flag: string, value: string, minPort: number): { host: string; port: number } {
+function addressArg(flagName: string, value: string, minPort: 0 | 1): { host: string; port: number } {
   try {
-    return parseAddress(value, flag, { host: '127.0.0.1', minPort });
+    return parseAddress(value, flagName, { host: '127.0.0.1', minPort });
   } catch (err) {
     const reason = (err as { code?: string }).code === 'ERR_OUT_OF_RANGE'
       ? `port must be ${minPort}-65535`
       : 'must be HOST:PORT (brackets around IPv6: [::1]:8080)';
-    throw new ProxyUsageError(`${flag} ${reason}, got "${value}"`);
+    throw new UsageError(`${flagName} ${reason}, got "${value}"`, 'proxy');
   }
 }

@@ -1,16 +1,16 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { NetLingerError, isConnectionReset, normalizeErrorCode } from '../core/errors.js';
-import { getLinger, lingerMayBeArmed, pendingBytes, setLinger } from '../core/socket-ops.js';
-import {
-  handleKind, isHttp2Socket, kernelConnected, nativeReset, streamError, streamHandle,
-} from '../core/node-internals.js';
-import { SocketReader } from '../core/reader.js';
-import {
-  invalidArgType, outOfRange, validateChoice, validateInteger, validateOptionsObject, validateSignal, validateSocket,
-} from '../core/validate.js';
+import { pendingBytes } from '../core/socket-ops.js';
+import { streamError } from '../core/node-internals.js';
+import { DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain } from './drain.js';
+import { pollWithBackoff } from '../core/poll.js';
+import { MAX_TIMER_MS, invalidArgType, outOfRange, validateChoice, validateInteger, validateOptionsObject, validateSignal, validateSocket } from '../core/validate.js';
+import { wasResetHere, refuseResetOfNonTcp, refuseHttp2, waitClosed, resetNow, disarmLinger, hasNoConnection } from './reset-close.js';
 
-// Closing live Node sockets on purpose, without blocking the event loop.
+// Closing live Node sockets on purpose, without blocking the event loop: gracefulClose and
+// lingerClose, which share their refusals, bookkeeping and report rules here (just over 400 lines
+// for that reason); resetClose is in reset-close.ts, the draining itself in drain.ts.
 //
 // Contract shared by the three helpers: everything that can be refused is refused before the
 // socket is touched, by a synchronous throw (bad arguments: Node's TypeError/RangeError; a close
@@ -20,15 +20,8 @@ import {
 
 /** How a close ended up. */
 export type GracefulCloseOutcome = 'fin' | 'timeout' | 'aborted' | 'peer-reset' | 'error' | 'closed';
-export type LingerCloseOutcome = 'acked' | 'fin' | 'timeout' | 'aborted' | 'peer-reset' | 'error' | 'closed';
 
-export interface ResetCloseReport {
-  /** 'reset': this call sent the RST; 'closed': there was no connection left to reset (already destroyed, no handle, or never connected). */
-  outcome: 'reset' | 'closed';
-  /** How the RST was arranged: Node's own resetAndDestroy(), or SO_LINGER {1,0} then destroy(). */
-  via: 'resetAndDestroy' | 'linger-zero' | null;
-  elapsedMs: number;
-}
+export type LingerCloseOutcome = 'acked' | 'fin' | 'timeout' | 'aborted' | 'peer-reset' | 'error' | 'closed';
 
 export interface GracefulCloseOptions {
   /** Upper bound for the whole close, in ms (nginx lingering_time). Default 30000. */
@@ -75,23 +68,7 @@ export interface LingerCloseReport {
   reset: boolean;
 }
 
-const DEFAULT_LINGERING_TIME = 30_000;
-const DEFAULT_LINGERING_TIMEOUT = 5_000;
 const DEFAULT_LINGER_QUIET = 1_000;
-// setTimeout's own ceiling: a longer delay would fire at once.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const FIRST_POLL_MS = 1;
-const LONGEST_POLL_MS = 50;
-
-// Marks the sockets this module reset, so a concurrent or later gracefulClose/lingerClose can
-// say 'aborted'. A property rather than a WeakSet: cheaper per close, and gone with the socket.
-const kResetHere = Symbol('netLingerReset');
-function markReset(socket: net.Socket): void {
-  (socket as unknown as Record<symbol, boolean>)[kResetHere] = true;
-}
-function wasResetHere(socket: net.Socket): boolean {
-  return (socket as unknown as Record<symbol, boolean | undefined>)[kResetHere] === true;
-}
 
 /** The draining close running on a socket: which helper, with which options, and its promise. */
 interface RunningClose {
@@ -100,6 +77,7 @@ interface RunningClose {
   key: readonly unknown[];
   promise: Promise<GracefulCloseReport> | Promise<LingerCloseReport>;
 }
+
 const running = new WeakMap<net.Socket, RunningClose>();
 
 /**
@@ -118,121 +96,11 @@ function joinRunning(socket: net.Socket, helper: RunningClose['helper'], key: re
   );
 }
 
-/** Refuses, before anything is touched, a socket an HTTP/2 session owns. */
-function refuseHttp2(socket: net.Socket): void {
-  if (isHttp2Socket(socket)) {
-    throw new NetLingerError(
-      'ERR_NET_LINGER_HTTP2',
-      'This socket belongs to an HTTP/2 session, which owns its reads, writes and close: end it with session.close() (GOAWAY, then close) or session.destroy()',
-    );
-  }
-}
-
-// One 'abort' listener per signal, fanning out to every close waiting on it: a server's one
-// shutdown signal shared by thousands of closes adds no listener per close (no
-// MaxListenersExceededWarning) and aborts them in one pass.
-interface SignalWatch {
-  closes: Set<() => void>;
-  listener: () => void;
-}
-const signalWatches = new WeakMap<AbortSignal, SignalWatch>();
-
-function watchSignal(signal: AbortSignal, onAbort: () => void): void {
-  let watch = signalWatches.get(signal);
-  if (!watch) {
-    const closes = new Set<() => void>();
-    const listener = () => {
-      signalWatches.delete(signal);
-      for (const close of closes) close();
-    };
-    watch = { closes, listener };
-    signalWatches.set(signal, watch);
-    signal.addEventListener('abort', listener, { once: true });
-  }
-  watch.closes.add(onAbort);
-}
-
-function unwatchSignal(signal: AbortSignal, onAbort: () => void): void {
-  const watch = signalWatches.get(signal);
-  if (!watch) return;
-  watch.closes.delete(onAbort);
-  if (watch.closes.size === 0) {
-    signalWatches.delete(signal);
-    signal.removeEventListener('abort', watch.listener);
-  }
-}
-
-/** A TCP connection (plain or under TLS), as opposed to a Unix-domain socket or a pipe. */
-function isTcp(socket: net.Socket): boolean {
-  // The handle's type answers for plain sockets; reading remotePort costs a getpeername() call,
-  // so it is asked only of other handles (TLS's wrapper).
-  const kind = handleKind(socket);
-  if (kind === 'TCP') return true;
-  if (kind === 'Pipe') return false;
-  return typeof socket.remotePort === 'number';
-}
-
-function waitClosed(socket: net.Socket): Promise<void> {
-  if (socket.closed) return Promise.resolve();
-  return new Promise((resolve) => socket.once('close', () => resolve()));
-}
-
-/**
- * Arranges an RST and destroys the socket, or throws before touching it. Node's own
- * resetAndDestroy() is used where Node can do it: a TCP handle whose write side was never ended.
- * It throws ERR_INVALID_HANDLE_TYPE for TLS sockets, and after end() libuv refuses it (EINVAL,
- * emitted as 'error') while the shutdown is pending and Node then never closes the handle; there
- * SO_LINGER {1,0} + destroy() gives the same deterministic RST.
- */
-function resetNow(socket: net.Socket): 'resetAndDestroy' | 'linger-zero' {
-  // 'close' comes on a later tick, so marking after the call is in time.
-  if (!socket.writableEnded && nativeReset(socket)) {
-    markReset(socket);
-    return 'resetAndDestroy';
-  }
-  setLinger(socket, true, 0);
-  markReset(socket);
-  socket.destroy();
-  return 'linger-zero';
-}
-
-/**
- * Turns off an SO_LINGER setting left on the socket, so the plain close a draining helper ends
- * with (its own destroy(), or Node's once both directions have ended) does what the helper says:
- * with {1, N > 0} Linux's close() would block the event loop up to N s (even on a non-blocking
- * socket), Windows' closesocket() would fail WSAEWOULDBLOCK on a non-blocking socket (libuv
- * ignores that), macOS would not wait (a non-blocking close never does); with {1, 0} every OS
- * would turn the close into an RST. With {0, ...} close() returns at once on every OS and the
- * kernel sends the FIN after the queued data, in the background. A failure to read or change the
- * setting (the handle is going away) leaves it as it is. Looked for where net-linger's setLinger()
- * armed it (on this socket, or on any bare descriptor); a setting made by other native code is
- * not seen.
- */
-function disarmLinger(socket: net.Socket): void {
-  // Only where setLinger() may have armed it: SO_LINGER set by other native code behind
-  // net-linger's back is not looked for (a getsockopt per close would cost 2-3 µs).
-  if (!lingerMayBeArmed(socket)) return;
-  try {
-    if (getLinger(socket).onoff) setLinger(socket, false, 0);
-  } catch {
-    // Nothing to disarm on a handle that cannot be asked.
-  }
-}
-
 /** A report's view of a socket that was already gone, or was closed by other code. */
 function closedElsewhere(socket: net.Socket): { outcome: 'aborted' | 'peer-reset' | 'error'; code?: string } {
   if (wasResetHere(socket)) return { outcome: 'aborted' };
   const errored = streamError(socket);
   return errored ? errorOutcome(errored) : { outcome: 'error', code: 'ERR_SOCKET_CLOSED' };
-}
-
-/**
- * A socket with no connection to close: no handle (`new net.Socket()`, or one sent to a child
- * process), or still connecting (nothing was ever established as far as Node knows; queued
- * writes were never sent). It is destroyed now; the report says 'closed'.
- */
-function hasNoConnection(socket: net.Socket): boolean {
-  return socket.connecting || !streamHandle(socket);
 }
 
 /** How a close reports the first error the socket emitted while it ran. */
@@ -263,160 +131,6 @@ function endOnCap(socket: net.Socket, wantReset: boolean): boolean {
 }
 
 /**
- * What a draining close (gracefulClose, lingerClose) shares: its listeners, the signal, reading
- * and discarding, the half-close, and the count of drained bytes.
- */
-class Drain {
-  /** Bytes read from the handle since the start; plus what Node had buffered unread then. */
-  private readonly bytesReadAtStart: number;
-  private bufferedBytes: number;
-  /** Characters still to come of what Node had buffered, decoded, at the start. */
-  private bufferedChars: number;
-  private readonly encoding: BufferEncoding | null;
-  private readonly reader: SocketReader;
-
-  constructor(
-    private readonly socket: net.Socket,
-    private readonly onData: () => void,
-    private readonly onEnd: () => void,
-    private readonly onFinish: () => void,
-    private readonly onError: (err: NodeJS.ErrnoException) => void,
-    private readonly signal: AbortSignal | undefined,
-    private readonly onAbort: () => void,
-  ) {
-    this.encoding = socket.readableEncoding;
-    this.bytesReadAtStart = socket.bytesRead;
-    this.bufferedBytes = this.encoding ? 0 : socket.readableLength;
-    this.bufferedChars = this.encoding ? socket.readableLength : 0;
-    // Also a socket a leftover 'readable' listener keeps in paused mode (see SocketReader).
-    this.reader = new SocketReader(socket);
-  }
-
-  private readonly data = (chunk: Buffer | string) => {
-    if (this.bufferedChars > 0 && typeof chunk === 'string') {
-      const take = Math.min(chunk.length, this.bufferedChars);
-      this.bufferedBytes += Buffer.byteLength(take === chunk.length ? chunk : chunk.slice(0, take), this.encoding ?? 'utf8');
-      this.bufferedChars -= take;
-    }
-    this.onData();
-  };
-
-  /** Bytes read and discarded since the start. */
-  drained(): number {
-    return this.bufferedBytes + this.socket.bytesRead - this.bytesReadAtStart;
-  }
-
-  /**
-   * Listens, honours the signal, then reads and discards and half-closes through Node (`end()`:
-   * the FIN follows every queued write). Returns false, having called `onAbort`, when the signal
-   * had already fired.
-   */
-  start(onClose: () => void): boolean {
-    const { socket } = this;
-    socket.on('data', this.data);
-    socket.on('end', this.onEnd);
-    socket.on('finish', this.onFinish);
-    socket.on('error', this.onError);
-    socket.once('close', onClose);
-    if (this.signal) {
-      if (this.signal.aborted) {
-        this.onAbort();
-        return false;
-      }
-      watchSignal(this.signal, this.onAbort);
-    }
-    this.reader.resume();
-    if (!socket.writableEnded) socket.end();
-    return true;
-  }
-
-  /** Undoes start() once the socket has closed. */
-  stop(): void {
-    const { socket } = this;
-    if (this.signal) unwatchSignal(this.signal, this.onAbort);
-    socket.off('data', this.data);
-    socket.off('end', this.onEnd);
-    socket.off('finish', this.onFinish);
-    socket.off('error', this.onError);
-    this.reader.stop();
-  }
-}
-
-/**
- * Abortive close: RST now, unsent data discarded, no TIME_WAIT on this side. Works for
- * `net.Socket` and `tls.TLSSocket` (through Node's `resetAndDestroy()` where Node allows it,
- * else SO_LINGER {1,0} + `destroy()`). Resolves once 'close' fired, to `{ outcome, via, elapsedMs }`.
- *
- * What the peer observes: whatever it had not read yet is lost. A peer reading when the RST
- * arrives sees either ECONNRESET or, on Linux, a plain end of stream: libuv reads an RST that
- * comes with POLLHUP after a short read as EOF (a flowing TLS client reading 1 MB here got part
- * of it, then 'end' without a close_notify). Its next write fails (ECONNRESET or EPIPE) either
- * way, and the closer leaves no TIME_WAIT.
- *
- * 'closed' instead of 'reset', at once: the socket was already destroyed (idempotent: a second
- * call only waits for 'close'), has no handle, or is still connecting — then no connection
- * existed to reset, unless the kernel had completed the handshake before Node saw it, in which
- * case that connection is reset ('reset', 'linger-zero'). A refused connect is 'closed'.
- * resetClose() may be called while gracefulClose() or lingerClose() runs: it is the escalation,
- * and they report 'aborted'.
- *
- * Throws (synchronously, leaving the socket alone) NetLingerError ERR_NET_LINGER_HTTP2 for a
- * socket an HTTP/2 session owns, ERR_NET_LINGER_UNSUPPORTED for a socket that is not TCP (a
- * Unix-domain socket has no RST), and the socket calls' errors where the platform gives no
- * handle for SO_LINGER.
- */
-export function resetClose(socket: net.Socket): Promise<ResetCloseReport> {
-  validateSocket(socket);
-  refuseHttp2(socket);
-  const start = performance.now();
-  if (socket.destroyed) return reportReset(socket, start, 'closed', null);
-  if (hasNoConnection(socket)) {
-    if (socket.connecting && kernelConnected(socket)) {
-      try {
-        setLinger(socket, true, 0);
-        markReset(socket);
-        socket.destroy();
-        return reportReset(socket, start, 'reset', 'linger-zero');
-      } catch {
-        // No SO_LINGER here: a plain destroy() below.
-      }
-    }
-    socket.destroy();
-    return reportReset(socket, start, 'closed', null);
-  }
-  if (!isTcp(socket)) {
-    throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', 'Only a TCP connection can be reset; this socket is not TCP');
-  }
-  // Errors that race the reset (a write failing on the way down) must not go unhandled.
-  socket.on('error', swallow);
-  let via: 'resetAndDestroy' | 'linger-zero';
-  try {
-    via = resetNow(socket);
-  } catch (err) {
-    socket.off('error', swallow);
-    throw err;
-  }
-  return new Promise((resolve) => {
-    const done = () => {
-      socket.off('error', swallow);
-      resolve({ outcome: 'reset', via, elapsedMs: performance.now() - start });
-    };
-    if (socket.closed) done();
-    else socket.once('close', done);
-  });
-}
-
-function swallow(): void {
-  // An error racing a close this module started.
-}
-
-function reportReset(
-  socket: net.Socket, start: number, outcome: ResetCloseReport['outcome'], via: ResetCloseReport['via'],
-): Promise<ResetCloseReport> {
-  return waitClosed(socket).then((): ResetCloseReport => ({ outcome, via, elapsedMs: performance.now() - start }));
-}
-
-/**
  * The orderly close that spares the peer an ECONNRESET: (a, b) `socket.end()` — Node sends the
  * FIN only after every queued write has reached the kernel; (c) read and discard whatever the
  * peer still sends, until its FIN; (d) destroy. Caps as in nginx's lingering close:
@@ -438,7 +152,8 @@ function reportReset(
  * options are equal after defaults (the signal compared by identity), and throws NetLingerError
  * ERR_NET_LINGER_CLOSE_IN_PROGRESS when they differ or lingerClose() is running; resetClose()
  * may always take over (this close then reports 'aborted'). Throws ERR_NET_LINGER_HTTP2 for a
- * socket an HTTP/2 session owns.
+ * socket an HTTP/2 session owns, and ERR_NET_LINGER_UNSUPPORTED for onTimeout: 'reset' on a
+ * socket that is not TCP (as resetClose() does).
  */
 export function gracefulClose(socket: net.Socket, options?: GracefulCloseOptions): Promise<GracefulCloseReport> {
   validateSocket(socket);
@@ -452,6 +167,7 @@ export function gracefulClose(socket: net.Socket, options?: GracefulCloseOptions
   const signal = validateSignal(opts.signal);
   const onTimeout = validateChoice(opts.onTimeout, 'options.onTimeout', ['reset', 'close'] as const, 'close');
   refuseHttp2(socket);
+  refuseResetOfNonTcp(socket, onTimeout);
 
   const key = [lingeringTime, lingeringTimeout, signal, onTimeout];
   const joined = joinRunning(socket, 'gracefulClose', key) as Promise<GracefulCloseReport> | undefined;
@@ -479,72 +195,40 @@ function runGracefulClose(
   start: number,
 ): Promise<GracefulCloseReport> {
   return new Promise((resolve) => {
-    let peerEnded = socket.readableEnded;
-    let writeDone = socket.writableFinished;
     let outcome: GracefulCloseOutcome | undefined;
     let code: string | undefined;
     let reset = false;
-    // One timer for both caps: it first fires when the earlier could at the soonest expire, and
-    // re-arms itself for whichever is next (a fast close never sees it fire).
-    let lastActivity = start;
-    let timer = setTimeout(onTimer, Math.min(lingeringTime, lingeringTimeout)).unref();
 
-    const drain = new Drain(
-      socket,
-      () => { lastActivity = performance.now(); },
-      () => {
-        peerEnded = true;
-        finishIfDone();
+    const drain: Drain = new Drain(socket, { lingeringTime, lingeringTimeout, signal }, {
+      done: () => {
+        if (outcome) return;
+        outcome = 'fin';
+        socket.destroy();
       },
-      () => {
-        writeDone = true;
-        lastActivity = performance.now();
-        finishIfDone();
-      },
-      (err) => {
+      error: (err) => {
         if (!outcome) ({ outcome, code } = errorOutcome(err));
       },
-      signal,
-      () => stop('aborted'),
-    );
-    const onClose = () => {
-      clearTimeout(timer);
-      drain.stop();
-      if (!outcome) {
-        if (peerEnded && writeDone) outcome = 'fin';
-        else ({ outcome, code } = closedElsewhere(socket));
-      }
-      const report: GracefulCloseReport = { outcome, drainedBytes: drain.drained(), elapsedMs: performance.now() - start, reset };
-      if (code !== undefined) report.code = code;
-      running.delete(socket);
-      resolve(report);
-    };
+      cap: () => stop('timeout'),
+      aborted: () => stop('aborted'),
+      close: () => {
+        if (!outcome) {
+          if (drain.peerEnded && drain.writeDone) outcome = 'fin';
+          else ({ outcome, code } = closedElsewhere(socket));
+        }
+        const report: GracefulCloseReport = { outcome, drainedBytes: drain.drained(), elapsedMs: performance.now() - start, reset };
+        if (code !== undefined) report.code = code;
+        running.delete(socket);
+        resolve(report);
+      },
+    });
 
-    function onTimer() {
-      const now = performance.now();
-      const totalLeft = lingeringTime - (now - start);
-      // The silence counts once the write side is done: since then, or since the last read.
-      // Until then, look again within lingeringTimeout, so its expiry is never seen late.
-      const idleLeft = writeDone ? lingeringTimeout - (now - lastActivity) : Math.max(lingeringTimeout, 1);
-      if (totalLeft <= 0 || idleLeft <= 0) {
-        stop('timeout');
-        return;
-      }
-      timer = setTimeout(onTimer, Math.ceil(Math.min(totalLeft, idleLeft))).unref();
-    }
-    function finishIfDone() {
-      if (outcome || !peerEnded || !writeDone) return;
-      outcome = 'fin';
-      socket.destroy();
-    }
     function stop(why: 'timeout' | 'aborted') {
       if (outcome || socket.destroyed) return;
       outcome = why;
       reset = endOnCap(socket, onTimeout === 'reset');
     }
 
-    if (!drain.start(onClose)) return;
-    finishIfDone();
+    drain.start();
   });
 }
 
@@ -566,8 +250,9 @@ function runGracefulClose(
  * Linux, macOS and Windows all reset a connection whose socket is closed when data arrives).
  *
  * Throws NetLingerError ERR_NET_LINGER_UNSUPPORTED where the platform cannot report
- * unacknowledged bytes (it does not guess), and ERR_NET_LINGER_HTTP2 for a socket an HTTP/2
- * session owns. Resolves, after 'close', to
+ * unacknowledged bytes (it does not guess) or for onTimeout: 'reset' on a socket that is not TCP
+ * (as resetClose() does), and ERR_NET_LINGER_HTTP2 for a socket an HTTP/2 session owns.
+ * Resolves, after 'close', to
  * `{ outcome, unackedBytes, drainedBytes, elapsedMs, code?, reset }`. Outcome 'fin': the peer
  * half-closed and Node closed the socket itself (both directions ended) before every byte was
  * acknowledged; the kernel goes on delivering the rest. 'closed' at once for a socket with no
@@ -587,6 +272,7 @@ export function lingerClose(socket: net.Socket, seconds: number, options?: Linge
     ? DEFAULT_LINGER_QUIET
     : validateInteger(opts.lingeringTimeout, 'options.lingeringTimeout', 0, MAX_TIMER_MS);
   refuseHttp2(socket);
+  refuseResetOfNonTcp(socket, onTimeout);
 
   const key = [seconds, onTimeout, signal, lingeringTimeout];
   const joined = joinRunning(socket, 'lingerClose', key) as Promise<LingerCloseReport> | undefined;
@@ -629,50 +315,47 @@ function runLingerClose(
     let code: string | undefined;
     let reset = false;
     let pollTimer: NodeJS.Timeout | undefined;
-    let pollDelay = FIRST_POLL_MS;
     // Once everything is acknowledged: waiting for the peer to be done sending.
     let acked = false;
     let quietTimer: NodeJS.Timeout | undefined;
     let lastDataAt = start;
-    const deadline = setTimeout(() => stop('timeout'), limitMs).unref();
 
-    const drain = new Drain(
-      socket,
-      () => {
+    // The engine's total cap is `seconds`; the silence that ends this close is counted here,
+    // from the moment everything is acknowledged, so the engine has none.
+    const drain: Drain = new Drain(socket, { lingeringTime: limitMs, lingeringTimeout: null, signal }, {
+      data: () => {
         lastDataAt = performance.now();
         quietTimer?.refresh();
       },
       // The peer is done sending; Node closes the socket by itself once both directions have
       // ended: look one last time.
-      () => {
+      end: () => {
         if (acked) closeAcked();
         else if (socket.writableFinished) check();
       },
-      () => {
+      finish: () => {
         check();
         if (!outcome && !acked) schedulePoll();
       },
-      (err) => {
+      error: (err) => {
         if (!outcome) ({ outcome, code } = errorOutcome(err));
       },
-      signal,
-      () => stop('aborted'),
-    );
-    const onClose = () => {
-      clearTimeout(deadline);
-      if (pollTimer) clearTimeout(pollTimer);
-      if (quietTimer) clearTimeout(quietTimer);
-      drain.stop();
-      if (!outcome) {
-        if (acked && !wasResetHere(socket)) outcome = 'acked';
-        else if (socket.readableEnded && !wasResetHere(socket)) outcome = 'fin';
-        else ({ outcome, code } = closedElsewhere(socket));
-      }
-      const report: LingerCloseReport = { outcome, unackedBytes, drainedBytes: drain.drained(), elapsedMs: performance.now() - start, reset };
-      if (code !== undefined) report.code = code;
-      running.delete(socket);
-      resolve(report);
-    };
+      cap: () => stop('timeout'),
+      aborted: () => stop('aborted'),
+      close: () => {
+        if (pollTimer) clearTimeout(pollTimer);
+        if (quietTimer) clearTimeout(quietTimer);
+        if (!outcome) {
+          if (acked && !wasResetHere(socket)) outcome = 'acked';
+          else if (socket.readableEnded && !wasResetHere(socket)) outcome = 'fin';
+          else ({ outcome, code } = closedElsewhere(socket));
+        }
+        const report: LingerCloseReport = { outcome, unackedBytes, drainedBytes: drain.drained(), elapsedMs: performance.now() - start, reset };
+        if (code !== undefined) report.code = code;
+        running.delete(socket);
+        resolve(report);
+      },
+    });
 
     function closeAcked() {
       if (outcome || socket.destroyed) return;
@@ -700,12 +383,10 @@ function runLingerClose(
       quietTimer = setTimeout(closeAcked, Math.max(0, quietMs - quietFor)).unref();
     }
     function schedulePoll() {
-      pollTimer = setTimeout(() => {
+      pollWithBackoff(() => {
         check();
-        if (outcome || acked || socket.destroyed) return;
-        pollDelay = Math.min(pollDelay * 2, LONGEST_POLL_MS);
-        schedulePoll();
-      }, pollDelay).unref();
+        return outcome !== undefined || acked || socket.destroyed;
+      }, (ms, fn) => { pollTimer = setTimeout(fn, ms).unref(); });
     }
     function stop(why: 'timeout' | 'aborted') {
       if (outcome || socket.destroyed) return;
@@ -720,7 +401,7 @@ function runLingerClose(
 
     // A write side that finished before this call emits no 'finish' for us.
     const finishedBefore = socket.writableFinished;
-    if (!drain.start(onClose)) return;
+    if (!drain.start()) return;
     if (finishedBefore) {
       check();
       if (!outcome && !acked) schedulePoll();

@@ -29,6 +29,16 @@ export interface NativeBinding {
   ): number;
   /** True for the first call with this index in the whole process (every worker thread), false after. */
   claimOnce(index: number): boolean;
+  /**
+   * Linux only (native/capture.cc), for the lab's capture: an AF_PACKET socket with a BPF filter.
+   * out = [fd, rcvbuf granted, loopback, failed step]; returns 0 or -errno.
+   */
+  packetOpen?(ifname: string, filter: Uint8Array, rcvbuf: number, netns: string | null, out: Float64Array): number;
+  /** Up to data.length / slot packets, each `slot` bytes, meta 5 numbers each; returns the count or -errno. */
+  packetRead?(fd: number, data: Uint8Array, slot: number, meta: Float64Array): number;
+  /** out = [packets, drops] since the last call; returns 0 or -errno. */
+  packetStats?(fd: number, out: Float64Array): number;
+  packetClose?(fd: number): number;
   readonly maxLingerSeconds: number;
   readonly syscalls: {
     readonly setLinger: string;
@@ -282,7 +292,21 @@ function binaryError(code: string, message: string, cause: unknown): NetLingerEr
   return error;
 }
 
+let musl: boolean | undefined;
+/**
+ * Whether this Linux runs on musl. First detect-libc's quick test, the ldd script naming its C
+ * library (one small read); process.report.getReport() only where that says nothing, since the
+ * report takes milliseconds (it gathers the whole process's state) and this runs on every load.
+ */
 function isMusl(): boolean {
+  if (musl !== undefined) return musl;
+  try {
+    const ldd = fs.readFileSync('/usr/bin/ldd', 'latin1');
+    if (ldd.includes('musl')) return (musl = true);
+    if (ldd.includes('GNU C Library') || ldd.includes('GLIBC')) return (musl = false);
+  } catch {
+    // no ldd script: ask the report
+  }
   const report = process.report?.getReport?.() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return !report?.header?.glibcVersionRuntime;
+  return (musl = !report?.header?.glibcVersionRuntime);
 }

@@ -95,7 +95,8 @@ function runningErrnoName(n: number): string | undefined {
   return runningErrnoNames.get(n);
 }
 
-function numberToCode(n: number, platform: string): string | undefined {
+/** @internal */
+export function numberToCode(n: number, platform: string): string | undefined {
   if (!Number.isInteger(n) || n === 0) return undefined;
   const winsock = byWinsock.get(n);
   if (winsock) return winsock;
@@ -111,7 +112,8 @@ function numberToCode(n: number, platform: string): string | undefined {
   return platform === process.platform ? runningErrnoName(errno) : undefined;
 }
 
-function stringToCode(s: string, platform: string): string | undefined {
+/** @internal */
+export function stringToCode(s: string, platform: string): string | undefined {
   const trimmed = s.trim();
   if (/^[+-]?\d+$/.test(trimmed)) return numberToCode(Number(trimmed), platform);
   const upper = trimmed.toUpperCase();
@@ -122,30 +124,124 @@ function stringToCode(s: string, platform: string): string | undefined {
 }
 
 /**
+ * The codes `normalizeErrorCode` knows by name: the table's, and the Winsock errors it maps
+ * (10061 is ECONNREFUSED, 10060 ETIMEDOUT…).
+ */
+export type KnownErrorCode =
+  | 'ECONNRESET' | 'ECONNABORTED' | 'ENOTCONN' | 'ENOTSOCK' | 'EPIPE' | 'EBADF'
+  | 'EINTR' | 'EACCES' | 'EFAULT' | 'EINVAL' | 'EMFILE' | 'EAGAIN' | 'EINPROGRESS' | 'EALREADY'
+  | 'EMSGSIZE' | 'ENOPROTOOPT' | 'EPROTONOSUPPORT' | 'ENOTSUP' | 'EAFNOSUPPORT' | 'EADDRINUSE'
+  | 'EADDRNOTAVAIL' | 'ENETDOWN' | 'ENETUNREACH' | 'ENOBUFS' | 'EISCONN' | 'ETIMEDOUT'
+  | 'ECONNREFUSED' | 'EHOSTUNREACH';
+
+/**
+ * What `normalizeErrorCode` returns: a known code, or another `E…` name (an errno name of the
+ * running platform, or one a string spelled). The `& {}` keeps the known names offered by editors.
+ */
+export type ErrorCode = KnownErrorCode | (`E${string}` & {});
+
+/** How deep `.cause` / `AggregateError.errors` are followed, and how many errors are looked at in all. */
+export const ERROR_WALK_LIMITS = Object.freeze({ depth: 32, errors: 256 });
+
+/**
+ * Every error object reachable from `input`: itself, then (breadth first) its `cause` and, for an
+ * AggregateError, its `errors`. Bounded in depth and count; each object is visited once (cycles end).
+ * Properties are read defensively: a getter that throws counts as absent.
+ * @internal
+ */
+export function* walkErrors(input: unknown): Generator<object, void, void> {
+  if (typeof input !== 'object' || input === null) return;
+  const seen = new Set<object>([input]);
+  let level: object[] = [input];
+  for (let depth = 0; depth <= ERROR_WALK_LIMITS.depth && level.length > 0; depth++) {
+    const next: object[] = [];
+    for (const node of level) {
+      yield node;
+      if (seen.size >= ERROR_WALK_LIMITS.errors) continue;
+      const children: unknown[] = [readProperty(node, 'cause')];
+      children.push(...aggregated(node));
+      for (const child of children) {
+        if (typeof child !== 'object' || child === null || seen.has(child)) continue;
+        if (seen.size >= ERROR_WALK_LIMITS.errors) break;
+        seen.add(child);
+        next.push(child);
+      }
+    }
+    level = next;
+  }
+}
+
+// An AggregateError's errors (at most as many as the walk may visit); none for anything else.
+function aggregated(node: object): unknown[] {
+  try {
+    const errors = (node as { errors?: unknown }).errors;
+    if (!Array.isArray(errors)) return [];
+    if (!(node instanceof AggregateError) && (node as { name?: unknown }).name !== 'AggregateError') return [];
+    return errors.slice(0, ERROR_WALK_LIMITS.errors);
+  } catch {
+    return [];
+  }
+}
+
+/** `object[key]`, or undefined when reading it throws (a hostile getter or a revoked Proxy). @internal */
+export function readProperty(object: object, key: string): unknown {
+  try {
+    return (object as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The code one error object names by itself: its `code` (a string), else its `errno` (a number).
+ * @internal
+ */
+export function ownCode(node: object, platform: string): ErrorCode | undefined {
+  const code = readProperty(node, 'code');
+  const fromCode = typeof code === 'string' ? stringToCode(code, platform) : undefined;
+  if (fromCode) return fromCode as ErrorCode;
+  const errno = readProperty(node, 'errno');
+  return (typeof errno === 'number' ? numberToCode(errno, platform) : undefined) as ErrorCode | undefined;
+}
+
+/**
  * The one code for any spelling of a socket error: a number (read for `platform`, default the
  * running one, because 104 and 54 mean different things on Linux and macOS; Winsock numbers
  * and libuv's Windows numbers are unambiguous), a string (`'ECONNRESET'`, `'WSAECONNRESET'`,
- * `'104'`), or an error object (its `code`, else its `errno`, else its `cause`).
+ * `'104'`), or an error object (its `code`, else its `errno`, else the first of its `cause`
+ * chain and, for an AggregateError, its `errors` that names one, breadth first; the walk is
+ * bounded by `ERROR_WALK_LIMITS` and ends on cycles).
  * Returns undefined when the input names no error.
  */
-export function normalizeErrorCode(input: unknown, platform: string = process.platform): string | undefined {
-  return toCode(input, platform, 0);
+export function normalizeErrorCode(input: unknown, platform: string = process.platform): ErrorCode | undefined {
+  if (typeof input === 'number') return numberToCode(input, platform) as ErrorCode | undefined;
+  if (typeof input === 'string') return stringToCode(input, platform) as ErrorCode | undefined;
+  for (const node of walkErrors(input)) {
+    const code = ownCode(node, platform);
+    if (code) return code;
+  }
+  return undefined;
 }
 
-function toCode(input: unknown, platform: string, depth: number): string | undefined {
-  if (typeof input === 'number') return numberToCode(input, platform);
-  if (typeof input === 'string') return stringToCode(input, platform);
-  if (typeof input !== 'object' || input === null || depth > 4) return undefined;
-  const { code, errno, cause } = input as { code?: unknown; errno?: unknown; cause?: unknown };
-  const fromCode = typeof code === 'string' ? stringToCode(code, platform) : undefined;
-  if (fromCode) return fromCode;
-  const fromErrno = typeof errno === 'number' ? numberToCode(errno, platform) : undefined;
-  if (fromErrno) return fromErrno;
-  return cause === undefined ? undefined : toCode(cause, platform, depth + 1);
-}
+declare const namesAReset: unique symbol;
 
-/** True for every spelling of "the peer reset the connection". */
-export function isConnectionReset(input: unknown, platform: string = process.platform): boolean {
+/**
+ * What `isConnectionReset` narrows its input to: the same value, marked (in the types only) as one
+ * that names a reset. The mark keeps the guard honest both ways: a `true` narrows `unknown` to a
+ * number, a string or an error-like object, and a `false` removes nothing from the input's type.
+ */
+export type ConnectionResetInput = (
+  | number
+  | string
+  | { readonly code?: unknown; readonly errno?: unknown; readonly syscall?: unknown; readonly message?: unknown; readonly cause?: unknown }
+) & { readonly [namesAReset]: true };
+
+/**
+ * True for every spelling of ECONNRESET, as Node spells it: this includes the errors Node builds
+ * itself when the peer closed with a FIN ("socket hang up", "aborted"); `classifyConnectionError`
+ * tells those apart.
+ */
+export function isConnectionReset(input: unknown, platform: string = process.platform): input is ConnectionResetInput {
   return normalizeErrorCode(input, platform) === 'ECONNRESET';
 }
 

@@ -2,7 +2,7 @@
 //
 // Read in lib/internal/http2/core.js and lib/internal/http2/compat.js as built into Node.js
 // 18.20.8, 20.20.2, 22.23.5, 24.22.3 and 26.12.1 (the sources embedded in those binaries), and
-// run by test/http2.test.ts on 20.20.2, 22.23.5, 24.22.3 and 26.12.1. A runtime outside that list (another Node major, Bun,
+// run by test/http/http2.test.ts on 20.20.2, 22.23.5, 24.22.3 and 26.12.1. A runtime outside that list (another Node major, Bun,
 // Deno) is refused with ERR_NET_LINGER_UNSUPPORTED before anything is touched: a half-working
 // mode would be worse than Node's default.
 import type net from 'node:net';

@@ -6,6 +6,11 @@ export function formatBytes(n: number): string {
   return n >= 10_000 ? `${n.toLocaleString('en-US')} B` : `${n} B`;
 }
 
+/** Sizes of an upload: MiB with two decimals from 1 MiB on, else as formatBytes. */
+export function formatSize(n: number): string {
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : formatBytes(n);
+}
+
 /**
  * Greedy word wrap to `width` columns; a word longer than the width is cut. Paragraphs
  * (separated by '\n') are wrapped one by one.

@@ -37,6 +37,9 @@ export function outOfRange(name: string, range: string, value: unknown): RangeEr
   );
 }
 
+/** The longest delay a Node timer takes (2^31 - 1 ms); longer ones fire at once, with a warning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** An integer in [min, max], or a typed error naming the argument. */
 export function validateInteger(value: unknown, name: string, min: number, max: number): number {
   if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
@@ -96,4 +99,38 @@ export function validateHow(how: unknown): number {
     throw invalidArgValue('how', how, 'must be SHUT_RD (0), SHUT_WR (1) or SHUT_RDWR (2)');
   }
   throw invalidArgType('how', "one of 'read', 'write', 'both' or a SHUT_* number", how);
+}
+
+// A DNS host name (RFC 1123 labels), for addresses given as text.
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * An address to listen on or connect to, the one rule for every API and command that takes one:
+ * 'HOST:PORT' ('[v6]:PORT' for IPv6; ':PORT' or a bare port number takes `defaults.host`), or
+ * `{ host, port }`. The host is an IP address or a host name; the port a whole number from
+ * `defaults.minPort` (0 where the OS may pick one, 1 where something must be connected to) to
+ * 65535. TypeError ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for a bad shape or host,
+ * RangeError ERR_OUT_OF_RANGE for a port out of range.
+ */
+export function parseAddress(value: unknown, name: string, defaults: { host?: string; minPort: 0 | 1 }): { host: string; port: number } {
+  let host: unknown;
+  let port: unknown;
+  if (typeof value === 'number') {
+    host = defaults.host;
+    port = value;
+  } else if (typeof value === 'string') {
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]*):(\d+)$/.exec(value);
+    if (!m) throw invalidArgValue(name, value, "must be 'HOST:PORT' (brackets around an IPv6 address: '[::1]:8080')");
+    host = m[1] || defaults.host;
+    port = Number(m[2]);
+  } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    ({ host, port } = value as { host?: unknown; port?: unknown });
+    host ??= defaults.host;
+  } else {
+    throw invalidArgType(name, "of type string ('HOST:PORT'), number or object", value);
+  }
+  if (typeof host !== 'string') throw invalidArgType(`${name}.host`, 'of type string', host);
+  if (!net.isIP(host) && !HOSTNAME.test(host)) throw invalidArgValue(`${name}.host`, host, 'must be an IP address or a host name');
+  if (port === undefined && defaults.minPort === 0) port = 0;
+  return { host, port: validateInteger(port, `${name}.port`, defaults.minPort, 65535) };
 }

@@ -1,11 +1,11 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { resetClose } from '../close/close.js';
+import { resetClose } from '../close/reset-close.js';
 import { NetLingerError, isConnectionReset } from '../core/errors.js';
-import { restartReading } from '../core/node-internals.js';
+import { restartReading } from '../core/node-internals-http.js';
 import { boundSession, detachCompatDataForwarder, http2Unsupported } from '../core/node-internals-http2.js';
-import { validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
+import { MAX_TIMER_MS, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
 import type { LingeringCloseCounts, LingeringCloseHandle, LingeringCloseOptions } from './lingering-close.js';
 
 // nginx's behaviour for Node's HTTP/2 servers (http2.createServer, http2.createSecureServer, the
@@ -38,7 +38,6 @@ export type AnyHttp2Server = http2.Http2Server | http2.Http2SecureServer;
 const DEFAULTS: Required<LingeringCloseOptions> = {
   mode: 'on', lingeringTime: 30_000, lingeringTimeout: 5_000, onTimeout: 'close', maxLingering: 1024,
 };
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const NO_ERROR = http2.constants.NGHTTP2_NO_ERROR;
 const FIRST_POLL_MS = 1;
 const LONGEST_POLL_MS = 50;

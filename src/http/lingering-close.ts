@@ -1,14 +1,16 @@
 import http from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
 import tls from 'node:tls';
-import { resetClose } from '../close/close.js';
+import { resetClose } from '../close/reset-close.js';
+import { DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain } from '../close/drain.js';
 import { NetLingerError, isConnectionReset } from '../core/errors.js';
-import { detachHttpParser, foreignHttpRuntime, httpInternals, restartReading, wrapHttpEndListener } from '../core/node-internals.js';
-import { invalidArgType, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
+import { type HttpIncomingInternals, detachHttpParser, foreignHttpRuntime, httpConnection, httpErrorSeen, releaseHttpParser, restartReading, wrapHttpEndListener } from '../core/node-internals-http.js';
+import { MAX_TIMER_MS, invalidArgType, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
 import { type AnyHttp2Server, enableHttp2LingeringClose, isHttp2Server } from './http2.js';
 
-// nginx's lingering close for Node's HTTP servers. When a server closes a connection right after
+// nginx's lingering close for Node's HTTP servers (one policy, so one file, just over 400 lines;
+// the draining is close/drain.ts's, Node's private fields node-internals-http.ts's). When a server closes a connection right after
 // a response while the client is still sending (an early 413 or 401 during an upload), the unread
 // bytes make the kernel answer with RST and the client loses the response. Lingering instead:
 // take Node's parser off the socket, half-close (FIN after the response), read and discard what
@@ -60,9 +62,8 @@ export interface LingeringCloseHandle {
 }
 
 const DEFAULTS: Required<LingeringCloseOptions> = {
-  mode: 'on', lingeringTime: 30_000, lingeringTimeout: 5_000, onTimeout: 'close', maxLingering: 1024,
+  mode: 'on', lingeringTime: DEFAULT_LINGERING_TIME, lingeringTimeout: DEFAULT_LINGERING_TIMEOUT, onTimeout: 'close', maxLingering: 1024,
 };
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type AnyServer = http.Server | https.Server;
 type SocketMethod = (...args: unknown[]) => unknown;
@@ -77,6 +78,8 @@ interface SocketState {
   /** Set when this module ends the lingering close itself. */
   ending?: boolean;
   reason?: EndReason;
+  /** Set while the app's req.destroy() runs on a request of this lingering connection. */
+  fromRequest?: boolean;
 }
 
 const sockets = new WeakMap<net.Socket, SocketState>();
@@ -151,12 +154,19 @@ class Controller implements LingeringCloseHandle {
     if (!this.enabled) return;
     this.enabled = false;
     this.server.off(this.event, this.onConnection);
+    // server.closeAllConnections() must still end the connections lingering now: its override
+    // goes once the last of them has ended.
+    this.uninstallCloseAll();
+  }
+
+  private uninstallCloseAll(): void {
+    if (this.enabled || this.active.size > 0) return;
     const server = this.server as AnyServer & { closeAllConnections?: () => void };
     if (this.ownCloseAll && server.closeAllConnections === this.ownCloseAll) {
       // An own property we added: removing it brings back the prototype's method.
       delete (server as { closeAllConnections?: unknown }).closeAllConnections;
-      this.ownCloseAll = undefined;
     }
+    this.ownCloseAll = undefined;
   }
 
   /** Ends every lingering connection now (server.closeAllConnections()). */
@@ -169,7 +179,10 @@ class Controller implements LingeringCloseHandle {
 
   /** Hangs the close overrides on a new connection: own properties, so nothing else is patched. */
   private adopt(socket: net.Socket): void {
-    if (sockets.has(socket)) return;
+    // A connection that is not a net.Socket (a Duplex handed over with
+    // server.emit('connection', stream): ssh2 channels, tunnels) keeps Node's own behaviour:
+    // there is no TCP connection under it to linger on.
+    if (!(socket instanceof net.Socket) || sockets.has(socket)) return;
     const state: SocketState = { controller: this, phase: Phase.Open, timedOut: false };
     sockets.set(socket, state);
     socket.destroySoon = overrideDestroySoon;
@@ -196,21 +209,22 @@ class Controller implements LingeringCloseHandle {
   /** Whether a close of this socket now should linger. */
   shouldLinger(socket: net.Socket, state: SocketState): boolean {
     if (!this.enabled || socket.destroyed || socket.readableEnded) return false;
-    const s = httpInternals(socket);
-    const parser = s.parser;
-    if (!parser) return false; // freed: upgraded, CONNECT, or already closing
-    const res = s._httpMessage;
+    const c = httpConnection(socket);
+    if (!c.parsing) return false; // freed: upgraded, CONNECT, or already closing
+    // A parse or socket error already went to 'clientError': a close after it is Node's.
+    if (httpErrorSeen(socket)) return false;
+    const res = c.response;
     let req;
     if (res) {
       // A response in progress must be whole (end() called, nothing still queued on the response).
-      if (!res.writableEnded || (res.outputData && res.outputData.length > 0)) return false;
+      if (!res.ended || res.queued) return false;
       req = res.req;
       if (req?.upgrade) return false;
       // A request parsed after this one: pipelined.
-      if (parser.incoming && parser.incoming !== req) return true;
+      if (c.incoming && c.incoming !== req) return true;
     } else {
       // Between responses: the last request's body is still arriving, or nothing was answered yet.
-      req = parser.incoming ?? undefined;
+      req = c.incoming ?? undefined;
       if (req?.upgrade) return false;
       if (!req && socket.bytesWritten === 0) return false; // no response written on this connection
     }
@@ -228,51 +242,41 @@ class Controller implements LingeringCloseHandle {
       this.totals.overMaxLingering++;
       return false;
     }
+    // The requests the app may still destroy (req.destroy() after res.end(cb), or on a later tick).
+    const c = httpConnection(socket);
+    const requests = [c.response?.req, c.incoming];
     if (!detachHttpParser(socket)) return false;
     state.phase = Phase.Lingering;
     this.active.add(socket);
     this.totals.lingered++;
+    for (const req of new Set(requests)) if (req) markRequest(req, state);
+    // Node's parser may still be running over the current read (the handler destroyed the
+    // request from inside it): what it pushes into the destroyed request asks the socket to
+    // pause (parserOnBody's readStop). Nothing may pause a lingering socket: it must drain.
+    socket.pause = keepFlowing;
     const { lingeringTime, lingeringTimeout } = this.opts;
-    const start = Date.now();
-    let last = start;
-    let timer: NodeJS.Timeout | undefined;
-    const tick = () => {
-      const now = Date.now();
-      const left = Math.min(start + lingeringTime, last + lingeringTimeout) - now;
-      if (left > 0) timer = setTimeout(tick, left).unref();
-      else this.endLinger(socket, state, 'cap');
-    };
-    const onData = () => { last = Date.now(); };
-    const onEnd = () => {
-      // The client's FIN: everything it sent has been read. Close once the response has left.
-      state.reason ??= 'fin';
-      if (socket.writableFinished) this.endLinger(socket, state, 'fin');
-      else socket.once('finish', () => this.endLinger(socket, state, 'fin'));
-    };
-    const onError = (err: NodeJS.ErrnoException) => { state.reason ??= isConnectionReset(err) ? 'reset' : 'error'; };
-    const onClose = () => {
-      if (timer) clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('error', onError);
-      this.active.delete(socket);
-      const t = this.totals;
-      switch (state.reason) {
-        case 'fin': t.endedByFin++; break;
-        case 'cap': t.endedByCap++; break;
-        case 'reset': t.endedByReset++; break;
-        case 'close': t.endedByClose++; break;
-        default: t.endedByError++;
-      }
-    };
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('error', onError);
-    socket.once('close', onClose);
+    const drain = new Drain(socket, { lingeringTime, lingeringTimeout }, {
+      // The client's FIN, once the response has left: everything it sent has been read.
+      done: () => this.endLinger(socket, state, 'fin'),
+      error: (err) => { state.reason ??= isConnectionReset(err) ? 'reset' : 'error'; },
+      cap: () => this.endLinger(socket, state, 'cap'),
+      close: () => {
+        releaseHttpParser(socket);
+        if (drain.peerEnded && drain.writeDone) state.reason ??= 'fin';
+        this.active.delete(socket);
+        const t = this.totals;
+        switch (state.reason) {
+          case 'fin': t.endedByFin++; break;
+          case 'cap': t.endedByCap++; break;
+          case 'reset': t.endedByReset++; break;
+          case 'close': t.endedByClose++; break;
+          default: t.endedByError++;
+        }
+        this.uninstallCloseAll();
+      },
+    });
     // The FIN follows the response (end() sends it after every queued write); then read and discard.
-    proto(socket, 'end').call(socket);
-    restartReading(socket);
-    timer = setTimeout(tick, Math.min(lingeringTime, lingeringTimeout)).unref();
+    drain.start({ halfClose: () => proto(socket, 'end').call(socket), startReading: () => restartReading(socket) });
     return true;
   }
 
@@ -294,13 +298,36 @@ class Controller implements LingeringCloseHandle {
   }
 }
 
+function keepFlowing(this: net.Socket): net.Socket {
+  return this;
+}
+
+/**
+ * Lets the app's own `req.destroy()` on a lingering connection be what it means there, "this
+ * connection is done": the close already under way. An own property on the request, calling
+ * the prototype's destroy().
+ */
+function markRequest(req: HttpIncomingInternals, state: SocketState): void {
+  if (req.destroyed || typeof req.destroy !== 'function') return;
+  const original = Object.getPrototypeOf(req).destroy as (this: unknown, error?: Error) => unknown;
+  if (typeof original !== 'function') return;
+  req.destroy = function lingeringRequestDestroy(this: unknown, error?: Error) {
+    state.fromRequest = true;
+    try {
+      return original.call(this, error);
+    } finally {
+      state.fromRequest = false;
+    }
+  };
+}
+
 /** The response is complete and the request body is not: the client may stop sending at will. */
 function abandonedAfterResponse(socket: net.Socket): boolean {
-  const s = httpInternals(socket);
-  const incoming = s.parser?.incoming;
+  const c = httpConnection(socket);
+  const incoming = c.incoming;
   if (!incoming || incoming.complete || incoming.upgrade) return false;
-  const res = s._httpMessage;
-  return !res || (res.writableEnded && res.req === incoming);
+  const res = c.response;
+  return !res || (res.ended && res.req === incoming);
 }
 
 /** Decides once per socket: linger, or Node's default close from here on. */
@@ -339,15 +366,15 @@ function overrideEnd(this: net.Socket, ...args: unknown[]): net.Socket {
 function overrideDestroy(this: net.Socket, error?: Error | null): net.Socket {
   const state = sockets.get(this);
   if (state?.phase === Phase.Lingering && !state.ending) {
-    const resetting = (this as { resetAndClosing?: boolean }).resetAndClosing === true;
-    // While draining, a plain destroy() (req.destroy() after the response) is the close already
-    // under way; destroy(err), resetAndDestroy() and closeAllConnections() end it at once, and so
-    // does any destroy once the client's FIN has come (nothing left to drain).
-    if (!error && !resetting && !this.readableEnded) return this;
+    // While draining, the app's req.destroy() (after res.end(cb), or on a later tick) is the
+    // close already under way. Any other destroy ends it at once: destroy(err), resetAndDestroy(),
+    // closeAllConnections(), and a plain socket.destroy() (a shutdown library at its deadline):
+    // a plain close, as nginx closes lingering connections when it shuts down.
+    if (!error && state.fromRequest) return this;
     state.ending = true;
     state.controller.active.delete(this);
     if (error) state.reason ??= isConnectionReset(error) ? 'reset' : 'error';
-    else if (resetting) state.reason ??= 'close';
+    else state.reason ??= this.readableEnded ? 'fin' : 'close';
   } else if (state && !error && state.phase === Phase.Open && decide(this, state)) {
     return this;
   }

@@ -14,7 +14,7 @@
  * one named by `netns` (a path such as /run/netns/NAME; entering one needs root).
  */
 import os from 'node:os';
-import { binding } from '../core/binding.js';
+import { binding, type NativeBinding } from '../core/binding.js';
 import { NetLingerError } from '../core/errors.js';
 import { invalidArgType, invalidArgValue, validateInteger } from '../core/validate.js';
 
@@ -86,16 +86,12 @@ export class CaptureUnavailableError extends NetLingerError {
   }
 }
 
-interface PacketBinding {
-  packetOpen(ifname: string, filter: Uint8Array, rcvbuf: number, netns: string | null, out: Float64Array): number;
-  packetRead(fd: number, data: Uint8Array, slot: number, meta: Float64Array): number;
-  packetStats(fd: number, out: Float64Array): number;
-  packetClose(fd: number): number;
-}
+/** The addon's capture functions, which only a Linux build has. */
+type PacketBinding = Required<Pick<NativeBinding, 'packetOpen' | 'packetRead' | 'packetStats' | 'packetClose'>>;
 
 function packetBinding(): PacketBinding | undefined {
-  const b = binding() as unknown as Partial<PacketBinding>;
-  return typeof b.packetOpen === 'function' ? (b as PacketBinding) : undefined;
+  const b = binding();
+  return b.packetOpen && b.packetRead && b.packetStats && b.packetClose ? (b as PacketBinding) : undefined;
 }
 
 // ---- the kernel filter: TCP with this port at either end, IPv4 (unfragmented) or IPv6 --------

@@ -2,6 +2,9 @@
  * THE scenario table: one row per behaviour, what each side does and what must be observed on
  * each platform. It drives the test suite, the lab (`net-linger lab`) and the README's table.
  * A platform without an expectation is not claimed for that platform.
+ *
+ * Longer than the other files on purpose: the rows are data, and one table read top to bottom in
+ * one file is the point (its types come first; its words are in describe.ts).
  */
 import { currentRuntime, type RuntimeInfo } from '../core/node-internals.js';
 import { invalidArgType } from '../core/validate.js';

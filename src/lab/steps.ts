@@ -3,13 +3,15 @@
 import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { gracefulClose, lingerClose, resetClose } from '../close/close.js';
+import { gracefulClose, lingerClose } from '../close/close.js';
+import { resetClose } from '../close/reset-close.js';
 import { enableLingeringClose } from '../http/lingering-close.js';
 import { NetLingerError, normalizeErrorCode } from '../core/errors.js';
 import { pendingBytes, setLinger, shutdown } from '../core/socket-ops.js';
 import { describeStep } from './describe.js';
 import { tcpState } from './tcp-state.js';
-import { foreignHttpRuntime, writeQueueSize } from '../core/node-internals.js';
+import { foreignHttpRuntime } from '../core/node-internals-http.js';
+import { writeQueueSize } from '../core/node-internals.js';
 import type { Step } from './scenarios.js';
 import type { SideObservation, CloseReport } from './observation.js';
 

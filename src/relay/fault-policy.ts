@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { type Relay, type RelayDirection, type RelayPolicy } from './relay.js';
 import { pendingBytes } from '../core/socket-ops.js';
-import { invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger } from '../core/validate.js';
+import { pollWithBackoff } from '../core/poll.js';
+import { MAX_TIMER_MS, invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger } from '../core/validate.js';
 
 // The fault proxy's policy: which faults exist, how they are checked, and what they do to one
 // relayed connection. The proxy itself (listening, connecting upstream, reports) is fault-proxy.ts.
@@ -77,7 +78,6 @@ export interface FaultAction {
   unread?: number;
 }
 
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 const FAULT_KEYS = new Set([
   'direction', 'probability', 'resetAfter', 'resetAfterMs', 'limitData', 'blackhole', 'blackholeAfter',
   'closeUnread', 'halfCloseThenReset', 'delayFin',
@@ -342,9 +342,8 @@ export class FaultPolicy implements RelayPolicy {
   private whenDelivered(dir: RelayDirection, fin: boolean, then: () => void): void {
     const socket = this.relay.target(dir).socket;
     const deadline = performance.now() + ACK_WAIT_MS;
-    let delay = 1;
-    const check = () => {
-      if (socket.destroyed) return then();
+    const delivered = (delay: number): boolean => {
+      if (socket.destroyed) return true;
       const handed = fin ? socket.writableFinished : socket.writableLength === 0 && !socket.connecting;
       let acked: boolean | null = null;
       if (handed) {
@@ -355,12 +354,11 @@ export class FaultPolicy implements RelayPolicy {
           acked = true;
         }
       }
-      // Where the OS cannot count unacknowledged bytes, a short grace after the kernel took them.
-      if ((handed && acked !== false && (acked === true || delay >= 16)) || performance.now() > deadline) return then();
-      this.timer(delay, check);
-      delay = Math.min(delay * 2, 50);
+      // Where the OS cannot count unacknowledged bytes, a short grace (~15 ms) after the kernel took them.
+      return (handed && acked !== false && (acked === true || delay >= 8)) || performance.now() > deadline;
     };
-    check();
+    if (delivered(0)) return then();
+    pollWithBackoff((delay) => delivered(delay) && (then(), true), (ms, fn) => this.timer(ms, fn));
   }
 
   private resetBoth(): void {

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { NetLingerError } from '../core/errors.js';
-import { anyFault, FaultPolicy, MAX_TIMER_MS, type FaultAction, type Faults, type ResolvedFaults, resolveFaults } from './fault-policy.js';
+import { anyFault, FaultPolicy, type FaultAction, type Faults, type ResolvedFaults, resolveFaults } from './fault-policy.js';
 import { type RelaySideReport, startRelay } from './relay.js';
-import { invalidArgType, invalidArgValue, validateInteger, validateOptionsObject } from '../core/validate.js';
+import { MAX_TIMER_MS, invalidArgType, invalidArgValue, parseAddress, validateInteger, validateOptionsObject } from '../core/validate.js';
 
 // A TCP proxy on loopback (or wherever you point it) that relays faithfully and injects faults
 // per connection. "up" is the client-to-upstream direction, "down" upstream-to-client, as in
@@ -85,35 +85,6 @@ export interface FaultProxy extends EventEmitter {
   readonly active: number;
   /** Stops accepting, closes live connections (plain close), resolves once every report is in. Idempotent. */
   close(): Promise<void>;
-}
-
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
-/**
- * 'HOST:PORT', '[v6]:PORT', a port number or { host, port } as { host, port }; throws
- * ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE / ERR_OUT_OF_RANGE naming `name`.
- */
-export function parseAddress(value: unknown, name: string, defaults: { host?: string; minPort: number }): { host: string; port: number } {
-  let host: unknown;
-  let port: unknown;
-  if (typeof value === 'number') {
-    host = defaults.host;
-    port = value;
-  } else if (typeof value === 'string') {
-    const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]*):(\d+)$/.exec(value);
-    if (!m) throw invalidArgValue(name, value, "must be 'HOST:PORT' (brackets around an IPv6 address: '[::1]:8080')");
-    host = m[1] || defaults.host;
-    port = Number(m[2]);
-  } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    ({ host, port } = value as { host?: unknown; port?: unknown });
-    host ??= defaults.host;
-  } else {
-    throw invalidArgType(name, "of type string ('HOST:PORT'), number or object", value);
-  }
-  if (typeof host !== 'string') throw invalidArgType(`${name}.host`, 'of type string', host);
-  if (!net.isIP(host) && !HOSTNAME.test(host)) throw invalidArgValue(`${name}.host`, host, 'must be an IP address or a host name');
-  if (port === undefined && defaults.minPort === 0) port = 0;
-  return { host, port: validateInteger(port, `${name}.port`, defaults.minPort, 65535) };
 }
 
 /** 'HOST:PORT' with brackets around IPv6. */

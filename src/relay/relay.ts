@@ -1,10 +1,10 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { resetClose } from '../close/close.js';
+import { resetClose } from '../close/reset-close.js';
 import { isConnectionReset, normalizeErrorCode } from '../core/errors.js';
 import { streamError } from '../core/node-internals.js';
 import { restoreEncoding, SocketReader, takeBytes } from '../core/reader.js';
-import { invalidArgType, invalidArgValue, validateChoice, validateInteger, validateOptionsObject, validateSignal } from '../core/validate.js';
+import { MAX_TIMER_MS, invalidArgType, invalidArgValue, validateChoice, validateInteger, validateOptionsObject, validateSignal } from '../core/validate.js';
 
 // A faithful TCP relay between two live sockets: bytes both ways with backpressure, and every
 // way a connection can end passed on as the same kind of ending.
@@ -86,7 +86,6 @@ export interface RelayPolicy {
   done?(): void;
 }
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const relaying = new WeakSet<net.Socket>();
 
 /** A socket under the relay and what has been seen of it. */

@@ -1,0 +1,224 @@
+import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { SocketReader } from '../core/reader.js';
+
+// The one drain engine: after our FIN, read and discard what the peer still sends until its FIN,
+// bounded by a total time and a silence timeout (nginx's lingering close: lingering_time,
+// lingering_timeout). gracefulClose, lingerClose and enableLingeringClose all run on it. It
+// never blocks the event loop (reads through Node's own stream, one unref'd timer), keeps one
+// clock (performance.now()) and owns the defaults. How a close ends (a plain destroy, an RST,
+// a report) stays with the caller: the engine only says what happened.
+
+/** nginx's lingering_time: upper bound for the whole drain, in ms. */
+export const DEFAULT_LINGERING_TIME = 30_000;
+/** nginx's lingering_timeout: longest silence from the peer once our write side is done, in ms. */
+export const DEFAULT_LINGERING_TIMEOUT = 5_000;
+/** setTimeout's own ceiling: a longer delay would fire at once. */
+
+export interface DrainCaps {
+  /** Upper bound for the whole drain, ms from start(). */
+  lingeringTime: number;
+  /** Longest silence, ms, counted once the write side is done (since then, or the last read); null: none. */
+  lingeringTimeout: number | null;
+  /** Stops the drain early (the `aborted` hook). */
+  signal?: AbortSignal;
+}
+
+export interface DrainHooks {
+  /** Bytes arrived (and were discarded). */
+  data?: () => void;
+  /** The peer's FIN. */
+  end?: () => void;
+  /** Our write side finished (every queued byte and the FIN handed to the kernel). */
+  finish?: () => void;
+  /** Both directions are done: the peer's FIN came and our FIN has left. The caller closes. */
+  done?: () => void;
+  /** The first and later socket errors. */
+  error: (err: NodeJS.ErrnoException) => void;
+  /** lingeringTime or lingeringTimeout ran out. The caller closes; the timer is not re-armed. */
+  cap?: () => void;
+  /** The signal aborted (at once in start() if it already had). */
+  aborted?: () => void;
+  /** The socket closed; the engine has taken its listeners off. */
+  close: () => void;
+}
+
+export interface DrainStartOptions {
+  /** Half-closes after every queued write. Default `socket.end()` (skipped when already ended). */
+  halfClose?: () => void;
+  /** Starts reading. Default: a SocketReader (resume(), or read() for a leftover 'readable' listener). */
+  startReading?: () => void;
+}
+
+// One 'abort' listener per signal, fanning out to every drain waiting on it: a server's one
+// shutdown signal shared by thousands of closes adds no listener per close (no
+// MaxListenersExceededWarning) and aborts them in one pass.
+interface SignalWatch {
+  closes: Set<() => void>;
+  listener: () => void;
+}
+const signalWatches = new WeakMap<AbortSignal, SignalWatch>();
+
+function watchSignal(signal: AbortSignal, onAbort: () => void): void {
+  let watch = signalWatches.get(signal);
+  if (!watch) {
+    const closes = new Set<() => void>();
+    const listener = () => {
+      signalWatches.delete(signal);
+      for (const close of closes) close();
+    };
+    watch = { closes, listener };
+    signalWatches.set(signal, watch);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  watch.closes.add(onAbort);
+}
+
+function unwatchSignal(signal: AbortSignal, onAbort: () => void): void {
+  const watch = signalWatches.get(signal);
+  if (!watch) return;
+  watch.closes.delete(onAbort);
+  if (watch.closes.size === 0) {
+    signalWatches.delete(signal);
+    signal.removeEventListener('abort', watch.listener);
+  }
+}
+
+export class Drain {
+  /** performance.now() at construction: the one clock every cap is measured on. */
+  readonly startedAt = performance.now();
+  /** The peer's FIN has arrived. */
+  peerEnded: boolean;
+  /** Our write side has finished. */
+  writeDone: boolean;
+  private lastActivity: number;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private capped = false;
+  /** Bytes read from the handle since the start; plus what Node had buffered unread then. */
+  private readonly bytesReadAtStart: number;
+  private bufferedBytes: number;
+  /** Characters still to come of what Node had buffered, decoded, at the start. */
+  private bufferedChars: number;
+  private readonly encoding: BufferEncoding | null;
+  private readonly reader: SocketReader;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly caps: DrainCaps,
+    private readonly hooks: DrainHooks,
+  ) {
+    this.peerEnded = socket.readableEnded;
+    this.writeDone = socket.writableFinished;
+    this.lastActivity = this.startedAt;
+    this.encoding = socket.readableEncoding;
+    this.bytesReadAtStart = socket.bytesRead;
+    this.bufferedBytes = this.encoding ? 0 : socket.readableLength;
+    this.bufferedChars = this.encoding ? socket.readableLength : 0;
+    // Also a socket a leftover 'readable' listener keeps in paused mode (see SocketReader).
+    this.reader = new SocketReader(socket);
+  }
+
+  /** Bytes (not characters, whatever the socket's encoding) read and discarded since the start. */
+  drained(): number {
+    return this.bufferedBytes + this.socket.bytesRead - this.bytesReadAtStart;
+  }
+
+  /**
+   * Listens, arms the caps, honours the signal, then half-closes and reads. Returns false, having
+   * called the `aborted` hook, when the signal had already fired (nothing else was done but
+   * listening: the caller closes, and 'close' still reaches the `close` hook).
+   */
+  start(options: DrainStartOptions = {}): boolean {
+    const { socket, caps } = this;
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('finish', this.onFinish);
+    socket.on('error', this.onError);
+    socket.once('close', this.onClose);
+    const first = caps.lingeringTimeout === null ? caps.lingeringTime : Math.min(caps.lingeringTime, caps.lingeringTimeout);
+    this.timer = setTimeout(this.onTimer, first).unref();
+    if (caps.signal) {
+      if (caps.signal.aborted) {
+        this.hooks.aborted?.();
+        return false;
+      }
+      watchSignal(caps.signal, this.onAbort);
+    }
+    if (options.startReading) options.startReading();
+    else this.reader.resume();
+    if (options.halfClose) options.halfClose();
+    else if (!socket.writableEnded) socket.end();
+    this.checkDone();
+    return true;
+  }
+
+  /** Takes every listener and the timer off (done by itself on 'close'). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    const { socket } = this;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.caps.signal) unwatchSignal(this.caps.signal, this.onAbort);
+    socket.off('data', this.onData);
+    socket.off('end', this.onEnd);
+    socket.off('finish', this.onFinish);
+    socket.off('error', this.onError);
+    socket.off('close', this.onClose);
+    this.reader.stop();
+  }
+
+  private checkDone(): void {
+    if (this.peerEnded && this.writeDone && !this.stopped) this.hooks.done?.();
+  }
+
+  private readonly onData = (chunk: Buffer | string) => {
+    if (this.bufferedChars > 0 && typeof chunk === 'string') {
+      const take = Math.min(chunk.length, this.bufferedChars);
+      this.bufferedBytes += Buffer.byteLength(take === chunk.length ? chunk : chunk.slice(0, take), this.encoding ?? 'utf8');
+      this.bufferedChars -= take;
+    }
+    this.lastActivity = performance.now();
+    this.hooks.data?.();
+  };
+
+  private readonly onEnd = () => {
+    this.peerEnded = true;
+    this.hooks.end?.();
+    this.checkDone();
+  };
+
+  private readonly onFinish = () => {
+    this.writeDone = true;
+    this.lastActivity = performance.now();
+    this.hooks.finish?.();
+    this.checkDone();
+  };
+
+  private readonly onError = (err: NodeJS.ErrnoException) => this.hooks.error(err);
+
+  private readonly onAbort = () => this.hooks.aborted?.();
+
+  private readonly onClose = () => {
+    this.stop();
+    this.hooks.close();
+  };
+
+  private readonly onTimer = () => {
+    if (this.stopped || this.capped) return;
+    const now = performance.now();
+    const totalLeft = this.caps.lingeringTime - (now - this.startedAt);
+    const quiet = this.caps.lingeringTimeout;
+    // The silence counts once the write side is done: since then, or since the last read.
+    // Until then, look again within lingeringTimeout, so its expiry is never seen late.
+    const idleLeft = quiet === null
+      ? Infinity
+      : this.writeDone ? quiet - (now - this.lastActivity) : Math.max(quiet, 1);
+    if (totalLeft <= 0 || idleLeft <= 0) {
+      this.capped = true;
+      this.hooks.cap?.();
+      return;
+    }
+    this.timer = setTimeout(this.onTimer, Math.ceil(Math.min(totalLeft, idleLeft))).unref();
+  };
+}

@@ -1,0 +1,66 @@
+// The probe's public shapes: its options and its report.
+import type { ProbeResponse } from './response.js';
+
+export type { ProbeResponse } from './response.js';
+
+export type ProbeVerdict = 'clean' | 'reset' | 'cut-off' | 'bad-response' | 'timeout' | 'unreachable';
+/** How the server ended the connection: FIN, RST, or not at all within the time allowed. */
+export type ProbeServerClose = 'fin' | 'reset' | 'none';
+/** How the body is sent: whole whatever the server answers ('send-all'), or stopped `settle` ms after its last word ('stop-early'). */
+export type ProbeMode = 'send-all' | 'stop-early';
+/** HTTP: the request head in one write with the first body bytes ('together'), or alone, `headPause` ms before the body ('head-first'). */
+export type ProbeOrder = 'together' | 'head-first';
+
+export interface ProbeOptions {
+  /** Body bytes to send. Default 20 MiB. */
+  size?: number;
+  /** HTTP only: send the body with Transfer-Encoding: chunked instead of Content-Length. */
+  chunked?: boolean;
+  /** HTTP only: the request method. Default 'POST'. */
+  method?: string;
+  /** HTTP only: extra request headers; one named Host, User-Agent or Accept replaces the probe's own. */
+  headers?: Record<string, string>;
+  /** Upper bound for the whole probe, in ms. Default 30000. */
+  timeout?: number;
+  /** 'send-all' (default: as Python's http.client and most SDKs) or 'stop-early' (as curl). */
+  mode?: ProbeMode;
+  /** HTTP only: 'together' (default) or 'head-first'. */
+  order?: ProbeOrder;
+  /** HTTP only, order 'head-first': ms between the request head and the first body byte (default 10). */
+  headPause?: number;
+  /** Mode 'stop-early': how long to keep sending the body still owed after the server's last word, in ms. Default 500. */
+  settle?: number;
+}
+
+export interface ProbeReport {
+  target: { kind: 'http' | 'tcp'; host: string; port: number; url?: string };
+  /** How the body was sent. */
+  mode: ProbeMode;
+  /** HTTP: how the head was sent; null for a raw TCP target. */
+  order: ProbeOrder | null;
+  /** Body bytes the probe meant to send. */
+  size: number;
+  /** Body bytes handed to the kernel. */
+  sentBytes: number;
+  /** Body bytes the server's TCP acknowledged before it closed (the last reading before the end); null where the OS cannot say or the addon is missing. */
+  acknowledgedBytes: number | null;
+  /** The whole body was handed to the kernel. */
+  uploadComplete: boolean;
+  /** Bytes received from the server (the raw stream, head included). */
+  receivedBytes: number;
+  /** HTTP only: the final response, null when none was received. */
+  response: ProbeResponse | null;
+  /** HTTP only: why what the server sent could not be read as an HTTP/1.x response (not HTTP, a head over 64 KiB, bad chunk framing); null when it could. */
+  responseError: string | null;
+  serverClose: ProbeServerClose;
+  /** ms from the start to the server's FIN, or to the reset being seen. */
+  closedAtMs: number | null;
+  /** The error that ended the connection, normalised (ECONNRESET, EPIPE, ECONNREFUSED, ...). */
+  error: { code: string | null; message: string; syscall?: string } | null;
+  elapsedMs: number;
+  verdict: ProbeVerdict;
+  /** One sentence: what happened. */
+  summary: string;
+  /** What to change on the server, when something should change. */
+  advice: string | null;
+}
