@@ -267,7 +267,7 @@ const available = (name: Client) => name === 'node' || name === 'undici' || HAVE
 /** What is left of a server's connections: the test's sockets all closed, nothing lingering. */
 async function drained(s: Served): Promise<void> {
   await until(() => s.sockets.size === 0 && (s.handle?.lingering ?? 0) === 0, 10_000, 'server sockets closed').catch((err) => {
-    if (process.env.H2DEBUG) console.log([...s.sockets].map((x) => ({ d: x.destroyed, re: x.readableEnded, wf: x.writableFinished, bytes: x.bytesRead })), s.handle?.counts);
+    if (process.env.H2DEBUG) console.log([...s.sockets].map((x) => ({ d: x.destroyed, re: x.readableEnded, wf: x.writableFinished, bytes: x.bytesRead, session: ((x as unknown as Record<string, http2.ServerHttp2Session | undefined>)['undefined']) ? { d: (x as unknown as Record<string, http2.ServerHttp2Session>)['undefined'].destroyed, c: (x as unknown as Record<string, http2.ServerHttp2Session>)['undefined'].closed } : null, reading: (x as unknown as { _handle?: { reading?: boolean } })._handle?.reading })), s.handle?.counts);
     throw err;
   });
 }
