@@ -30,6 +30,24 @@ Faults (applied in this order; see docs/proxy.md):
   --reset-after-ms MS       RST MS ms after the first byte in the direction
   --delay-fin MS            hold each FIN MS ms
   --half-close-then-reset MS  once a FIN reached the victim, RST MS ms later
+  --keepalive-race MS       the keep-alive race: once a connection carried an exchange, the
+                            client's next request after MS ms of silence gets an RST
+
+Toxics (as toxiproxy's; with --direction and --probability too):
+  --latency MS              delay what passes by MS ms (order kept)
+  --jitter MS               add a random +-MS ms to each chunk's latency
+  --bandwidth B             at most B bytes per second
+  --slice N                 split what passes into segments of N bytes
+  --slice-delay MS          with --slice: MS ms between segments (default 0)
+  --timeout MS              stop the data, close the connection after MS ms (0: never)
+  --down[=reset|drop]       new connections are reset at once (reset, the default) or accepted
+                            and never answered (drop); the upstream is never contacted
+
+HTTP/1.1 rules (the thresholds and --reset-after-ms wait for the first matching request,
+and count from the start of its body (up) or of its response (down)):
+  --match-method M          the request's method
+  --match-path P            its path, query left off; * stands for any run of characters
+  --match-request N         its place on the connection (1: the first)
 
 Output:
   --json                    one JSON object per connection (bytes each way, who ended first
@@ -48,6 +66,10 @@ const COUNT_FLAGS: Readonly<Record<string, keyof Faults>> = {
   'blackhole-after': 'blackholeAfter',
   'half-close-then-reset': 'halfCloseThenReset',
   'delay-fin': 'delayFin',
+  'keepalive-race': 'keepaliveRace',
+  latency: 'latency',
+  jitter: 'jitter',
+  timeout: 'timeout',
 };
 
 const PROXY_OPTIONS = {
@@ -57,6 +79,13 @@ const PROXY_OPTIONS = {
   probability: { type: 'string' },
   blackhole: { type: 'boolean' },
   'close-unread': { type: 'boolean', optionalValue: true },
+  down: { type: 'boolean', optionalValue: true },
+  bandwidth: { type: 'string' },
+  slice: { type: 'string' },
+  'slice-delay': { type: 'string' },
+  'match-method': { type: 'string' },
+  'match-path': { type: 'string' },
+  'match-request': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...Object.fromEntries(Object.keys(COUNT_FLAGS).map((name) => [name, { type: 'string' }])),
@@ -94,6 +123,30 @@ export function parseProxyArgs(argv: readonly string[]): ProxyArgs {
   if (flag(args, 'blackhole')) faults.blackhole = true;
   const closeUnread = args.values['close-unread'];
   if (closeUnread !== undefined) faults.closeUnread = closeUnread === true ? true : count('close-unread', closeUnread as string);
+  const down = args.values.down;
+  if (down !== undefined) {
+    if (down !== true && down !== 'reset' && down !== 'drop') throw new UsageError(`--down must be --down, --down=reset or --down=drop, got "--down=${String(down)}"`, 'proxy');
+    faults.down = down === true ? 'reset' : down;
+  }
+  const bandwidth = stringValue(args, 'bandwidth');
+  if (bandwidth !== undefined) faults.bandwidth = integerArg('proxy', '--bandwidth', bandwidth, 1, Number.MAX_SAFE_INTEGER, 'bytes per second');
+  const slice = stringValue(args, 'slice');
+  const sliceDelay = stringValue(args, 'slice-delay');
+  if (sliceDelay !== undefined && slice === undefined) throw new UsageError('--slice-delay needs --slice', 'proxy');
+  if (slice !== undefined) {
+    faults.slicer = {
+      size: integerArg('proxy', '--slice', slice, 1, Number.MAX_SAFE_INTEGER, 'bytes'),
+      delayMs: sliceDelay === undefined ? 0 : count('slice-delay', sliceDelay),
+    };
+  }
+  const match: Record<string, unknown> = {};
+  const method = stringValue(args, 'match-method');
+  if (method !== undefined) match.method = method;
+  const matchPath = stringValue(args, 'match-path');
+  if (matchPath !== undefined) match.path = matchPath;
+  const nth = stringValue(args, 'match-request');
+  if (nth !== undefined) match.request = integerArg('proxy', '--match-request', nth, 1);
+  if (Object.keys(match).length > 0) faults.match = match;
   return {
     listen: stringValue(args, 'listen') ?? '127.0.0.1:0',
     upstream: stringValue(args, 'upstream'),
@@ -112,7 +165,8 @@ function sideText(name: string, s: ProxyConnectionReport['client']): string {
 /** One line per connection for people. */
 export function formatConnection(r: ProxyConnectionReport): string {
   const actions = r.actions.map((a) => `${a.fault} ${a.direction} at ${formatBytes(a.atBytes)}/${Math.round(a.atMs)} ms`).join(', ');
-  const upstream = r.upstream.connected ? sideText('upstream', r.upstream) : `upstream unreachable (${r.upstream.code ?? 'error'})`;
+  const upstream = r.upstream.connected ? sideText('upstream', r.upstream)
+    : r.actions.some((a) => a.fault === 'down') ? 'upstream not contacted' : `upstream unreachable (${r.upstream.code ?? 'error'})`;
   return `#${r.id} ${formatHostPort(r.client.host, r.client.port)}: up ${formatBytes(r.bytes.up)}, down ${formatBytes(r.bytes.down)}; ` +
     `${sideText('client', r.client)}; ${upstream}` + (actions ? `; faults: ${actions}` : r.faults ? '; faults: none fired' : '') + '\n';
 }

@@ -2,10 +2,17 @@ import { performance } from 'node:perf_hooks';
 import { type Relay, type RelayDirection, type RelayPolicy } from './relay.js';
 import { pendingBytes } from '../core/socket-ops.js';
 import { pollWithBackoff } from '../core/poll.js';
-import { MAX_TIMER_MS, invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger } from '../core/validate.js';
+import { type FaultAction, type FaultName, type ResolvedFaults } from './faults.js';
+import { matches, RequestTracker } from './http-match.js';
+import { KeepaliveRaceWatch } from './keepalive-race.js';
+import { Shaper } from './toxics.js';
 
-// The fault proxy's policy: which faults exist, how they are checked, and what they do to one
-// relayed connection. The proxy itself (listening, connecting upstream, reports) is fault-proxy.ts.
+export {
+  anyFault, resolveFaults, type FaultAction, type FaultDirection, type FaultName, type Faults, type ResolvedFaults,
+} from './faults.js';
+
+// What the faults (faults.ts) do to one relayed connection. The proxy itself (listening,
+// connecting upstream, reports) is fault-proxy.ts.
 // "up" is the client-to-upstream direction, "down" upstream-to-client.
 //
 // Order, per connection (docs/proxy.md says the same):
@@ -16,125 +23,18 @@ import { MAX_TIMER_MS, invalidArgType, invalidArgValue, outOfRange, validateChoi
 //      then blackhole-after. After limit-data or blackhole-after no byte more passes that way,
 //      so a higher threshold in the same direction never fires.
 //   3. reset-after-ms: a timer from the first byte read in a faulted direction.
-//   4. A FIN passed on in a faulted direction (the peer's own, or limit-data's) waits delay-fin
+//   4. keepalive-race: once the connection carried an exchange, the client's first bytes after
+//      the silence are never delivered: an RST (or a FIN) to the client, a plain close upstream.
+//   5. timeout swallows a direction's bytes (and its FIN), and closes both sides after its ms.
+//   6. The shaping toxics (latency, jitter, bandwidth, slicer) delay what passes, in order;
+//      a FIN waits behind the bytes queued before it. They, and timeout, also change on live
+//      connections (update()).
+//   7. A FIN passed on in a faulted direction (the peer's own, or limit-data's) waits delay-fin
 //      ms, then, once the victim has it, half-close-then-reset resets after its ms.
 
-export type FaultDirection = 'up' | 'down' | 'both';
-
-export interface Faults {
-  /** Which way the faults act: 'down' (default: upstream to client, the client is hit), 'up' (client to upstream, the upstream is hit) or 'both'. */
-  direction?: FaultDirection;
-  /** Chance in [0, 1] that a connection gets the faults (toxiproxy's toxicity); default 1. */
-  probability?: number;
-  /** RST once this many bytes have been relayed in the direction (and acknowledged by the victim). */
-  resetAfter?: number;
-  /** RST this many ms after the first byte read in the direction. */
-  resetAfterMs?: number;
-  /** FIN once this many bytes have been relayed in the direction; the rest of that direction is read and discarded. */
-  limitData?: number;
-  /** Nothing in the direction reaches the victim: no byte, no FIN, no RST. */
-  blackhole?: boolean;
-  /** Like blackhole, after this many bytes. */
-  blackholeAfter?: number;
-  /**
-   * Close the victim's socket while its own data sits unread, so that the kernel sends the RST:
-   * true (or 0) reads nothing from the victim; a number relays that many of its bytes first.
-   */
-  closeUnread?: boolean | number;
-  /** Once a FIN in the direction has reached the victim, RST after this many ms. */
-  halfCloseThenReset?: number;
-  /** Hold every FIN in the direction this many ms (toxiproxy's slow_close). */
-  delayFin?: number;
-}
-
-/** The faults as the proxy applies them: every field present, null where unused. */
-export interface ResolvedFaults {
-  direction: FaultDirection;
-  probability: number;
-  resetAfter: number | null;
-  resetAfterMs: number | null;
-  limitData: number | null;
-  blackhole: boolean;
-  blackholeAfter: number | null;
-  closeUnread: number | null;
-  halfCloseThenReset: number | null;
-  delayFin: number | null;
-}
-
-export type FaultName =
-  | 'reset-after' | 'reset-after-ms' | 'limit-data' | 'blackhole' | 'blackhole-after'
-  | 'close-unread' | 'half-close-then-reset' | 'delay-fin';
-
-/** Something the proxy did to a connection. */
-export interface FaultAction {
-  fault: FaultName;
-  /** The direction it acted on. */
-  direction: 'up' | 'down';
-  /** Milliseconds since the connection was accepted. */
-  atMs: number;
-  /** Bytes relayed in that direction when it acted. */
-  atBytes: number;
-  /** close-unread: bytes from the victim unread in its kernel buffer when it was closed. */
-  unread?: number;
-}
-
-const FAULT_KEYS = new Set([
-  'direction', 'probability', 'resetAfter', 'resetAfterMs', 'limitData', 'blackhole', 'blackholeAfter',
-  'closeUnread', 'halfCloseThenReset', 'delayFin',
-]);
 /** The longest a reset-after or half-close-then-reset waits for the victim to acknowledge what it was sent. */
 const ACK_WAIT_MS = 2000;
 const UNREAD_POLL_MS = 5;
-
-function optionalCount(value: unknown, name: string): number | null {
-  return value === undefined ? null : validateInteger(value, name, 0, Number.MAX_SAFE_INTEGER);
-}
-
-function optionalMs(value: unknown, name: string): number | null {
-  return value === undefined ? null : validateInteger(value, name, 0, MAX_TIMER_MS);
-}
-
-/** Checks a faults object; throws Node-style errors naming the field. */
-export function resolveFaults(faults: unknown, name = 'faults'): ResolvedFaults {
-  if (faults !== undefined && (typeof faults !== 'object' || faults === null || Array.isArray(faults))) {
-    throw invalidArgType(name, 'of type object', faults);
-  }
-  const f = (faults ?? {}) as Record<string, unknown>;
-  for (const key of Object.keys(f)) {
-    if (!FAULT_KEYS.has(key)) throw invalidArgValue(`${name}.${key}`, f[key], `is not a fault (expected one of ${[...FAULT_KEYS].join(', ')})`);
-  }
-  let probability = 1;
-  if (f.probability !== undefined) {
-    if (typeof f.probability !== 'number') throw invalidArgType(`${name}.probability`, 'of type number', f.probability);
-    if (!(f.probability >= 0 && f.probability <= 1)) throw outOfRange(`${name}.probability`, '>= 0 && <= 1', f.probability);
-    probability = f.probability;
-  }
-  if (f.blackhole !== undefined && typeof f.blackhole !== 'boolean') throw invalidArgType(`${name}.blackhole`, 'of type boolean', f.blackhole);
-  let closeUnread: number | null = null;
-  if (f.closeUnread === true) closeUnread = 0;
-  else if (f.closeUnread !== undefined && f.closeUnread !== false) {
-    if (typeof f.closeUnread !== 'number') throw invalidArgType(`${name}.closeUnread`, 'of type boolean or number', f.closeUnread);
-    closeUnread = validateInteger(f.closeUnread, `${name}.closeUnread`, 0, Number.MAX_SAFE_INTEGER);
-  }
-  return {
-    direction: validateChoice(f.direction, `${name}.direction`, ['up', 'down', 'both'] as const, 'down'),
-    probability,
-    resetAfter: optionalCount(f.resetAfter, `${name}.resetAfter`),
-    resetAfterMs: optionalMs(f.resetAfterMs, `${name}.resetAfterMs`),
-    limitData: optionalCount(f.limitData, `${name}.limitData`),
-    blackhole: f.blackhole === true,
-    blackholeAfter: optionalCount(f.blackholeAfter, `${name}.blackholeAfter`),
-    closeUnread,
-    halfCloseThenReset: optionalMs(f.halfCloseThenReset, `${name}.halfCloseThenReset`),
-    delayFin: optionalMs(f.delayFin, `${name}.delayFin`),
-  };
-}
-
-/** True when the faults would do anything at all. */
-export function anyFault(f: ResolvedFaults): boolean {
-  return f.resetAfter !== null || f.resetAfterMs !== null || f.limitData !== null || f.blackhole ||
-    f.blackholeAfter !== null || f.closeUnread !== null || f.halfCloseThenReset !== null || f.delayFin !== null;
-}
 const DIR_NAME: Readonly<Record<RelayDirection, 'up' | 'down'>> = { aToB: 'up', bToA: 'down' };
 
 type Threshold = { at: number; fault: 'reset-after' | 'limit-data' | 'blackhole' | 'blackhole-after' };
@@ -158,8 +58,22 @@ export class FaultPolicy implements RelayPolicy {
   /** close-unread: bytes still to relay from each victim before reading stops; undefined where it does not apply. */
   private readonly unreadAfter: Partial<Record<RelayDirection, number>> = {};
   private readonly start = performance.now();
+  private readonly race: KeepaliveRaceWatch | null;
+  /** keepalive-race 'fin' fired: nothing more is relayed either way. */
+  private raced = false;
+  /** match: follows the client's requests until one matches; then the thresholds are armed. */
+  private tracker: RequestTracker | null = null;
+  private armWith: Threshold[] = [];
+  /** match: the request that armed the faults; null before. */
+  private armedBy: number | null = null;
+  private readonly shaper: Shaper;
+  /** timeout: the directions whose data is swallowed now. */
+  private readonly stalled: Record<RelayDirection, boolean> = { aToB: false, bToA: false };
+  private stallTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly relay: Relay, private readonly f: ResolvedFaults) {
+  constructor(private readonly relay: Relay, private readonly f: ResolvedFaults, random: () => number = Math.random) {
+    this.shaper = new Shaper(relay, random);
+    this.race = f.keepaliveRace ? new KeepaliveRaceWatch(f.keepaliveRace.afterIdleMs) : null;
     const faulted = (dir: RelayDirection) => f.direction === 'both' || DIR_NAME[dir] === f.direction;
     const thresholds: Threshold[] = [];
     if (f.resetAfter !== null) thresholds.push({ at: f.resetAfter, fault: 'reset-after' });
@@ -169,9 +83,13 @@ export class FaultPolicy implements RelayPolicy {
     // Stable sort: on a tie the order of the pushes above decides (reset-after, limit-data, blackhole).
     thresholds.sort((x, y) => x.at - y.at);
     const state = (dir: RelayDirection): DirState => ({
-      dir, faulted: faulted(dir), thresholds: faulted(dir) ? [...thresholds] : [], forwarded: 0, mode: 'flow',
+      dir, faulted: faulted(dir), thresholds: faulted(dir) && !f.match ? [...thresholds] : [], forwarded: 0, mode: 'flow',
     });
     this.dirs = { aToB: state('aToB'), bToA: state('bToA') };
+    if (f.match) {
+      this.tracker = new RequestTracker();
+      this.armWith = thresholds;
+    }
     if (f.closeUnread !== null) {
       // The victim of a direction is the side it delivers to; its unread data flows the other way.
       for (const dir of ['aToB', 'bToA'] as const) {
@@ -182,8 +100,34 @@ export class FaultPolicy implements RelayPolicy {
     }
   }
 
+  /**
+   * Applies the toxics that work on live connections (latency, jitter, bandwidth, slicer,
+   * timeout) as `t` says, in `t.direction`; null clears them.
+   */
+  update(t: ResolvedFaults | null): void {
+    for (const dir of ['aToB', 'bToA'] as const) {
+      const on = t !== null && (t.direction === 'both' || DIR_NAME[dir] === t.direction);
+      this.shaper.configure(dir, on ? t : null);
+      const stall = on && t.timeout !== null;
+      if (stall && !this.stalled[dir]) this.record('timeout', dir);
+      this.stalled[dir] = stall;
+    }
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    if (t?.timeout) {
+      this.stallTimer = setTimeout(() => {
+        if (this.over) return;
+        this.resetting = true;
+        this.relay.destroySide(this.relay.a);
+        this.relay.destroySide(this.relay.b);
+      }, t.timeout);
+      this.timers.add(this.stallTimer);
+    }
+  }
+
   /** Acts on what is due before any byte: thresholds at 0 and close-unread 0. The relay calls it before it reads. */
   begin(): void {
+    this.update(this.f);
     for (const st of Object.values(this.dirs)) this.crossThresholds(st);
     for (const [dir, n] of Object.entries(this.unreadAfter) as [RelayDirection, number][]) {
       if (n === 0) this.holdVictim(dir);
@@ -193,7 +137,8 @@ export class FaultPolicy implements RelayPolicy {
   private elapsed(): number { return performance.now() - this.start; }
 
   private record(fault: FaultName, dir: RelayDirection, extra: Partial<FaultAction> = {}): void {
-    this.actions.push({ fault, direction: DIR_NAME[dir], atMs: Math.round(this.elapsed() * 10) / 10, atBytes: this.dirs[dir].forwarded, ...extra });
+    const request = this.armedBy === null ? {} : { request: this.armedBy };
+    this.actions.push({ fault, direction: DIR_NAME[dir], atMs: Math.round(this.elapsed() * 10) / 10, atBytes: this.dirs[dir].forwarded, ...request, ...extra });
   }
 
   private timer(ms: number, fn: () => void): void {
@@ -206,9 +151,15 @@ export class FaultPolicy implements RelayPolicy {
   }
 
   data(dir: RelayDirection, chunk: Buffer): Buffer | null {
-    if (this.resetting) return null;
+    if (this.resetting || this.raced) return null;
+    if (this.race?.fires(dir)) {
+      this.raceClose();
+      return null;
+    }
+    if (this.stalled[dir]) return null;
+    if (this.tracker && dir === 'aToB') this.follow(chunk);
     const st = this.dirs[dir];
-    if (st.faulted && this.f.resetAfterMs !== null && !this.resetTimer) {
+    if (st.faulted && this.f.resetAfterMs !== null && !this.resetTimer && (!this.f.match || this.armedBy !== null)) {
       const ms = this.f.resetAfterMs;
       this.resetTimer = setTimeout(() => {
         if (this.over) return;
@@ -232,7 +183,9 @@ export class FaultPolicy implements RelayPolicy {
     if (!out || out.length === 0 || st.mode !== 'flow') return null;
     if (st.thresholds.length === 0) {
       st.forwarded += out.length;
-      return out;
+      if (!this.shaper.active(dir)) return out;
+      this.shaper.push(dir, out);
+      return null;
     }
     // Relay up to the next threshold, act on it, and so on (several can fall in one chunk).
     let rest = out;
@@ -243,11 +196,32 @@ export class FaultPolicy implements RelayPolicy {
       rest = rest.subarray(piece.length);
       if (piece.length > 0) {
         st.forwarded += piece.length;
-        this.relay.write(dir, piece);
+        this.send(dir, piece);
       }
       this.crossThresholds(st);
     }
     return null;
+  }
+
+  /**
+   * match: reads the client's chunk for request heads; the first request that matches arms the
+   * thresholds, counted from the start of its body (up) and of its response (down).
+   */
+  private follow(chunk: Buffer): void {
+    const hit = this.tracker!.feed(chunk).find((r) => matches(this.f.match!, r));
+    if (!hit) return;
+    this.tracker = null;
+    this.armedBy = hit.index;
+    const base: Record<RelayDirection, number> = {
+      aToB: this.dirs.aToB.forwarded + hit.bodyOffset,
+      bToA: this.dirs.bToA.forwarded,
+    };
+    for (const st of Object.values(this.dirs)) {
+      if (!st.faulted) continue;
+      st.thresholds = this.armWith.map((t) => ({ ...t, at: base[st.dir] + t.at }));
+      // Down: what is due at once (limitData 0: a FIN before the response) fires now.
+      if (st.dir === 'bToA') this.crossThresholds(st);
+    }
   }
 
   /** Fires every threshold the direction has reached. */
@@ -270,7 +244,29 @@ export class FaultPolicy implements RelayPolicy {
     }
   }
 
+  /** Bytes on their way to the target of `dir`: through the shaping toxics when they apply. */
+  private send(dir: RelayDirection, data: Buffer): void {
+    if (this.shaper.active(dir)) this.shaper.push(dir, data);
+    else this.relay.write(dir, data);
+  }
+
+  /** end() on the target of `dir`, behind the bytes the shaping toxics still hold. */
+  private finAfterQueue(dir: RelayDirection): void {
+    this.shaper.afterQueue(dir, () => this.relay.forwardFin(dir));
+  }
+
   fin(dir: RelayDirection): boolean {
+    if (this.raced || this.stalled[dir]) return false;
+    if (this.shaper.pending(dir) > 0) {
+      this.shaper.afterQueue(dir, () => {
+        if (this.finNow(dir)) this.relay.forwardFin(dir);
+      });
+      return false;
+    }
+    return this.finNow(dir);
+  }
+
+  private finNow(dir: RelayDirection): boolean {
     const st = this.dirs[dir];
     if (!st.faulted) return !this.resetting;
     if (this.resetting || st.mode !== 'flow') return false;
@@ -282,7 +278,7 @@ export class FaultPolicy implements RelayPolicy {
   private passFin(dir: RelayDirection): void {
     const send = () => {
       if (this.over) return;
-      this.relay.forwardFin(dir);
+      this.finAfterQueue(dir);
       const ms = this.f.halfCloseThenReset;
       if (ms === null) return;
       this.whenDelivered(dir, true, () => {
@@ -325,7 +321,7 @@ export class FaultPolicy implements RelayPolicy {
         this.record('close-unread', toVictim, { unread });
         this.relay.destroySide(victim);
         // The other side gets a FIN after what was relayed to it.
-        this.relay.forwardFin(fromVictim);
+        this.finAfterQueue(fromVictim);
         return;
       }
       this.timer(UNREAD_POLL_MS, poll);
@@ -344,7 +340,7 @@ export class FaultPolicy implements RelayPolicy {
     const deadline = performance.now() + ACK_WAIT_MS;
     const delivered = (delay: number): boolean => {
       if (socket.destroyed) return true;
-      const handed = fin ? socket.writableFinished : socket.writableLength === 0 && !socket.connecting;
+      const handed = this.shaper.pending(dir) === 0 && (fin ? socket.writableFinished : socket.writableLength === 0 && !socket.connecting);
       let acked: boolean | null = null;
       if (handed) {
         try {
@@ -361,6 +357,20 @@ export class FaultPolicy implements RelayPolicy {
     pollWithBackoff((delay) => delivered(delay) && (then(), true), (ms, fn) => this.timer(ms, fn));
   }
 
+  /** keepalive-race: the request just read goes nowhere; the client gets an RST or a FIN, the upstream a plain close. */
+  private raceClose(): void {
+    const { a, b } = this.relay;
+    this.actions.push({ fault: 'keepalive-race', direction: 'down', atMs: Math.round(this.elapsed() * 10) / 10, atBytes: this.dirs.bToA.forwarded });
+    if (this.f.keepaliveRace!.close === 'reset') {
+      this.resetting = true;
+      this.relay.resetSide(a);
+    } else {
+      this.raced = true;
+      this.relay.forwardFin('bToA');
+    }
+    this.relay.destroySide(b);
+  }
+
   private resetBoth(): void {
     this.resetting = true;
     this.relay.resetSide(this.relay.a);
@@ -368,6 +378,7 @@ export class FaultPolicy implements RelayPolicy {
   }
 
   done(): void {
+    this.shaper.stop();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { NetLingerError } from '../core/errors.js';
+import { performance } from 'node:perf_hooks';
+import { resetClose } from '../close/reset-close.js';
+import { NetLingerError, isConnectionReset, normalizeErrorCode } from '../core/errors.js';
 import { anyFault, FaultPolicy, type FaultAction, type Faults, type ResolvedFaults, resolveFaults } from './fault-policy.js';
 import { type RelaySideReport, startRelay } from './relay.js';
 import { MAX_TIMER_MS, invalidArgType, invalidArgValue, parseAddress, validateInteger, validateOptionsObject } from '../core/validate.js';
@@ -13,6 +15,9 @@ import { MAX_TIMER_MS, invalidArgType, invalidArgValue, parseAddress, validateIn
 export {
   resolveFaults, type FaultAction, type FaultDirection, type FaultName, type Faults, type ResolvedFaults,
 } from './fault-policy.js';
+export { type KeepaliveRaceClose, type KeepaliveRaceOptions, type ResolvedKeepaliveRace } from './keepalive-race.js';
+export { type ResolvedToxics, type SlicerOptions, type ToxicOptions } from './toxics.js';
+export { type HttpMatch, type ResolvedHttpMatch } from './http-match.js';
 
 export interface EndpointReport extends RelaySideReport {
   host: string;
@@ -59,7 +64,44 @@ export interface FaultProxyOptions {
   keepReports?: number;
 }
 
-export interface FaultProxy extends EventEmitter {
+/** What the 'connection' event carries: a connection just accepted. */
+export interface ProxyConnectionInfo {
+  /** The id its report will have. */
+  id: number;
+  /** The client's address. */
+  client: { host: string; port: number };
+  /** The faults it got, or null when none were set or the probability draw spared it. */
+  faults: ResolvedFaults | null;
+}
+
+/** The proxy's events and what each listener gets. */
+export interface FaultProxyEvents {
+  /** A connection was accepted. */
+  connection: [info: ProxyConnectionInfo];
+  /** A connection has closed: its report. */
+  report: [report: ProxyConnectionReport];
+  /** A 'connection' or 'report' listener threw (or an async one rejected): what it threw. */
+  error: [err: unknown];
+}
+
+type FaultProxyListener<E extends keyof FaultProxyEvents> = (...args: FaultProxyEvents[E]) => unknown;
+type ListenerMethods = 'on' | 'once' | 'off' | 'addListener' | 'removeListener' | 'prependListener' | 'prependOnceListener' | 'emit' | 'listenerCount' | 'removeAllListeners';
+
+/**
+ * The proxy, an EventEmitter whose events are typed: a misspelled event name or a listener of
+ * the wrong shape does not compile (FaultProxyEvents lists them).
+ */
+export interface FaultProxy extends Omit<EventEmitter, ListenerMethods> {
+  on<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  once<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  off<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  addListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  removeListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  prependListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  prependOnceListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  emit<E extends keyof FaultProxyEvents>(event: E, ...args: FaultProxyEvents[E]): boolean;
+  listenerCount(event: keyof FaultProxyEvents): number;
+  removeAllListeners(event?: keyof FaultProxyEvents): this;
   /** The address the proxy listens on (the port picked when 0 was asked). */
   readonly address: { host: string; port: number; family: 4 | 6 };
   /** 'HOST:PORT' of the listener, brackets around IPv6. */
@@ -67,7 +109,12 @@ export interface FaultProxy extends EventEmitter {
   readonly upstream: { host: string; port: number };
   /** The faults new connections get. */
   readonly faults: ResolvedFaults;
-  /** Replaces the faults for connections accepted from now on (live ones keep theirs). Validated like createFaultProxy's. */
+  /**
+   * Replaces the faults. Connections accepted from now on get them all; live connections get the
+   * toxics that work live (latency, jitter, bandwidth, slicer, timeout), each after a new
+   * probability draw, and lose the ones no longer set; the other faults of a live connection stay
+   * as they were when it was accepted. Validated like createFaultProxy's.
+   */
   setFaults(faults: Faults): void;
   /**
    * The report of the next connection, in accept order, each connection's report given once;
@@ -97,7 +144,7 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
   private current: ResolvedFaults;
   private readonly server: net.Server;
   private nextId = 1;
-  private readonly live = new Map<number, { client: net.Socket; upstream: net.Socket }>();
+  private readonly live = new Map<number, { client: net.Socket; upstream?: net.Socket; policy?: FaultPolicy }>();
   private readonly pending: Promise<ProxyConnectionReport>[] = [];
   private readonly waiters: Array<{ resolve: (p: Promise<ProxyConnectionReport>) => void; reject: (e: Error) => void }> = [];
   private readonly finished: ProxyConnectionReport[] = [];
@@ -128,6 +175,12 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
 
   setFaults(faults: Faults): void {
     this.current = resolveFaults(faults);
+    for (const { policy } of this.live.values()) policy?.update(this.draw(this.current) ? this.current : null);
+  }
+
+  /** One probability draw: true when a connection gets `faults`. */
+  private draw(faults: ResolvedFaults): boolean {
+    return anyFault(faults) && (faults.probability >= 1 || (faults.probability > 0 && this.random() < faults.probability));
   }
 
   listen(): Promise<void> {
@@ -148,29 +201,41 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
   private accept(client: net.Socket): void {
     const id = this.nextId++;
     const faults = this.current;
-    const apply = anyFault(faults) && (faults.probability >= 1 || (faults.probability > 0 && this.random() < faults.probability));
+    const apply = this.draw(faults);
     client.setNoDelay(true);
     const clientAddr = { host: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
+    if (apply && faults.down !== null) {
+      this.live.set(id, { client });
+      this.track(id, clientAddr, faults, downConnection(client, faults.down, this.upstream, this.idleTimeout));
+      return;
+    }
     const upstream = net.connect({ host: this.upstream.host, port: this.upstream.port, allowHalfOpen: true });
     upstream.setNoDelay(true);
     let connected = false;
     upstream.once('connect', () => { connected = true; });
-    this.live.set(id, { client, upstream });
-    let policy: FaultPolicy | undefined;
-    const { report } = startRelay(client, upstream, { onTimeout: 'destroy', idleTimeout: this.idleTimeout }, apply ? (r) => (policy = new FaultPolicy(r, faults)) : undefined);
-    const done = report.then((r): ProxyConnectionReport => {
+    // Every connection gets a policy, so that toxics set later reach it too.
+    const entry: { client: net.Socket; upstream: net.Socket; policy?: FaultPolicy } = { client, upstream };
+    this.live.set(id, entry);
+    const { report } = startRelay(client, upstream, { onTimeout: 'destroy', idleTimeout: this.idleTimeout },
+      (r) => (entry.policy = new FaultPolicy(r, apply ? faults : NO_FAULTS, this.random)));
+    this.track(id, clientAddr, apply ? faults : null, report.then((r): ProxyConnectionReport => ({
+      id,
+      client: { ...clientAddr, ...r.a },
+      upstream: { ...this.upstream, connected, ...r.b },
+      faults: apply ? faults : null,
+      actions: entry.policy?.actions ?? [],
+      bytes: { up: r.bytes.aToB, down: r.bytes.bToA },
+      first: r.first === 'a' ? 'client' : r.first === 'b' ? 'upstream' : null,
+      stopped: r.stopped === 'idle-timeout' ? 'idle-timeout' : null,
+      elapsedMs: Math.round(r.elapsedMs * 10) / 10,
+    })));
+  }
+
+  /** Files a connection's report once it is done; announces the connection. */
+  private track(id: number, clientAddr: { host: string; port: number }, faults: ResolvedFaults | null, report: Promise<ProxyConnectionReport>): void {
+    const done = report.then((r) => {
+      const out: ProxyConnectionReport = { ...r, id, faults, client: { ...r.client, ...clientAddr } };
       this.live.delete(id);
-      const out: ProxyConnectionReport = {
-        id,
-        client: { ...clientAddr, ...r.a },
-        upstream: { ...this.upstream, connected, ...r.b },
-        faults: apply ? faults : null,
-        actions: policy?.actions ?? [],
-        bytes: { up: r.bytes.aToB, down: r.bytes.bToA },
-        first: r.first === 'a' ? 'client' : r.first === 'b' ? 'upstream' : null,
-        stopped: r.stopped === 'idle-timeout' ? 'idle-timeout' : null,
-        elapsedMs: Math.round(r.elapsedMs * 10) / 10,
-      };
       this.finishedCount++;
       this.finished.push(out);
       if (this.finished.length > this.keepReports) this.finished.shift();
@@ -185,7 +250,7 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
       this.pending.push(done);
       if (this.pending.length > this.keepReports) this.pending.shift();
     }
-    this.safeEmit('connection', { id, client: clientAddr, faults: apply ? faults : null });
+    this.safeEmit('connection', { id, client: clientAddr, faults });
   }
 
   /** emit() from inside the proxy (a connection's callbacks, a promise): a listener's exception goes to listenerFailed(). */
@@ -241,12 +306,69 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
       for (const { reject } of this.waiters.splice(0)) reject(closedError());
       for (const { client, upstream } of this.live.values()) {
         client.destroy();
-        upstream.destroy();
+        upstream?.destroy();
       }
       await Promise.all([stopped, ...this.inFlight]);
     })();
     return this.closing;
   }
+}
+
+const NO_FAULTS = resolveFaults({});
+
+/**
+ * A connection that the `down` toxic takes: 'reset' resets it at once; 'drop' reads and discards
+ * what it sends and never answers, until the client closes it (or the proxy closes). The upstream
+ * is never contacted.
+ */
+function downConnection(client: net.Socket, how: 'reset' | 'drop', upstream: { host: string; port: number }, idleTimeout: number): Promise<ProxyConnectionReport> {
+  const start = performance.now();
+  let stopped: 'idle-timeout' | null = null;
+  const side: RelaySideReport = { ended: null, fin: false, closedWith: null, bytesRead: 0 };
+  client.on('error', (err: NodeJS.ErrnoException) => {
+    if (side.closedWith !== null) return;
+    side.ended = isConnectionReset(err) ? 'reset' : 'error';
+    side.code = normalizeErrorCode(err) ?? err.code ?? 'UNKNOWN';
+  });
+  client.on('data', (chunk: Buffer) => { side.bytesRead += chunk.length; });
+  client.on('end', () => {
+    side.fin = true;
+    side.ended ??= 'fin';
+    client.destroy();
+  });
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  if (how === 'reset') {
+    side.closedWith = 'reset';
+    try {
+      void resetClose(client);
+    } catch {
+      side.closedWith = 'destroy';
+      client.destroy();
+    }
+  } else {
+    client.resume();
+    if (idleTimeout > 0) {
+      client.setTimeout(idleTimeout, () => {
+        stopped = 'idle-timeout';
+        client.destroy();
+      });
+    }
+  }
+  return closed.then(() => {
+    const elapsedMs = Math.round((performance.now() - start) * 10) / 10;
+    if (how === 'drop' && side.ended === null) side.closedWith = 'destroy';
+    return {
+      id: 0, // track() sets id, faults and the client's address
+      client: { host: '', port: 0, ...side },
+      upstream: { ...upstream, connected: false, ended: null, fin: false, closedWith: null, bytesRead: 0 },
+      faults: null,
+      actions: [{ fault: 'down', direction: 'down', atMs: 0, atBytes: 0 }],
+      bytes: { up: 0, down: 0 },
+      first: how === 'drop' && side.ended !== null ? 'client' : null,
+      stopped,
+      elapsedMs,
+    };
+  });
 }
 
 /** Reports kept by default: a long-running proxy keeps about that many, not one per connection ever made. */

@@ -3,7 +3,8 @@
 export {
   createFaultProxy,
   type AddressInput, type EndpointReport, type FaultAction, type FaultDirection, type FaultName, type FaultProxy,
-  type FaultProxyOptions, type Faults, type ProxyConnectionReport, type ResolvedFaults,
+  type FaultProxyEvents, type FaultProxyOptions, type Faults, type HttpMatch, type ResolvedHttpMatch, type ProxyConnectionInfo, type KeepaliveRaceClose, type KeepaliveRaceOptions, type ProxyConnectionReport,
+  type ResolvedFaults, type ResolvedKeepaliveRace, type ResolvedToxics, type SlicerOptions, type ToxicOptions,
 } from '../relay/fault-proxy.js';
 export {
   probeExitCode, probeServer,

@@ -1,4 +1,4 @@
-// The recipe in docs/proxy.md is examples/retry-on-reset.test.ts, character for character, and it passes.
+// The recipes in docs/proxy.md are the example files, character for character, and they pass.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -7,16 +7,22 @@ import { describe, expect, it, vi } from 'vitest';
 vi.mock('net-linger', () => import('../../src/index'));
 
 const root = path.resolve(__dirname, '..', '..');
-const example = fs.readFileSync(path.join(root, 'examples', 'retry-on-reset.test.ts'), 'utf8');
+const RECIPES = ['retry-on-reset.test.ts', 'keepalive-race.test.ts'];
 
-describe('docs/proxy.md recipe', () => {
-  it('is the example file, verbatim', () => {
-    const doc = fs.readFileSync(path.join(root, 'docs', 'proxy.md'), 'utf8');
-    const block = /<!-- recipe: examples\/retry-on-reset\.test\.ts -->\n```ts\n([\s\S]*?)```/.exec(doc);
-    expect(block, 'the recipe block in docs/proxy.md').not.toBeNull();
-    expect(block![1]).toBe(example);
-  });
+describe('docs/proxy.md recipes', () => {
+  const doc = fs.readFileSync(path.join(root, 'docs', 'proxy.md'), 'utf8');
+  for (const file of RECIPES) {
+    it(`${file} is the example file, verbatim`, () => {
+      const example = fs.readFileSync(path.join(root, 'examples', file), 'utf8');
+      const marker = `<!-- recipe: examples/${file} -->\n\`\`\`ts\n`;
+      const start = doc.indexOf(marker);
+      expect(start, `the recipe block for ${file} in docs/proxy.md`).toBeGreaterThanOrEqual(0);
+      const body = doc.slice(start + marker.length);
+      expect(body.slice(0, body.indexOf('```'))).toBe(example);
+    });
+  }
 });
 
-// Its tests run here, as a user's would (in the forks pool; the threads pool only checks the text).
+// Their tests run here, as a user's would (in the forks pool; the threads pool only checks the text).
 await import('../../examples/retry-on-reset.test');
+await import('../../examples/keepalive-race.test');

@@ -1,0 +1,377 @@
+// toxiproxy's toxics in createFaultProxy(): latency (with jitter), bandwidth, slicer, down and
+// timeout, as the peer observes them (times, separate reads, resets), and the ones that change
+// on live connections. Bounds are generous: they tell "applied" from "not applied", no more.
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isConnectionReset } from '../../src/index';
+import { resolveFaults } from '../../src/relay/fault-policy';
+import { createFaultProxy, type FaultProxy, type Faults } from '../../src/testing/index';
+import { guardResources } from '../close/support';
+import { requireTools } from '../support/tools';
+
+guardResources();
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const BIG = 256 * 1024;
+let payload: Buffer;
+
+let echo: net.Server;
+let echoPort: number;
+let echoAccepted = 0;
+/** Answers "big" with BIG bytes and a FIN, "slice" with 10000 bytes in one write, anything else with itself. */
+let web: http.Server;
+let webPort: number;
+
+beforeAll(async () => {
+  payload = crypto.randomBytes(BIG);
+  echo = net.createServer((socket) => {
+    echoAccepted++;
+    socket.on('error', () => undefined);
+    socket.on('data', (d: Buffer) => {
+      const text = d.toString();
+      if (text === 'big') socket.end(payload);
+      else if (text === 'slice') socket.end(payload.subarray(0, 10_000));
+      else socket.write(d);
+    });
+    socket.on('end', () => socket.end());
+  });
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+  echoPort = (echo.address() as net.AddressInfo).port;
+  web = http.createServer((_req, res) => res.end('hello'));
+  await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+  webPort = (web.address() as net.AddressInfo).port;
+});
+afterAll(async () => {
+  web.closeAllConnections();
+  await Promise.all([new Promise((r) => echo.close(r)), new Promise((r) => web.close(r))]);
+});
+
+async function withProxy<T>(faults: Faults, fn: (p: FaultProxy) => Promise<T>, extra: { random?: () => number; port?: number } = {}): Promise<T> {
+  const proxy = await createFaultProxy({ upstream: { host: '127.0.0.1', port: extra.port ?? echoPort }, faults, random: extra.random });
+  try {
+    return await fn(proxy);
+  } finally {
+    await proxy.close();
+  }
+}
+
+/** A client on the proxy: what it reads, each read, EOF, the error. */
+class Client {
+  readonly socket: net.Socket;
+  readonly chunks: Buffer[] = [];
+  eofAt: number | undefined;
+  error: NodeJS.ErrnoException | undefined;
+  closed = false;
+  readonly connected: Promise<void>;
+
+  constructor(port: number) {
+    this.socket = net.connect(port, '127.0.0.1');
+    this.connected = new Promise((resolve) => this.socket.once('connect', () => resolve()));
+    this.socket.on('data', (d: Buffer) => this.chunks.push(d));
+    this.socket.on('end', () => { this.eofAt = performance.now(); this.socket.end(); });
+    this.socket.on('error', (err) => { this.error = err; });
+    this.socket.on('close', () => { this.closed = true; });
+  }
+
+  get received(): Buffer { return Buffer.concat(this.chunks); }
+
+  /** Sends `text`, resolves once `bytes` bytes more have come back: the time it took. */
+  async roundTrip(text: string, bytes = text.length): Promise<number> {
+    const start = performance.now();
+    const before = this.received.length;
+    this.socket.write(text);
+    while (this.received.length < before + bytes) {
+      if (this.error || this.closed) throw new Error(`connection ended: ${this.error?.code ?? 'closed'}`);
+      await sleep(2);
+    }
+    return performance.now() - start;
+  }
+
+  async waitClosed(ms = 5000): Promise<void> {
+    const deadline = performance.now() + ms;
+    while (!this.closed && performance.now() < deadline) await sleep(5);
+  }
+
+  destroy(): void { this.socket.destroy(); }
+}
+
+describe('toxics: validation', () => {
+  it('each option is checked with a Node-style typed error naming it', () => {
+    expect(resolveFaults({ latency: 10, jitter: 5, bandwidth: 1000, slicer: 100, timeout: 0, down: true })).toMatchObject({
+      latency: 10, jitter: 5, bandwidth: 1000, slicer: { size: 100, delayMs: 0 }, timeout: 0, down: 'reset',
+    });
+    expect(resolveFaults({ slicer: { size: 10, delayMs: 3 }, down: 'drop' })).toMatchObject({ slicer: { size: 10, delayMs: 3 }, down: 'drop' });
+    expect(resolveFaults({ down: false }).down).toBeNull();
+    const bad: [Faults, string, string][] = [
+      [{ latency: -1 }, 'ERR_OUT_OF_RANGE', 'faults.latency'],
+      [{ latency: 1.5 }, 'ERR_OUT_OF_RANGE', 'faults.latency'],
+      [{ jitter: '5' as never }, 'ERR_INVALID_ARG_TYPE', 'faults.jitter'],
+      [{ bandwidth: 0 }, 'ERR_OUT_OF_RANGE', 'faults.bandwidth'],
+      [{ slicer: 0 }, 'ERR_OUT_OF_RANGE', 'faults.slicer'],
+      [{ slicer: {} as never }, 'ERR_INVALID_ARG_TYPE', 'faults.slicer.size'],
+      [{ slicer: { size: 1, delayMs: -1 } }, 'ERR_OUT_OF_RANGE', 'faults.slicer.delayMs'],
+      [{ slicer: { size: 1, pause: 1 } as never }, 'ERR_INVALID_ARG_VALUE', 'faults.slicer.pause'],
+      [{ slicer: null as never }, 'ERR_INVALID_ARG_TYPE', 'faults.slicer'],
+      [{ timeout: 2 ** 31 }, 'ERR_OUT_OF_RANGE', 'faults.timeout'],
+      [{ down: 'refuse' as never }, 'ERR_INVALID_ARG_VALUE', 'faults.down'],
+      [{ down: 1 as never }, 'ERR_INVALID_ARG_TYPE', 'faults.down'],
+    ];
+    for (const [faults, code, name] of bad) {
+      expect(() => resolveFaults(faults), JSON.stringify(faults)).toThrow(expect.objectContaining({ code, message: expect.stringContaining(name) }));
+    }
+  });
+
+  it('setFaults() validates before it changes anything', async () => {
+    await withProxy({ latency: 5 }, async (p) => {
+      expect(() => p.setFaults({ bandwidth: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+      expect(p.faults.latency).toBe(5);
+    });
+  });
+});
+
+describe('toxics as the peer observes them', () => {
+  it('latency: each round trip takes at least the latency; without it, far less', async () => {
+    await withProxy({ latency: 200 }, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      for (let i = 0; i < 3; i++) expect(await c.roundTrip(`ping${i}`)).toBeGreaterThanOrEqual(195);
+      c.destroy();
+    });
+    await withProxy({}, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      expect(await c.roundTrip('ping')).toBeLessThan(150);
+      c.destroy();
+    });
+  });
+
+  it('latency with direction both delays each way: a round trip takes twice the latency', async () => {
+    await withProxy({ latency: 120, direction: 'both' }, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      expect(await c.roundTrip('ping')).toBeGreaterThanOrEqual(235);
+      c.destroy();
+    });
+  });
+
+  it('jitter: latency ± jitter, drawn per chunk (here from the given random)', async () => {
+    await withProxy({ latency: 200, jitter: 150 }, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      expect(await c.roundTrip('low')).toBeLessThan(180); // 200 - 150
+      c.destroy();
+    }, { random: () => 0 });
+    await withProxy({ latency: 200, jitter: 150 }, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      expect(await c.roundTrip('high')).toBeGreaterThanOrEqual(340); // 200 + ~150
+      c.destroy();
+    }, { random: () => 0.999 });
+  });
+
+  it('latency: curl against an HTTP server takes at least the latency, and gets the body', async (ctx) => {
+    requireTools(ctx, 'curl');
+    await withProxy({ latency: 300 }, async (p) => {
+      const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
+        execFile('curl', ['-sS', '--max-time', '5', '-w', '\n%{time_total}', `http://${p.hostPort}/`], (err, stdout) => {
+          resolve({ code: err ? Number(err.code) : 0, stdout });
+        });
+      });
+      expect(out.code).toBe(0);
+      const [body, total] = out.stdout.split('\n');
+      expect(body).toBe('hello');
+      expect(Number(total)).toBeGreaterThanOrEqual(0.29);
+    }, { port: webPort });
+  });
+
+  it('latency keeps the FIN behind the data: every byte, then EOF', async () => {
+    await withProxy({ latency: 50, jitter: 40 }, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      c.socket.write('big');
+      await c.waitClosed();
+      expect(c.eofAt).toBeDefined();
+      expect(c.received.equals(payload)).toBe(true);
+    });
+  });
+
+  it('bandwidth: 256 KiB at 512 KiB/s takes at least ~0.4 s, intact; unlimited, far less', async () => {
+    const fetchBig = async (p: FaultProxy) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      const start = performance.now();
+      c.socket.write('big');
+      await c.waitClosed(10_000);
+      expect(c.received.equals(payload)).toBe(true);
+      return performance.now() - start;
+    };
+    expect(await withProxy({ bandwidth: 512 * 1024 }, fetchBig)).toBeGreaterThanOrEqual(400);
+    expect(await withProxy({}, fetchBig)).toBeLessThan(400);
+  });
+
+  it('bandwidth: the proxy stops reading a fast sender instead of holding all it sends', async () => {
+    const sender = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.write(Buffer.alloc(32 << 20));
+      senderSocket = socket;
+    });
+    let senderSocket: net.Socket | undefined;
+    await new Promise<void>((resolve) => sender.listen(0, '127.0.0.1', resolve));
+    try {
+      await withProxy({ bandwidth: 64 * 1024 }, async (p) => {
+        const c = new Client(p.address.port);
+        await c.connected;
+        await sleep(500);
+        // Kernel buffers take a few MiB; the rest waits in the sender's own buffer.
+        expect(senderSocket!.writableLength).toBeGreaterThan(16 << 20);
+        c.destroy();
+      }, { port: (sender.address() as net.AddressInfo).port });
+    } finally {
+      senderSocket?.destroy();
+      await new Promise((r) => sender.close(r));
+    }
+  });
+
+  it('slicer: one 10000-byte write reaches the client as at least 10 separate reads of at most 1000 bytes', async () => {
+    await withProxy({ slicer: { size: 1000, delayMs: 5 } }, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      c.socket.write('slice');
+      await c.waitClosed();
+      expect(c.received.equals(payload.subarray(0, 10_000))).toBe(true);
+      expect(c.chunks.length).toBeGreaterThanOrEqual(10);
+      expect(Math.max(...c.chunks.map((b) => b.length))).toBeLessThanOrEqual(1000);
+    });
+  });
+
+  it("down (reset): new connections are reset without reaching the upstream; a live one goes on", async () => {
+    await withProxy({}, async (p) => {
+      const live = new Client(p.address.port);
+      await live.connected;
+      expect(await live.roundTrip('before')).toBeLessThan(1000);
+      await (async () => { while (p.active < 1) await sleep(2); })();
+      const accepted = echoAccepted;
+      p.setFaults({ down: true });
+      const fresh = new Client(p.address.port);
+      await fresh.waitClosed();
+      expect(isConnectionReset(fresh.error)).toBe(true);
+      expect(echoAccepted).toBe(accepted);
+      expect(await live.roundTrip('after')).toBeLessThan(1000);
+      live.destroy();
+      expect((await p.nextReport()).actions).toEqual([]);
+      const r = await p.nextReport();
+      expect(r).toMatchObject({ id: 2, actions: [expect.objectContaining({ fault: 'down' })], upstream: { connected: false }, client: { closedWith: 'reset' } });
+    });
+  });
+
+  it('down (drop): a new connection is accepted and never answered; the upstream never sees it', async () => {
+    await withProxy({ down: 'drop' }, async (p) => {
+      const accepted = echoAccepted;
+      const c = new Client(p.address.port);
+      await c.connected;
+      c.socket.write('anyone?');
+      await sleep(300);
+      expect(c.received.length).toBe(0);
+      expect(c.closed).toBe(false);
+      expect(echoAccepted).toBe(accepted);
+      c.socket.end();
+      const r = await p.nextReport();
+      expect(r).toMatchObject({ bytes: { up: 0, down: 0 }, upstream: { connected: false }, client: { ended: 'fin', bytesRead: 7 } });
+    });
+  });
+
+  it("down (drop) with idleTimeout: the unanswered connection is closed once idle that long", async () => {
+    const proxy = await createFaultProxy({ upstream: { host: '127.0.0.1', port: echoPort }, faults: { down: 'drop' }, idleTimeout: 150 });
+    try {
+      const c = new Client(proxy.address.port);
+      await c.connected;
+      await c.waitClosed();
+      expect(c.closed).toBe(true);
+      expect(await proxy.nextReport()).toMatchObject({ stopped: 'idle-timeout', client: { closedWith: 'destroy' } });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('timeout: no byte passes, then both sides are closed after T ms (the client reads EOF)', async () => {
+    await withProxy({ timeout: 250 }, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      const start = performance.now();
+      c.socket.write('hello?');
+      await c.waitClosed();
+      expect(c.received.length).toBe(0);
+      expect(c.eofAt! - start).toBeGreaterThanOrEqual(200);
+      expect((await p.nextReport()).actions.map((a) => a.fault)).toEqual(['timeout']);
+    });
+  });
+
+  it('timeout 0: no byte passes, and the connection stays open', async () => {
+    await withProxy({ timeout: 0 }, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      c.socket.write('hello?');
+      await sleep(300);
+      expect(c.received.length).toBe(0);
+      expect(c.closed).toBe(false);
+      c.destroy();
+    });
+  });
+});
+
+describe('toxics on live connections', () => {
+  it('latency set, then cleared, on a connection already open', async () => {
+    await withProxy({}, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      expect(await c.roundTrip('a')).toBeLessThan(150);
+      p.setFaults({ latency: 250 });
+      expect(await c.roundTrip('b')).toBeGreaterThanOrEqual(245);
+      p.setFaults({});
+      expect(await c.roundTrip('c')).toBeLessThan(150);
+      c.destroy();
+    });
+  });
+
+  it('bandwidth set on a live connection slows what it reads from then on', async () => {
+    await withProxy({}, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      await c.roundTrip('x');
+      p.setFaults({ bandwidth: 512 * 1024 });
+      const start = performance.now();
+      c.socket.write('big');
+      await c.waitClosed(10_000);
+      expect(performance.now() - start).toBeGreaterThanOrEqual(400);
+      expect(c.received.subarray(1).equals(payload)).toBe(true);
+    });
+  });
+
+  it('timeout set on a live connection stops its data and closes it after T ms', async () => {
+    await withProxy({}, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      await c.roundTrip('x');
+      const start = performance.now();
+      p.setFaults({ timeout: 200 });
+      c.socket.write('lost');
+      await c.waitClosed();
+      expect(c.received.toString()).toBe('x');
+      expect(c.eofAt! - start).toBeGreaterThanOrEqual(190);
+    });
+  });
+
+  it('a live connection gets new toxics only if it wins a new draw', async () => {
+    await withProxy({}, async (p) => {
+      const c = new Client(p.address.port);
+      await c.connected;
+      p.setFaults({ latency: 300, probability: 0.5 });
+      expect(await c.roundTrip('spared')).toBeLessThan(150);
+      c.destroy();
+    }, { random: () => 0.9 });
+  });
+});
