@@ -27,6 +27,11 @@ export interface Http2LingeringCloseCounts extends LingeringCloseCounts {
   streamsReset: number;
   /** session.close() or destroy() (without an error) calls that waited for complete responses to leave first. */
   endsDeferred: number;
+  /**
+   * Connections closed because their session, idle after an early response, left a PING
+   * unanswered for lingeringTimeout: the client had gone and Node's session had stopped reading.
+   */
+  unanswered: number;
 }
 
 export interface Http2LingeringCloseHandle extends LingeringCloseHandle {
@@ -92,11 +97,14 @@ interface SessionState {
   /** The deferred call has run: later calls are Node's own. */
   done?: boolean;
   timer?: NodeJS.Timeout;
+  /** An idle session's PING is under way (probeIdle). */
+  probing?: boolean;
 }
 
 const sockets = new WeakMap<net.Socket, SocketState>();
 const sessions = new WeakMap<http2.ServerHttp2Session, SessionState>();
 const controllers = new WeakMap<AnyHttp2Server, Http2Controller>();
+const resetHere = new WeakSet<http2.ServerHttp2Stream>();
 
 function protoOf(target: object, name: string): Method {
   return Object.getPrototypeOf(target)[name] as Method;
@@ -108,7 +116,7 @@ class Http2Controller implements Http2LingeringCloseHandle {
   readonly active = new Set<net.Socket>();
   readonly totals: Http2LingeringCloseCounts = {
     lingered: 0, endedByFin: 0, endedByCap: 0, endedByReset: 0, endedByError: 0, endedByClose: 0, overMaxLingering: 0,
-    streamsReset: 0, endsDeferred: 0,
+    streamsReset: 0, endsDeferred: 0, unanswered: 0,
   };
   private readonly event: 'connection' | 'secureConnection';
   private readonly onConnection = (socket: net.Socket) => this.adopt(socket);
@@ -153,7 +161,7 @@ class Http2Controller implements Http2LingeringCloseHandle {
     sessions.set(session, sessionState);
     sockets.set(socket, { controller: this, phase: Phase.Open });
     // First, so that a handler that ends the session from its 'stream' event finds the stream here.
-    session.prependListener('stream', (stream: http2.ServerHttp2Stream) => this.watchStream(stream, sessionState));
+    session.prependListener('stream', (stream: http2.ServerHttp2Stream) => this.watchStream(stream, session, sessionState));
     session.once('close', () => {
       if (sessionState.timer) clearTimeout(sessionState.timer);
     });
@@ -164,12 +172,57 @@ class Http2Controller implements Http2LingeringCloseHandle {
     socket.destroy = overrideSocketDestroy as net.Socket['destroy'];
   }
 
-  private watchStream(stream: http2.ServerHttp2Stream, state: SessionState): void {
+  private watchStream(stream: http2.ServerHttp2Stream, session: http2.ServerHttp2Session, state: SessionState): void {
     state.streams.add(stream);
-    stream.once('close', () => state.streams.delete(stream));
+    stream.once('close', () => {
+      // Ended early: reset here with its request body unfinished, aborted by the client, or
+      // closed before its response was written whole.
+      const early = resetHere.has(stream) || stream.aborted || !stream.writableFinished;
+      state.streams.delete(stream);
+      if (early && state.streams.size === 0) this.probeIdle(session, state);
+    });
     // 'finish': every DATA chunk of the response was written to the socket and the writable
     // side was shut down (END_STREAM submitted, or trailers still to come).
     stream.once('finish', () => this.afterResponse(stream));
+  }
+
+  /**
+   * A session left idle by a stream that ended before its request body did (an early response,
+   * or a client that gave up): lingeringTimeout later, if it is still open and idle, a PING must
+   * be answered within lingeringTimeout, or the connection is closed. Node's session stops reading
+   * its socket while one of its writes is in progress and restarts only when that write
+   * completes; over TLS, after a write failed because the client reset the connection, the next
+   * write was seen never to complete (Node 20), so the session never reads the client's FIN or
+   * reset and the connection stays open for ever. A client that is there answers the PING.
+   */
+  private probeIdle(session: http2.ServerHttp2Session, state: SessionState): void {
+    if (!this.enabled || state.probing) return;
+    state.probing = true;
+    const idle = () => !session.destroyed && !session.closed && !state.waiting && state.streams.size === 0 &&
+      !state.socket.destroyed && boundSession(state.socket) === session;
+    const wait = setTimeout(() => {
+      if (!idle()) {
+        state.probing = false;
+        return;
+      }
+      let settled = false;
+      const settle = (answered: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        state.probing = false;
+        if (answered || !idle()) return;
+        this.totals.unanswered++;
+        protoOf(state.socket, 'destroy').call(state.socket);
+      };
+      const deadline = setTimeout(() => settle(false), this.opts.lingeringTimeout).unref();
+      try {
+        if (!session.ping((err) => settle(!err))) settle(false);
+      } catch {
+        settle(false);
+      }
+    }, this.opts.lingeringTimeout).unref();
+    session.once('close', () => clearTimeout(wait));
   }
 
   /** The response is whole: if the request body is not, wait for END_STREAM to leave, then RST_STREAM(NO_ERROR). */
@@ -194,6 +247,7 @@ class Http2Controller implements Http2LingeringCloseHandle {
   }
 
   private resetStream(stream: http2.ServerHttp2Stream): void {
+    resetHere.add(stream);
     stream.close(NO_ERROR);
     this.totals.streamsReset++;
     // What the client sent before the RST reached it is read and discarded, so the stream ends
