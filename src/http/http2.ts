@@ -104,7 +104,7 @@ interface SessionState {
 const sockets = new WeakMap<net.Socket, SocketState>();
 const sessions = new WeakMap<http2.ServerHttp2Session, SessionState>();
 const controllers = new WeakMap<AnyHttp2Server, Http2Controller>();
-const resetHere = new WeakSet<http2.ServerHttp2Stream>();
+const answeredEarly = new WeakSet<http2.ServerHttp2Stream>();
 
 function protoOf(target: object, name: string): Method {
   return Object.getPrototypeOf(target)[name] as Method;
@@ -175,15 +175,19 @@ class Http2Controller implements Http2LingeringCloseHandle {
   private watchStream(stream: http2.ServerHttp2Stream, session: http2.ServerHttp2Session, state: SessionState): void {
     state.streams.add(stream);
     stream.once('close', () => {
-      // Ended early: reset here with its request body unfinished, aborted by the client, or
-      // closed before its response was written whole.
-      const early = resetHere.has(stream) || stream.aborted || !stream.writableFinished;
+      // Ended early: its response written whole before its request body (reset here, or by
+      // Node when the body was never read), aborted by the client, or closed before its
+      // response was written whole.
+      const early = answeredEarly.has(stream) || stream.aborted || !stream.writableFinished;
       state.streams.delete(stream);
       if (early && state.streams.size === 0) this.probeIdle(session, state);
     });
     // 'finish': every DATA chunk of the response was written to the socket and the writable
     // side was shut down (END_STREAM submitted, or trailers still to come).
-    stream.once('finish', () => this.afterResponse(stream));
+    stream.once('finish', () => {
+      if (!stream.destroyed && !remoteClosed(stream)) answeredEarly.add(stream);
+      this.afterResponse(stream);
+    });
   }
 
   /**
@@ -198,7 +202,8 @@ class Http2Controller implements Http2LingeringCloseHandle {
   private probeIdle(session: http2.ServerHttp2Session, state: SessionState): void {
     if (!this.enabled || state.probing) return;
     state.probing = true;
-    const idle = () => !session.destroyed && !session.closed && !state.waiting && state.streams.size === 0 &&
+    // A closed session that has not let its socket go by then is waiting on the same write.
+    const idle = () => !session.destroyed && !state.waiting && state.streams.size === 0 &&
       !state.socket.destroyed && boundSession(state.socket) === session;
     const wait = setTimeout(() => {
       if (!idle()) {
@@ -247,7 +252,7 @@ class Http2Controller implements Http2LingeringCloseHandle {
   }
 
   private resetStream(stream: http2.ServerHttp2Stream): void {
-    resetHere.add(stream);
+    answeredEarly.add(stream);
     stream.close(NO_ERROR);
     this.totals.streamsReset++;
     // What the client sent before the RST reached it is read and discarded, so the stream ends
@@ -292,6 +297,7 @@ class Http2Controller implements Http2LingeringCloseHandle {
         if (end === 'destroy') protoOf(session, 'destroy').call(session);
         else if (end === 'close') protoOf(session, 'close').call(session);
         if (end !== undefined) this.watchRelease(session, state.socket);
+        if (end === 'close') this.probeIdle(session, state);
       };
       // Once the streams have closed, a PING goes behind their last frames, and the GOAWAY waits
       // for its ACK (or lingeringTimeout): the client has then read the responses whole. curl
