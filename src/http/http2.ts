@@ -21,6 +21,8 @@ import type { LingeringCloseCounts, LingeringCloseHandle, LingeringCloseOptions 
 //   GOAWAY at once, lets the complete responses finish (each then reset with NO_ERROR), then
 //   destroys; once the session lets the socket go (FIN after everything queued), the connection
 //   lingers: what arrives is read and discarded until the client's FIN or a cap, as HTTP/1 does.
+// - a session left idle by an early response must answer a PING, or its connection is closed:
+//   Node's session can stop reading its socket for good (probeIdle) and never see the client go.
 
 export interface Http2LingeringCloseCounts extends LingeringCloseCounts {
   /** Streams ended with RST_STREAM(NO_ERROR) after a whole response, their request body unfinished. */
