@@ -12,6 +12,7 @@ const FORKS_ONLY = [
   'test/core/leaks.test.ts',
   'test/core/percall.test.ts',
   'test/http/http-frameworks.test.ts',
+  'test/http/http2.test.ts',
   'test/http/http-shutdown-libs.test.ts',
   'test/relay/proxy.test.ts',
   'test/relay/proxy-event-types.test.ts',

@@ -7,6 +7,7 @@ import { DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain } from '../clo
 import { NetLingerError, isConnectionReset } from '../core/errors.js';
 import { type HttpIncomingInternals, detachHttpParser, foreignHttpRuntime, httpConnection, httpErrorSeen, releaseHttpParser, restartReading, wrapHttpEndListener } from '../core/node-internals-http.js';
 import { MAX_TIMER_MS, invalidArgType, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
+import { type AnyHttp2Server, enableHttp2LingeringClose, isHttp2Server } from './http2.js';
 
 // nginx's lingering close for Node's HTTP servers (one policy, so one file, just over 400 lines;
 // the draining is close/drain.ts's, Node's private fields node-internals-http.ts's). When a server closes a connection right after
@@ -396,10 +397,11 @@ function overrideDestroy(this: net.Socket, error?: Error | null): net.Socket {
  * Throws Node's TypeError/RangeError for bad arguments, before anything is touched; on Bun and
  * Deno (their own node:http), NetLingerError ERR_NET_LINGER_UNSUPPORTED.
  */
-export function enableLingeringClose(server: http.Server | https.Server, options?: LingeringCloseOptions): LingeringCloseHandle {
-  const given: unknown = server;
-  if (!(given instanceof http.Server) && !(given instanceof https.Server)) {
-    throw invalidArgType('server', 'an instance of http.Server or https.Server', server);
+export function enableLingeringClose(server: http.Server | https.Server | AnyHttp2Server, options?: LingeringCloseOptions): LingeringCloseHandle {
+  if (!(server instanceof http.Server) && !(server instanceof https.Server)) {
+    // HTTP/2 (http2.createServer, createSecureServer): its own integration, same options and handle.
+    if (isHttp2Server(server)) return enableHttp2LingeringClose(server, options);
+    throw invalidArgType('server', 'an instance of http.Server, https.Server, http2.Http2Server or http2.Http2SecureServer', server);
   }
   const existing = controllers.get(server);
   const foreign = foreignHttpRuntime();
