@@ -17,6 +17,8 @@ interface Tool {
 export const TOOLS = {
   curl: { pkg: 'curl', probe: ['--version'] },
   nginx: { pkg: 'nginx-light', probe: ['-v'] },
+  nghttp: { pkg: 'nghttp2-client', probe: ['--version'] },
+  h2load: { pkg: 'nghttp2-client', probe: ['--version'] },
   tcpdump: { pkg: 'tcpdump', probe: ['--version'] },
   chromium: { pkg: 'chromium', probe: ['--version'] },
   ip: { pkg: 'iproute2', probe: ['-V'] },
