@@ -1,13 +1,17 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { resetClose } from '../close/reset-close.js';
 import { NetLingerError, isConnectionReset } from '../core/errors.js';
 import { restartReading } from '../core/node-internals-http.js';
 import { boundSession, detachCompatDataForwarder, http2Unsupported } from '../core/node-internals-http2.js';
-import { MAX_TIMER_MS, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
+import { pollWithBackoff } from '../core/poll.js';
+import { type EndReason, type LingerState, ServerController } from './controller.js';
+import { DEFAULTS, validateOptions } from './options.js';
 import type { LingeringCloseCounts, LingeringCloseHandle, LingeringCloseOptions } from './lingering-close.js';
 
+// Just under 500 lines, one policy: the stream, session and socket ends belong together here
+// (the options are options.ts's, the handle's surface controller.ts's).
+//
 // nginx's behaviour for Node's HTTP/2 servers (http2.createServer, http2.createSecureServer, the
 // compatibility API and the frameworks on it). Two things go wrong in Node when a handler answers
 // before the request body is in (an early 413 during an upload):
@@ -42,12 +46,7 @@ export interface Http2LingeringCloseHandle extends LingeringCloseHandle {
 
 export type AnyHttp2Server = http2.Http2Server | http2.Http2SecureServer;
 
-const DEFAULTS: Required<LingeringCloseOptions> = {
-  mode: 'on', lingeringTime: 30_000, lingeringTimeout: 5_000, onTimeout: 'close', maxLingering: 1024,
-};
 const NO_ERROR = http2.constants.NGHTTP2_NO_ERROR;
-const FIRST_POLL_MS = 1;
-const LONGEST_POLL_MS = 50;
 
 type Method = (...args: unknown[]) => unknown;
 
@@ -61,27 +60,12 @@ export function isHttp2Server(value: unknown): value is AnyHttp2Server {
   return false;
 }
 
-function validateOptions(options: unknown, base: Required<LingeringCloseOptions>): Required<LingeringCloseOptions> {
-  const o = validateOptionsObject(options);
-  const int = (key: 'lingeringTime' | 'lingeringTimeout' | 'maxLingering', min: number) =>
-    o[key] === undefined ? base[key] : validateInteger(o[key], `options.${key}`, min, MAX_TIMER_MS);
-  return {
-    mode: validateChoice(o.mode, 'options.mode', ['on', 'always'] as const, base.mode),
-    lingeringTime: int('lingeringTime', 1),
-    lingeringTimeout: int('lingeringTimeout', 1),
-    onTimeout: validateChoice(o.onTimeout, 'options.onTimeout', ['close', 'reset'] as const, base.onTimeout),
-    maxLingering: int('maxLingering', 0),
-  };
-}
 
 const enum Phase { Open, DefaultClose, Lingering }
-type EndReason = 'fin' | 'cap' | 'reset' | 'error' | 'close';
 
-interface SocketState {
+interface SocketState extends LingerState {
   controller: Http2Controller;
   phase: Phase;
-  ending?: boolean;
-  reason?: EndReason;
 }
 
 interface SessionState {
@@ -112,50 +96,21 @@ function protoOf(target: object, name: string): Method {
   return Object.getPrototypeOf(target)[name] as Method;
 }
 
-class Http2Controller implements Http2LingeringCloseHandle {
-  enabled = true;
-  opts: Required<LingeringCloseOptions>;
-  readonly active = new Set<net.Socket>();
+class Http2Controller extends ServerController<Http2LingeringCloseCounts> implements Http2LingeringCloseHandle {
   readonly totals: Http2LingeringCloseCounts = {
     lingered: 0, endedByFin: 0, endedByCap: 0, endedByReset: 0, endedByError: 0, endedByClose: 0, overMaxLingering: 0,
     streamsReset: 0, endsDeferred: 0, unanswered: 0,
   };
-  private readonly event: 'connection' | 'secureConnection';
-  private readonly onConnection = (socket: net.Socket) => this.adopt(socket);
 
   constructor(readonly server: AnyHttp2Server, opts: Required<LingeringCloseOptions>) {
-    this.opts = opts;
+    super(server, opts);
     // Node's own connectionListener is the first listener of this event (given to the
     // constructor), so the session is bound to the socket when this one runs.
-    this.event = server instanceof tls.Server ? 'secureConnection' : 'connection';
     this.install();
   }
 
-  get lingering(): number {
-    return this.active.size;
-  }
-
-  get options(): Readonly<Required<LingeringCloseOptions>> {
-    return { ...this.opts };
-  }
-
-  get counts(): Readonly<Http2LingeringCloseCounts> {
-    return { ...this.totals };
-  }
-
-  install(): void {
-    this.enabled = true;
-    if (!this.server.listeners(this.event).includes(this.onConnection)) this.server.on(this.event, this.onConnection);
-  }
-
-  disable(): void {
-    if (!this.enabled) return;
-    this.enabled = false;
-    this.server.off(this.event, this.onConnection);
-  }
-
   /** A new connection: watch its session's streams and hang the close overrides on both. */
-  private adopt(socket: net.Socket): void {
+  protected adopt(socket: net.Socket): void {
     if (sockets.has(socket)) return;
     const session = boundSession(socket);
     if (!session || sessions.has(session)) return; // an HTTP/1 fallback or an unknownProtocol socket
@@ -236,21 +191,19 @@ class Http2Controller implements Http2LingeringCloseHandle {
   private afterResponse(stream: http2.ServerHttp2Stream): void {
     if (!this.enabled || stream.closed || stream.destroyed || remoteClosed(stream)) return;
     const start = Date.now();
-    let delay = FIRST_POLL_MS;
-    const attempt = () => {
-      if (stream.closed || stream.destroyed || remoteClosed(stream)) return;
+    if (localClosed(stream)) {
+      this.resetStream(stream);
+      return;
+    }
+    pollWithBackoff(() => {
+      if (stream.closed || stream.destroyed || remoteClosed(stream)) return true;
       // END_STREAM (on the last DATA frame or on the trailers) has been handed to the socket.
       // Until then an RST_STREAM could overtake it: nghttp2 sends control frames before DATA
       // that waits for flow-control window.
-      if (localClosed(stream) || Date.now() - start >= this.opts.lingeringTime) {
-        this.resetStream(stream);
-        return;
-      }
-      setTimeout(attempt, delay).unref();
-      delay = Math.min(delay * 2, LONGEST_POLL_MS);
-    };
-    if (localClosed(stream)) this.resetStream(stream);
-    else setImmediate(attempt);
+      if (!localClosed(stream) && Date.now() - start < this.opts.lingeringTime) return false;
+      this.resetStream(stream);
+      return true;
+    }, (ms, fn) => { setTimeout(fn, ms).unref(); });
   }
 
   private resetStream(stream: http2.ServerHttp2Stream): void {
@@ -408,21 +361,6 @@ class Http2Controller implements Http2LingeringCloseHandle {
     return true;
   }
 
-  endLinger(socket: net.Socket, state: SocketState, reason: EndReason): void {
-    if (state.ending || socket.destroyed) return;
-    state.ending = true;
-    this.active.delete(socket);
-    state.reason ??= reason;
-    if (reason === 'cap' && this.opts.onTimeout === 'reset') {
-      try {
-        void resetClose(socket);
-        return;
-      } catch {
-        // No RST possible here (a TLS socket without the native binary): a plain close.
-      }
-    }
-    protoOf(socket, 'destroy').call(socket);
-  }
 }
 
 function remoteClosed(stream: http2.ServerHttp2Stream): boolean {

@@ -2,11 +2,12 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import { resetClose } from '../close/reset-close.js';
-import { DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain } from '../close/drain.js';
+import { Drain } from '../close/drain.js';
 import { NetLingerError, isConnectionReset } from '../core/errors.js';
 import { type HttpIncomingInternals, detachHttpParser, foreignHttpRuntime, httpConnection, httpErrorSeen, releaseHttpParser, restartReading, wrapHttpEndListener } from '../core/node-internals-http.js';
-import { MAX_TIMER_MS, invalidArgType, validateChoice, validateInteger, validateOptionsObject } from '../core/validate.js';
+import { invalidArgType } from '../core/validate.js';
+import { type EndReason, type LingerState, ServerController } from './controller.js';
+import { DEFAULTS, validateOptions } from './options.js';
 import { type AnyHttp2Server, enableHttp2LingeringClose, isHttp2Server } from './http2.js';
 
 // nginx's lingering close for Node's HTTP servers (one policy, so one file, just over 400 lines;
@@ -61,23 +62,16 @@ export interface LingeringCloseHandle {
   disable(): void;
 }
 
-const DEFAULTS: Required<LingeringCloseOptions> = {
-  mode: 'on', lingeringTime: DEFAULT_LINGERING_TIME, lingeringTimeout: DEFAULT_LINGERING_TIMEOUT, onTimeout: 'close', maxLingering: 1024,
-};
 
 type AnyServer = http.Server | https.Server;
 type SocketMethod = (...args: unknown[]) => unknown;
 
 /** Per-socket state: installed once per connection. */
 const enum Phase { Open, DefaultClose, Lingering }
-type EndReason = 'fin' | 'cap' | 'reset' | 'error' | 'close';
-interface SocketState {
+interface SocketState extends LingerState {
   controller: Controller;
   phase: Phase;
   timedOut: boolean;
-  /** Set when this module ends the lingering close itself. */
-  ending?: boolean;
-  reason?: EndReason;
   /** Set while the app's req.destroy() runs on a request of this lingering connection. */
   fromRequest?: boolean;
 }
@@ -85,57 +79,25 @@ interface SocketState {
 const sockets = new WeakMap<net.Socket, SocketState>();
 const controllers = new WeakMap<AnyServer, Controller>();
 
-function validateOptions(options: unknown, base: Required<LingeringCloseOptions>): Required<LingeringCloseOptions> {
-  const o = validateOptionsObject(options);
-  const int = (key: 'lingeringTime' | 'lingeringTimeout' | 'maxLingering', min: number) =>
-    o[key] === undefined ? base[key] : validateInteger(o[key], `options.${key}`, min, MAX_TIMER_MS);
-  return {
-    mode: validateChoice(o.mode, 'options.mode', ['on', 'always'] as const, base.mode),
-    lingeringTime: int('lingeringTime', 1),
-    lingeringTimeout: int('lingeringTimeout', 1),
-    onTimeout: validateChoice(o.onTimeout, 'options.onTimeout', ['close', 'reset'] as const, base.onTimeout),
-    maxLingering: int('maxLingering', 0),
-  };
-}
 
 // The prototype methods the per-socket overrides fall back to (TLSSocket inherits them from net.Socket).
 function proto(socket: net.Socket, name: 'destroy' | 'end' | 'destroySoon'): SocketMethod {
   return Object.getPrototypeOf(socket)[name] as SocketMethod;
 }
 
-class Controller implements LingeringCloseHandle {
-  enabled = true;
-  opts: Required<LingeringCloseOptions>;
-  readonly active = new Set<net.Socket>();
+class Controller extends ServerController<LingeringCloseCounts> implements LingeringCloseHandle {
   readonly totals: LingeringCloseCounts = {
     lingered: 0, endedByFin: 0, endedByCap: 0, endedByReset: 0, endedByError: 0, endedByClose: 0, overMaxLingering: 0,
   };
-  private readonly event: 'connection' | 'secureConnection';
-  private readonly onConnection = (socket: net.Socket) => this.adopt(socket);
   private ownCloseAll: (() => void) | undefined;
 
   constructor(readonly server: AnyServer, opts: Required<LingeringCloseOptions>) {
-    this.opts = opts;
-    // https.Server hands its requests the TLSSocket of 'secureConnection', not the raw TCP socket.
-    this.event = server instanceof tls.Server ? 'secureConnection' : 'connection';
+    super(server, opts);
     this.install();
   }
 
-  get lingering(): number {
-    return this.active.size;
-  }
-
-  get options(): Readonly<Required<LingeringCloseOptions>> {
-    return { ...this.opts };
-  }
-
-  get counts(): Readonly<LingeringCloseCounts> {
-    return { ...this.totals };
-  }
-
   install(): void {
-    this.enabled = true;
-    if (!this.server.listeners(this.event).includes(this.onConnection)) this.server.on(this.event, this.onConnection);
+    super.install();
     if (!this.ownCloseAll) {
       const server = this.server as AnyServer & { closeAllConnections?: () => void };
       const original = server.closeAllConnections;
@@ -151,9 +113,7 @@ class Controller implements LingeringCloseHandle {
   }
 
   disable(): void {
-    if (!this.enabled) return;
-    this.enabled = false;
-    this.server.off(this.event, this.onConnection);
+    super.disable();
     // server.closeAllConnections() must still end the connections lingering now: its override
     // goes once the last of them has ended.
     this.uninstallCloseAll();
@@ -178,7 +138,7 @@ class Controller implements LingeringCloseHandle {
   }
 
   /** Hangs the close overrides on a new connection: own properties, so nothing else is patched. */
-  private adopt(socket: net.Socket): void {
+  protected adopt(socket: net.Socket): void {
     // A connection that is not a net.Socket (a Duplex handed over with
     // server.emit('connection', stream): ssh2 channels, tunnels) keeps Node's own behaviour:
     // there is no TCP connection under it to linger on.
@@ -280,22 +240,6 @@ class Controller implements LingeringCloseHandle {
     return true;
   }
 
-  /** Ends a lingering connection: a plain close, or an RST for a cap with onTimeout 'reset'. */
-  endLinger(socket: net.Socket, state: SocketState, reason: EndReason): void {
-    if (state.ending || socket.destroyed) return;
-    state.ending = true;
-    this.active.delete(socket); // no longer lingering, even before 'close'
-    state.reason ??= reason;
-    if (reason === 'cap' && this.opts.onTimeout === 'reset') {
-      try {
-        void resetClose(socket);
-        return;
-      } catch {
-        // No RST possible here (a TLS socket without the native binary): a plain close.
-      }
-    }
-    proto(socket, 'destroy').call(socket);
-  }
 }
 
 function keepFlowing(this: net.Socket): net.Socket {

@@ -1,0 +1,74 @@
+// What enableLingeringClose's handle is for any server, HTTP/1 or HTTP/2: the options, the counts,
+// the sockets lingering now, and the one listener it adds. Each protocol's controller adopts the
+// connections (lingering-close.ts, http2.ts).
+import type net from 'node:net';
+import tls from 'node:tls';
+import { resetClose } from '../close/reset-close.js';
+import type { LingeringCloseCounts, LingeringCloseOptions } from './lingering-close.js';
+
+/** Why a lingering connection ended. */
+export type EndReason = 'fin' | 'cap' | 'reset' | 'error' | 'close';
+
+/** What every protocol keeps per lingering socket. */
+export interface LingerState {
+  /** Set when the controller ends the lingering close itself. */
+  ending?: boolean;
+  reason?: EndReason;
+}
+
+export abstract class ServerController<Counts extends LingeringCloseCounts> {
+  enabled = true;
+  readonly active = new Set<net.Socket>();
+  abstract readonly totals: Counts;
+  /** A TLS server hands its requests the TLSSocket of 'secureConnection', not the raw TCP socket. */
+  protected readonly event: 'connection' | 'secureConnection';
+  protected readonly onConnection = (socket: net.Socket) => this.adopt(socket);
+
+  constructor(readonly server: net.Server, public opts: Required<LingeringCloseOptions>) {
+    this.event = server instanceof tls.Server ? 'secureConnection' : 'connection';
+  }
+
+  get lingering(): number {
+    return this.active.size;
+  }
+
+  get options(): Readonly<Required<LingeringCloseOptions>> {
+    return { ...this.opts };
+  }
+
+  get counts(): Readonly<Counts> {
+    return { ...this.totals };
+  }
+
+  install(): void {
+    this.enabled = true;
+    if (!this.server.listeners(this.event).includes(this.onConnection)) this.server.on(this.event, this.onConnection);
+  }
+
+  disable(): void {
+    if (!this.enabled) return;
+    this.enabled = false;
+    this.server.off(this.event, this.onConnection);
+  }
+
+  /** Ends a lingering connection: a plain close, or an RST for a cap with onTimeout 'reset'. */
+  endLinger(socket: net.Socket, state: LingerState, reason: EndReason): void {
+    if (state.ending || socket.destroyed) return;
+    state.ending = true;
+    this.active.delete(socket); // no longer lingering, even before 'close'
+    state.reason ??= reason;
+    if (reason === 'cap' && this.opts.onTimeout === 'reset') {
+      try {
+        void resetClose(socket);
+        return;
+      } catch {
+        // No RST possible here (a TLS socket without the native binary): a plain close.
+      }
+    }
+    // The prototype's destroy: the socket's own is overridden while it lingers.
+    (Object.getPrototypeOf(socket) as net.Socket).destroy.call(socket);
+  }
+
+  /** A new connection of the server's: hang the close overrides on it. */
+  protected abstract adopt(socket: net.Socket): void;
+}
