@@ -1,22 +1,10 @@
 // The error API's types, proven by the compiler: test/fixtures/error-types.ts must type-check
 // (its @ts-expect-error lines are errors that must occur).
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const root = path.resolve(__dirname, '..', '..');
+import { typeCheckFixture } from '../support/helpers';
 
 describe('the error API types (tsc)', () => {
   it('type-check as the fixture says', () => {
-    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const args = [tsc, '--noEmit', '--strict', '--target', 'es2022', '--lib', 'es2022', '--module', 'commonjs',
-      '--moduleResolution', 'node10', '--types', 'node', '--esModuleInterop', '--skipLibCheck', 'test/fixtures/error-types.ts'];
-    let output = '';
-    try {
-      execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: 'pipe' });
-    } catch (err) {
-      output = String((err as { stdout?: string }).stdout ?? err);
-    }
-    expect(output).toBe('');
+    expect(typeCheckFixture('error-types.ts')).toBe('');
   }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import type net from 'node:net';
 import os from 'node:os';
@@ -71,4 +72,21 @@ export function cliForOtherUsers(): { cli: string; env: Record<string, string> }
 export async function listenPort(server: net.Server, host = '127.0.0.1'): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return (server.address() as net.AddressInfo).port;
+}
+
+/**
+ * What tsc says of a fixture under test/fixtures, compiled strictly as a CommonJS consumer would
+ * ('' when it type-checks: its @ts-expect-error lines are errors that must occur).
+ */
+export function typeCheckFixture(name: string): string {
+  const root = path.resolve(__dirname, '..', '..');
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const args = [tsc, '--noEmit', '--strict', '--target', 'es2022', '--lib', 'es2022', '--module', 'commonjs',
+    '--moduleResolution', 'node10', '--types', 'node', '--esModuleInterop', '--skipLibCheck', `test/fixtures/${name}`];
+  try {
+    execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: 'pipe' });
+    return '';
+  } catch (err) {
+    return String((err as { stdout?: string }).stdout ?? err);
+  }
 }
