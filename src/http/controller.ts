@@ -4,6 +4,8 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { resetClose } from '../close/reset-close.js';
+import { NetLingerError } from '../core/errors.js';
+import { DEFAULTS, validateOptions } from './options.js';
 import type { LingeringCloseCounts, LingeringCloseOptions } from './lingering-close.js';
 
 /** Why a lingering connection ended. */
@@ -71,4 +73,29 @@ export abstract class ServerController<Counts extends LingeringCloseCounts> {
 
   /** A new connection of the server's: hang the close overrides on it. */
   protected abstract adopt(socket: net.Socket): void;
+}
+
+/**
+ * enableLingeringClose's steps for any server: refuse a runtime without the internals it needs
+ * (after checking the options, so bad input still gets its TypeError/RangeError), else update the
+ * server's handle and enable it again, else make one.
+ */
+export function controllerFor<S extends object, C extends ServerController<LingeringCloseCounts>>(
+  registry: WeakMap<S, C>, server: S, options: unknown, unsupported: string | undefined,
+  create: (opts: Required<LingeringCloseOptions>) => C,
+): C {
+  const existing = registry.get(server);
+  if (unsupported) {
+    validateOptions(options, DEFAULTS);
+    throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', unsupported);
+  }
+  const opts = validateOptions(options, existing?.opts ?? DEFAULTS);
+  if (existing) {
+    existing.opts = opts;
+    existing.install();
+    return existing;
+  }
+  const controller = create(opts);
+  registry.set(server, controller);
+  return controller;
 }

@@ -1,12 +1,11 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { NetLingerError, isConnectionReset } from '../core/errors.js';
+import { isConnectionReset } from '../core/errors.js';
 import { restartReading } from '../core/node-internals-http.js';
 import { boundSession, detachCompatDataForwarder, http2Unsupported } from '../core/node-internals-http2.js';
 import { pollWithBackoff } from '../core/poll.js';
-import { type EndReason, type LingerState, ServerController } from './controller.js';
-import { DEFAULTS, validateOptions } from './options.js';
+import { type EndReason, type LingerState, ServerController, controllerFor } from './controller.js';
 import type { LingeringCloseCounts, LingeringCloseHandle, LingeringCloseOptions } from './lingering-close.js';
 
 // Just under 500 lines, one policy: the stream, session and socket ends belong together here
@@ -462,19 +461,8 @@ function overrideSocketDestroy(this: net.Socket, error?: Error | null): net.Sock
  * Calling it again for the same server updates the options it names and returns the same handle.
  */
 export function enableHttp2LingeringClose(server: AnyHttp2Server, options?: LingeringCloseOptions): Http2LingeringCloseHandle {
-  const existing = controllers.get(server);
   const unsupported = http2Unsupported();
-  if (unsupported) {
-    validateOptions(options, DEFAULTS);
-    throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `enableLingeringClose for HTTP/2 needs Node's own http2 internals; ${unsupported}`);
-  }
-  const opts = validateOptions(options, existing?.opts ?? DEFAULTS);
-  if (existing) {
-    existing.opts = opts;
-    existing.install();
-    return existing;
-  }
-  const controller = new Http2Controller(server, opts);
-  controllers.set(server, controller);
-  return controller;
+  return controllerFor(controllers, server, options,
+    unsupported && `enableLingeringClose for HTTP/2 needs Node's own http2 internals; ${unsupported}`,
+    (opts) => new Http2Controller(server, opts));
 }

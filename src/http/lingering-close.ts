@@ -3,11 +3,10 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Drain } from '../close/drain.js';
-import { NetLingerError, isConnectionReset } from '../core/errors.js';
+import { isConnectionReset } from '../core/errors.js';
 import { type HttpIncomingInternals, detachHttpParser, foreignHttpRuntime, httpConnection, httpErrorSeen, releaseHttpParser, restartReading, wrapHttpEndListener } from '../core/node-internals-http.js';
 import { invalidArgType } from '../core/validate.js';
-import { type EndReason, type LingerState, ServerController } from './controller.js';
-import { DEFAULTS, validateOptions } from './options.js';
+import { type EndReason, type LingerState, ServerController, controllerFor } from './controller.js';
 import { type AnyHttp2Server, enableHttp2LingeringClose, isHttp2Server } from './http2.js';
 
 // nginx's lingering close for Node's HTTP servers (one policy, so one file, just over 400 lines;
@@ -347,22 +346,8 @@ export function enableLingeringClose(server: http.Server | https.Server | AnyHtt
     if (isHttp2Server(server)) return enableHttp2LingeringClose(server, options);
     throw invalidArgType('server', 'an instance of http.Server, https.Server, http2.Http2Server or http2.Http2SecureServer', server);
   }
-  const existing = controllers.get(server);
   const foreign = foreignHttpRuntime();
-  if (foreign) {
-    validateOptions(options, DEFAULTS);
-    throw new NetLingerError(
-      'ERR_NET_LINGER_UNSUPPORTED',
-      `enableLingeringClose needs Node's own HTTP server internals; ${foreign} implements node:http differently`,
-    );
-  }
-  const opts = validateOptions(options, existing?.opts ?? DEFAULTS);
-  if (existing) {
-    existing.opts = opts;
-    existing.install();
-    return existing;
-  }
-  const controller = new Controller(server, opts);
-  controllers.set(server, controller);
-  return controller;
+  return controllerFor(controllers, server, options,
+    foreign && `enableLingeringClose needs Node's own HTTP server internals; ${foreign} implements node:http differently`,
+    (opts) => new Controller(server, opts));
 }
