@@ -1,10 +1,10 @@
 // One binary, every runtime: runs the scenario table (the lab, with PREBUILDS_ONLY=1 so the
 // prebuild is what loads) under Node 18-26, Bun, Deno, and an arm64 Node under qemu-user, and
-// prints a pass/fail table; then the HTTP leg (scripts/http-leg.cjs) under each Node and Bun
-// (`--http`: that leg alone, no prebuild needed). Runtimes come from the npm registry and are cached outside the repo
+// prints a pass/fail table; then the HTTP legs (scripts/http-leg.cjs for HTTP/1, scripts/http2-leg.cjs
+// for HTTP/2) under each Node and Bun (`--http`: those legs alone, no prebuild needed). Runtimes come from the npm registry and are cached outside the repo
 // (NET_LINGER_CACHE, default ~/.cache/net-linger). Exit 0 when every runtime passes or refuses with
 // the package's typed error (ERR_NET_LINGER_UNSUPPORTED); 1 otherwise.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,30 +91,52 @@ for (const runtime of httpOnly ? [] : selected) {
   results.push({ name: runtime.name, version: version(runtime, bin), ...classify(report, run.status ?? run.signal), seconds: (Date.now() - start) / 1000 });
 }
 
-// The HTTP leg: enableLingeringClose under each runtime, against node:http and every framework
-// (scripts/http-leg.cjs). Plain TypeScript, so it runs without PREBUILDS_ONLY.
+// The HTTP legs: enableLingeringClose under each runtime, HTTP/1 against node:http and every
+// framework (scripts/http-leg.cjs), HTTP/2 against node:http2 and its clients (scripts/http2-leg.cjs).
+// Plain TypeScript, so they run without PREBUILDS_ONLY.
+function httpVerdict(report) {
+  if (!report) return null;
+  if (report.ok && report.refused) return ['refused (typed)', String(report.refused)];
+  const on = (report.rows ?? []).filter((r) => r.mode === 'enableLingeringClose');
+  if (!report.ok) return ['FAIL', report.error ?? JSON.stringify(on.filter((r) => r.failures || r.clientErrors || r.error))];
+  const known = on.filter((r) => r.known).map((r) => `${r.server} (${r.known.join('; ')})`);
+  const missing = report.missingTools?.length ? `; not run: ${report.missingTools.join(', ')}` : '';
+  return ['pass', `${on.length} servers: every client read the whole 413${known.length ? `; known: ${known.join(', ')}` : ''}${missing}`];
+}
+
+const LEGS = [{ suffix: 'http', script: 'http-leg.cjs' }, { suffix: 'http2', script: 'http2-leg.cjs' }];
+
+/** One leg under one runtime, as a child process; resolves to its row of the table. */
+function runLeg(runtime, bin, leg) {
+  const start = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(bin, [...(runtime.args ?? []), path.join(root, 'scripts', leg.script)], {
+      cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out = [];
+    const err = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => err.push(d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      let report;
+      try {
+        report = JSON.parse(Buffer.concat(out).toString().trim().split('\n').pop());
+      } catch {
+        process.stderr.write(Buffer.concat(err));
+      }
+      const [verdict, detail] = httpVerdict(report) ?? ['CRASH', `exit ${status ?? signal}, no report`];
+      resolve({ name: `${runtime.name} ${leg.suffix}`, version: version(runtime, bin), verdict, detail, seconds: (Date.now() - start) / 1000 });
+    });
+  });
+}
+
+// The two legs of a runtime run side by side (each its own servers on its own ports; they mostly
+// wait on clients), the runtimes one after another.
 for (const runtime of selected.filter((r) => r.http !== false)) {
   const bin = install(runtime);
-  const start = Date.now();
-  const run = spawnSync(bin, [...(runtime.args ?? []), path.join(root, 'scripts', 'http-leg.cjs')], {
-    cwd: root, encoding: 'utf8', timeout: 300_000, maxBuffer: 16 << 20, env: { ...process.env, NO_COLOR: '1' },
-  });
-  let report;
-  try {
-    report = JSON.parse(run.stdout.trim().split('\n').pop());
-  } catch {
-    if (run.stderr) process.stderr.write(run.stderr);
-  }
-  let verdict = 'CRASH';
-  let detail = `exit ${run.status ?? run.signal}, no report`;
-  if (report) {
-    const on = (report.rows ?? []).filter((r) => r.mode === 'enableLingeringClose');
-    const known = on.filter((r) => r.known).map((r) => `${r.server} (${r.known.join('; ')})`);
-    if (report.ok && report.refused) [verdict, detail] = ['refused (typed)', report.refused];
-    else if (report.ok) [verdict, detail] = ['pass', `${on.length} servers: every client read the whole 413${known.length ? `; known: ${known.join(', ')}` : ''}`];
-    else [verdict, detail] = ['FAIL', report.error ?? JSON.stringify(on.filter((r) => r.failures || r.clientErrors || r.error))];
-  }
-  results.push({ name: `${runtime.name} http`, version: version(runtime, bin), verdict, detail, seconds: (Date.now() - start) / 1000 });
+  results.push(...await Promise.all(LEGS.map((leg) => runLeg(runtime, bin, leg))));
 }
 
 const rows = results.map((r) => [r.name, r.version, r.verdict, r.detail, `${r.seconds.toFixed(1)} s`]);
