@@ -216,7 +216,7 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     // Every connection gets a policy, so that toxics set later reach it too.
     const entry: { client: net.Socket; upstream: net.Socket; policy?: FaultPolicy } = { client, upstream };
     this.live.set(id, entry);
-    const { report } = startRelay(client, upstream, { onTimeout: 'destroy', idleTimeout: this.idleTimeout },
+    const { report } = startRelay(client, upstream, { onTimeout: 'close', idleTimeout: this.idleTimeout },
       (r) => (entry.policy = new FaultPolicy(r, apply ? faults : NO_FAULTS, this.random)));
     this.track(id, clientAddr, apply ? faults : null, report.then((r): ProxyConnectionReport => ({
       id,
