@@ -113,9 +113,16 @@ export interface FaultProxy extends Omit<EventEmitter, ListenerMethods> {
    * Replaces the faults. Connections accepted from now on get them all; live connections get the
    * toxics that work live (latency, jitter, bandwidth, slicer, timeout), each after a new
    * probability draw, and lose the ones no longer set; the other faults of a live connection stay
-   * as they were when it was accepted. Validated like createFaultProxy's.
+   * as they were when it was accepted. Validated like createFaultProxy's (bad faults throw, and
+   * nothing changes). `down: 'refuse'` closes the listener at once; taking it off opens the
+   * listener again on the same address. The promise resolves once the listener is as the faults
+   * say (closed, or listening again), and rejects with Node's error (EADDRINUSE...) when the
+   * address cannot be listened on again; it is never an unhandled rejection when ignored (the
+   * failure is then a process warning, NET_LINGER_PROXY_LISTEN), and a later setFaults() tries again.
    */
-  setFaults(faults: Faults): void;
+  setFaults(faults: Faults): Promise<void>;
+  /** The listener accepts connections: false while `down: 'refuse'` holds it closed (or reopening it failed). */
+  readonly listening: boolean;
   /**
    * The report of the next connection, in accept order, each connection's report given once;
    * waits for a connection that has not been accepted yet. At most `keepReports` connections'
@@ -151,6 +158,8 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
   private finishedCount = 0;
   private readonly inFlight = new Set<Promise<ProxyConnectionReport>>();
   private closing: Promise<void> | undefined;
+  /** Listener changes, one after the other (each reads the faults of its time). */
+  private listenerChanges: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly listenAt: { host: string; port: number },
@@ -165,6 +174,9 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     super({ captureRejections: true });
     this.current = faults;
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
+    // A listener error once listening (none is expected) must not crash the process; listen()
+    // takes the errors of its own attempts.
+    this.server.on('error', () => undefined);
   }
 
   get faults(): ResolvedFaults { return this.current; }
@@ -172,10 +184,37 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
   get reportCount(): number { return this.finishedCount; }
   get active(): number { return this.live.size; }
   get hostPort(): string { return formatHostPort(this.address.host, this.address.port); }
+  get listening(): boolean { return this.server.listening; }
 
-  setFaults(faults: Faults): void {
+  setFaults(faults: Faults): Promise<void> {
     this.current = resolveFaults(faults);
     for (const { policy } of this.live.values()) policy?.update(this.draw(this.current) ? this.current : null);
+    const change = this.matchListener();
+    // Awaited, it rejects for the caller; ignored, the failure is a warning, not an unhandled rejection.
+    change.catch((err: NodeJS.ErrnoException) => {
+      process.emitWarning(`The fault proxy could not listen on ${this.hostPort} again: ${err.code ?? err.message}; new connects are refused`, {
+        type: 'NetLingerWarning', code: 'NET_LINGER_PROXY_LISTEN',
+      });
+    });
+    return change;
+  }
+
+  /**
+   * Closes the listener while the faults say `down: 'refuse'` and opens it again on the same
+   * address once they no longer do, as toxiproxy's Stop() and Start() close and reopen theirs.
+   * Closing is synchronous (the descriptor is closed before this returns), so a connect made after
+   * setFaults() is refused; live connections are not the listener's and go on.
+   */
+  matchListener(): Promise<void> {
+    const change = this.listenerChanges.then(async () => {
+      const refuse = this.current.down === 'refuse';
+      if (this.closing) return;
+      if (refuse && this.server.listening) this.server.close();
+      else if (!refuse && !this.server.listening) await this.listen({ host: this.address.host, port: this.address.port });
+    });
+    this.listenerChanges = change.catch(() => undefined);
+    if (this.current.down === 'refuse' && this.server.listening && !this.closing) this.server.close();
+    return change;
   }
 
   /** One probability draw: true when a connection gets `faults`. */
@@ -183,18 +222,22 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     return anyFault(faults) && (faults.probability >= 1 || (faults.probability > 0 && this.random() < faults.probability));
   }
 
-  listen(): Promise<void> {
+  /** Listens on `at` (first the address asked for; later the one it got, to listen there again). */
+  listen(at: { host: string; port: number } = this.listenAt): Promise<void> {
     return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(this.listenAt.port, this.listenAt.host, () => {
+      const onError = (err: Error) => {
+        this.server.off('listening', onListening);
+        reject(err);
+      };
+      const onListening = () => {
         this.server.off('error', onError);
-        // A listener error later (none is expected once listening) must not crash the process.
-        this.server.on('error', () => undefined);
         const a = this.server.address() as net.AddressInfo;
         this.address = { host: a.address, port: a.port, family: a.family === 'IPv6' || (a.family as unknown) === 6 ? 6 : 4 };
         resolve();
-      });
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      this.server.listen(at.port, at.host);
     });
   }
 
@@ -204,7 +247,8 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     const apply = this.draw(faults);
     client.setNoDelay(true);
     const clientAddr = { host: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
-    if (apply && faults.down !== null) {
+    // 'refuse' has closed the listener: a connection accepted just before that is relayed as usual.
+    if (apply && faults.down !== null && faults.down !== 'refuse') {
       this.live.set(id, { client });
       this.track(id, clientAddr, faults, downConnection(client, faults.down, this.upstream, this.idleTimeout));
       return;
@@ -301,7 +345,10 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // A listener being opened again is open before it is closed here.
+      await this.listenerChanges;
       // server.close()'s callback waits for every connection: they are destroyed right after.
+      // (Also when 'refuse' had closed the listener: then the callback comes with an error, ignored.)
       const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const { reject } of this.waiters.splice(0)) reject(closedError());
       for (const { client, upstream } of this.live.values()) {
@@ -398,6 +445,9 @@ export async function createFaultProxy(options: FaultProxyOptions): Promise<Faul
     ? DEFAULT_KEEP_REPORTS
     : validateInteger(opts.keepReports, 'options.keepReports', 0, Number.MAX_SAFE_INTEGER);
   const proxy = new FaultProxyImpl(listen, upstream, faults, (opts.random as (() => number) | undefined) ?? Math.random, idleTimeout, keepReports);
+  // Listening first, also for `down: 'refuse'`: that is how the port (when 0 was asked) is known,
+  // to open the listener there once the proxy is up.
   await proxy.listen();
+  await proxy.matchListener();
   return proxy;
 }

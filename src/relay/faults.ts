@@ -54,10 +54,15 @@ export interface Faults extends ToxicOptions {
    */
   timeout?: number;
   /**
-   * New connections only: 'reset' (or true) resets each one at once, without connecting upstream;
-   * 'drop' accepts it and never answers (its bytes are read and discarded). Live ones go on.
+   * The proxy is down for new connections; live ones go on. 'refuse' (or true), as toxiproxy's
+   * disabled proxy: the listener is closed, so a new connect fails with ECONNREFUSED, and it is
+   * opened again on the same address once `down` is no longer set (FaultProxy.setFaults); no
+   * report is made for a refused connect. 'reset' accepts each new connection and resets it at
+   * once (ECONNRESET); 'drop' accepts it and never answers (its bytes are read and discarded).
+   * The upstream is never contacted. 'refuse' acts on every connect: it takes no `probability`
+   * below 1. Default: not set (up).
    */
-  down?: boolean | 'reset' | 'drop';
+  down?: boolean | 'refuse' | 'reset' | 'drop';
   /**
    * HTTP/1.1 rules: the byte thresholds (resetAfter, limitData, blackhole, blackholeAfter) and
    * resetAfterMs wait for the first request on the connection that matches (method, path pattern,
@@ -137,6 +142,10 @@ export function resolveFaults(faults: unknown, name = 'faults'): ResolvedFaults 
     if (typeof f.closeUnread !== 'number') throw invalidArgType(`${name}.closeUnread`, 'of type boolean or number', f.closeUnread);
     closeUnread = validateInteger(f.closeUnread, `${name}.closeUnread`, 0, Number.MAX_SAFE_INTEGER);
   }
+  const toxics = resolveToxics(f, name);
+  if (toxics.down === 'refuse' && probability < 1) {
+    throw invalidArgValue(`${name}.down`, f.down, "cannot be combined with a probability below 1: refusing closes the listener for every connect (use 'reset' or 'drop')");
+  }
   const match = resolveHttpMatch(f.match, `${name}.match`);
   if (match !== null) {
     if (closeUnread !== null) throw invalidArgValue(`${name}.match`, f.match, 'cannot be combined with closeUnread');
@@ -155,7 +164,7 @@ export function resolveFaults(faults: unknown, name = 'faults'): ResolvedFaults 
     halfCloseThenReset: optionalMs(f.halfCloseThenReset, `${name}.halfCloseThenReset`),
     delayFin: optionalMs(f.delayFin, `${name}.delayFin`),
     keepaliveRace: resolveKeepaliveRace(f.keepaliveRace, `${name}.keepaliveRace`),
-    ...resolveToxics(f, name),
+    ...toxics,
     match,
   };
 }

@@ -22,7 +22,7 @@ export interface ToxicOptions {
   bandwidth?: number;
   slicer?: number | SlicerOptions;
   timeout?: number;
-  down?: boolean | 'reset' | 'drop';
+  down?: boolean | 'refuse' | 'reset' | 'drop';
 }
 
 export interface ResolvedToxics {
@@ -31,7 +31,7 @@ export interface ResolvedToxics {
   bandwidth: number | null;
   slicer: { size: number; delayMs: number } | null;
   timeout: number | null;
-  down: 'reset' | 'drop' | null;
+  down: 'refuse' | 'reset' | 'drop' | null;
 }
 
 export const TOXIC_KEYS = ['latency', 'jitter', 'bandwidth', 'slicer', 'timeout', 'down'] as const;
@@ -55,11 +55,11 @@ export function resolveToxics(f: Record<string, unknown>, name: string): Resolve
     };
   }
   let down: ResolvedToxics['down'] = null;
-  if (f.down === true || f.down === 'reset') down = 'reset';
-  else if (f.down === 'drop') down = 'drop';
+  if (f.down === true || f.down === 'refuse') down = 'refuse';
+  else if (f.down === 'reset' || f.down === 'drop') down = f.down;
   else if (f.down !== undefined && f.down !== false) {
-    if (typeof f.down !== 'string' && typeof f.down !== 'boolean') throw invalidArgType(`${name}.down`, "of type boolean or one of 'reset', 'drop'", f.down);
-    throw invalidArgValue(`${name}.down`, f.down, "must be true, false, 'reset' or 'drop'");
+    if (typeof f.down !== 'string' && typeof f.down !== 'boolean') throw invalidArgType(`${name}.down`, "of type boolean or one of 'refuse', 'reset', 'drop'", f.down);
+    throw invalidArgValue(`${name}.down`, f.down, "must be true, false, 'refuse', 'reset' or 'drop'");
   }
   return {
     latency: ms(f.latency, `${name}.latency`),
