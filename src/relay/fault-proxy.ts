@@ -19,8 +19,11 @@ export { type KeepaliveRaceClose, type KeepaliveRaceOptions, type ResolvedKeepal
 export { type ResolvedToxics, type SlicerOptions, type ToxicOptions } from './toxics.js';
 export { type HttpMatch, type ResolvedHttpMatch } from './http-match.js';
 
+/** One end of a proxied connection: its address, and how it ended (see RelaySideReport). */
 export interface EndpointReport extends RelaySideReport {
+  /** The address: the client's own, or the upstream's. */
   host: string;
+  /** Its TCP port. */
   port: number;
 }
 
@@ -30,27 +33,43 @@ export interface ProxyConnectionReport {
   /** The client's socket: how the client ended, how the proxy closed it. */
   client: EndpointReport;
   /** The upstream socket; `connected` false with the error (ECONNREFUSED...) when it could not connect. */
-  upstream: EndpointReport & { connected: boolean };
+  upstream: EndpointReport & {
+    /** The proxy's connect to the upstream succeeded (false also when `down` kept it from trying). */
+    connected: boolean;
+  };
   /** The faults this connection got, or null when the probability draw spared it (or none were set). */
   faults: ResolvedFaults | null;
   /** What the faults did, in order. */
   actions: FaultAction[];
   /** Bytes relayed: up (client to upstream) and down (upstream to client). */
-  bytes: { up: number; down: number };
+  bytes: {
+    /** Bytes read from the client and written to the upstream. */
+    up: number;
+    /** Bytes read from the upstream and written to the client. */
+    down: number;
+  };
   /** Whose peer ended first, or null when the proxy did (a fault, or close()). */
   first: 'client' | 'upstream' | null;
   /** 'idle-timeout' when the proxy closed the connection because of `idleTimeout`; null otherwise. */
   stopped: 'idle-timeout' | null;
+  /** Milliseconds from the accept to the last of both sockets' 'close', to 0.1 ms. */
   elapsedMs: number;
 }
 
-export type AddressInput = string | number | { host?: string; port?: number };
+/** An address: 'HOST:PORT' ('[::1]:PORT' for IPv6), a port alone, or { host, port }. */
+export type AddressInput = string | number | {
+  /** An IP address or a name; default 127.0.0.1. */
+  host?: string;
+  /** A TCP port (0 to listen on a free one). */
+  port?: number;
+};
 
 export interface FaultProxyOptions {
   /** Where to listen: 'HOST:PORT', '[::1]:PORT', a port (on 127.0.0.1) or { host, port }. Default 127.0.0.1, port 0 (a free one). */
   listen?: AddressInput;
   /** Where to connect: 'HOST:PORT', '[::1]:PORT' or { host, port }. */
   upstream: AddressInput;
+  /** The faults new connections get (see Faults); default none: a faithful relay. setFaults() changes them later. */
   faults?: Faults;
   /** The probability draw, for tests that want it repeatable; default Math.random. */
   random?: () => number;
@@ -69,7 +88,12 @@ export interface ProxyConnectionInfo {
   /** The id its report will have. */
   id: number;
   /** The client's address. */
-  client: { host: string; port: number };
+  client: {
+    /** Its IP address. */
+    host: string;
+    /** Its TCP port. */
+    port: number;
+  };
   /** The faults it got, or null when none were set or the probability draw spared it. */
   faults: ResolvedFaults | null;
 }
@@ -92,21 +116,44 @@ type ListenerMethods = 'on' | 'once' | 'off' | 'addListener' | 'removeListener' 
  * the wrong shape does not compile (FaultProxyEvents lists them).
  */
 export interface FaultProxy extends Omit<EventEmitter, ListenerMethods> {
+  /** Calls `listener` for each `event` ('connection', 'report', 'error'), as EventEmitter's on(). */
   on<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** Calls `listener` for the next `event` only, as EventEmitter's once(). */
   once<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** Removes a listener, as EventEmitter's off(). */
   off<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** The same as on(). */
   addListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** The same as off(). */
   removeListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** on(), the listener called before those already there. */
   prependListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** once(), the listener called before those already there. */
   prependOnceListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** Calls the event's listeners with `args`, as EventEmitter's emit(); true when it had any. */
   emit<E extends keyof FaultProxyEvents>(event: E, ...args: FaultProxyEvents[E]): boolean;
+  /** How many listeners the event has. */
   listenerCount(event: keyof FaultProxyEvents): number;
+  /** Removes every listener of the event, or of every event. */
   removeAllListeners(event?: keyof FaultProxyEvents): this;
-  /** The address the proxy listens on (the port picked when 0 was asked). */
-  readonly address: { host: string; port: number; family: 4 | 6 };
+  /** The address the proxy listens on (the port picked when 0 was asked); the same while `down: 'refuse'` holds the listener closed. */
+  readonly address: {
+    /** The IP address. */
+    host: string;
+    /** The TCP port. */
+    port: number;
+    /** 4 or 6. */
+    family: 4 | 6;
+  };
   /** 'HOST:PORT' of the listener, brackets around IPv6. */
   readonly hostPort: string;
-  readonly upstream: { host: string; port: number };
+  /** Where the proxy connects for each client. */
+  readonly upstream: {
+    /** The upstream's IP address or name. */
+    host: string;
+    /** Its TCP port. */
+    port: number;
+  };
   /** The faults new connections get. */
   readonly faults: ResolvedFaults;
   /**

@@ -1,5 +1,5 @@
 import { type ResolvedKeepaliveRace, type KeepaliveRaceOptions, resolveKeepaliveRace } from './keepalive-race.js';
-import { type ResolvedToxics, resolveToxics, type SlicerOptions, TOXIC_KEYS, type ToxicOptions } from './toxics.js';
+import { type ResolvedToxics, resolveToxics, TOXIC_KEYS, type ToxicOptions } from './toxics.js';
 import { type HttpMatch, type ResolvedHttpMatch, resolveHttpMatch } from './http-match.js';
 import { MAX_TIMER_MS, invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger } from '../core/validate.js';
 
@@ -40,29 +40,6 @@ export interface Faults extends ToxicOptions {
    * unread. Acts on the client whatever `direction` says.
    */
   keepaliveRace?: number | KeepaliveRaceOptions;
-  /** Delay every chunk in the direction this many ms (toxiproxy's latency); order is kept. Live. */
-  latency?: number;
-  /** Add a random ± this many ms to each chunk's latency (never below 0; order is kept). Live. */
-  jitter?: number;
-  /** At most this many bytes per second in the direction (toxiproxy's bandwidth, in bytes). Live. */
-  bandwidth?: number;
-  /** Split what passes into segments of this many bytes, or { size, delayMs } with a pause between (toxiproxy's slicer). Live. */
-  slicer?: number | SlicerOptions;
-  /**
-   * Stop the direction's data (bytes and FIN are swallowed), then close both sides (a plain close)
-   * after this many ms; 0: never close (toxiproxy's timeout). Live: the timer starts when it is set.
-   */
-  timeout?: number;
-  /**
-   * The proxy is down for new connections; live ones go on. 'refuse' (or true), as toxiproxy's
-   * disabled proxy: the listener is closed, so a new connect fails with ECONNREFUSED, and it is
-   * opened again on the same address once `down` is no longer set (FaultProxy.setFaults); no
-   * report is made for a refused connect. 'reset' accepts each new connection and resets it at
-   * once (ECONNRESET); 'drop' accepts it and never answers (its bytes are read and discarded).
-   * The upstream is never contacted. 'refuse' acts on every connect: it takes no `probability`
-   * below 1. Default: not set (up).
-   */
-  down?: boolean | 'refuse' | 'reset' | 'drop';
   /**
    * HTTP/1.1 rules: the byte thresholds (resetAfter, limitData, blackhole, blackholeAfter) and
    * resetAfterMs wait for the first request on the connection that matches (method, path pattern,
@@ -74,17 +51,29 @@ export interface Faults extends ToxicOptions {
 
 /** The faults as the proxy applies them: every field present, null where unused. */
 export interface ResolvedFaults extends ResolvedToxics {
+  /** `direction`; default 'down'. */
   direction: FaultDirection;
+  /** `probability`, in [0, 1]; default 1. */
   probability: number;
+  /** `resetAfter`, in bytes; null: unset. */
   resetAfter: number | null;
+  /** `resetAfterMs`, in ms; null: unset. */
   resetAfterMs: number | null;
+  /** `limitData`, in bytes; null: unset. */
   limitData: number | null;
+  /** `blackhole`; default false. */
   blackhole: boolean;
+  /** `blackholeAfter`, in bytes; null: unset. */
   blackholeAfter: number | null;
+  /** `closeUnread` as a byte count (true is 0); null: unset. */
   closeUnread: number | null;
+  /** `halfCloseThenReset`, in ms; null: unset. */
   halfCloseThenReset: number | null;
+  /** `delayFin`, in ms; null: unset. */
   delayFin: number | null;
+  /** `keepaliveRace`, a bare number read as `{ afterIdleMs, close: 'reset' }`; null: unset. */
   keepaliveRace: ResolvedKeepaliveRace | null;
+  /** `match`, checked; null: the faults act on the whole connection. */
   match: ResolvedHttpMatch | null;
 }
 
@@ -94,6 +83,7 @@ export type FaultName =
 
 /** Something the proxy did to a connection. */
 export interface FaultAction {
+  /** Which fault acted (the Faults field in kebab-case: 'reset-after' is resetAfter; 'down' for a connection `down` took). */
   fault: FaultName;
   /** The direction it acted on. */
   direction: 'up' | 'down';

@@ -63,14 +63,22 @@ export interface RelaySideReport {
 }
 
 export interface RelayReport {
+  /** What became of socket `a` (relay()'s first argument). */
   a: RelaySideReport;
+  /** What became of socket `b` (relay()'s second argument). */
   b: RelaySideReport;
   /** Bytes read from one socket and written to the other (a byte that the other side's kernel then lost to a reset still counts). */
-  bytes: { aToB: number; bToA: number };
+  bytes: {
+    /** Read from `a`, written to `b`. */
+    aToB: number;
+    /** Read from `b`, written to `a`. */
+    bToA: number;
+  };
   /** The side whose peer ended first (by FIN, RST, an error or a close), or null when the relay stopped first. */
   first: 'a' | 'b' | null;
   /** Why the relay closed the connection itself: the signal, idleTimeout; null when the peers ended it. */
   stopped: 'aborted' | 'idle-timeout' | null;
+  /** Milliseconds from the call to the last of both sockets' 'close'. */
   elapsedMs: number;
 }
 
