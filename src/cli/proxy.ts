@@ -40,8 +40,12 @@ Toxics (as toxiproxy's; with --direction and --probability too):
   --slice N                 split what passes into segments of N bytes
   --slice-delay MS          with --slice: MS ms between segments (default 0)
   --timeout MS              stop the data, close the connection after MS ms (0: never)
-  --down[=reset|drop]       new connections are reset at once (reset, the default) or accepted
-                            and never answered (drop); the upstream is never contacted
+  --down[=refuse|reset|drop]  the proxy is down for new connections, live ones go on: the
+                            listener is closed, so a connect is refused (refuse, the default,
+                            as toxiproxy's disabled proxy; with no way to bring it up from
+                            here, it stays closed until the proxy exits), each one is reset at
+                            once (reset) or accepted and never answered (drop); the upstream
+                            is never contacted
 
 HTTP/1.1 rules (the thresholds and --reset-after-ms wait for the first matching request,
 and count from the start of its body (up) or of its response (down)):
@@ -125,8 +129,8 @@ export function parseProxyArgs(argv: readonly string[]): ProxyArgs {
   if (closeUnread !== undefined) faults.closeUnread = closeUnread === true ? true : count('close-unread', closeUnread as string);
   const down = args.values.down;
   if (down !== undefined) {
-    if (down !== true && down !== 'reset' && down !== 'drop') throw new UsageError(`--down must be --down, --down=reset or --down=drop, got "--down=${String(down)}"`, 'proxy');
-    faults.down = down === true ? 'reset' : down;
+    if (down !== true && down !== 'refuse' && down !== 'reset' && down !== 'drop') throw new UsageError(`--down must be --down, --down=refuse, --down=reset or --down=drop, got "--down=${String(down)}"`, 'proxy');
+    faults.down = down === true ? 'refuse' : down;
   }
   const bandwidth = stringValue(args, 'bandwidth');
   if (bandwidth !== undefined) faults.bandwidth = integerArg('proxy', '--bandwidth', bandwidth, 1, Number.MAX_SAFE_INTEGER, 'bytes per second');

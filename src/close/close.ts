@@ -18,26 +18,36 @@ import { wasResetHere, refuseResetOfNonTcp, refuseHttp2, waitClosed, resetNow, d
 // reports through its promise, which resolves after the socket's 'close' event and never
 // rejects for what the peer does.
 
-/** How a close ended up. */
+/** How a gracefulClose() ended up (see GracefulCloseReport.outcome for each value). */
 export type GracefulCloseOutcome = 'fin' | 'timeout' | 'aborted' | 'peer-reset' | 'error' | 'closed';
 
+/** How a lingerClose() ended up (see LingerCloseReport.outcome for each value). */
 export type LingerCloseOutcome = 'acked' | 'fin' | 'timeout' | 'aborted' | 'peer-reset' | 'error' | 'closed';
 
 export interface GracefulCloseOptions {
   /** Upper bound for the whole close, in ms (nginx lingering_time). Default 30000. */
   lingeringTime?: number;
-  /** Longest wait for the peer between two reads once the write side is done, in ms (nginx lingering_timeout). Default 5000. */
+  /** Longest wait for the peer between two reads once the write side is done, in ms (nginx lingering_timeout; ms, as Node's own `server.keepAliveTimeout`). Default 5000. */
   lingeringTimeout?: number;
-  /** Stops waiting; the close then ends as `onTimeout` says. */
+  /** Stops waiting; the close then ends as `onTimeout` says (outcome 'aborted'). */
   signal?: AbortSignal;
   /** How the close ends when a cap is hit or the signal aborts: 'close' (default, a plain close) or 'reset' (RST). */
   onTimeout?: 'reset' | 'close';
 }
 
 export interface GracefulCloseReport {
+  /**
+   * How the close ended: 'fin' (the clean end: everything written, the peer's FIN read),
+   * 'timeout' (lingeringTime or lingeringTimeout ran out; ended as `onTimeout` says), 'aborted'
+   * (the signal aborted, or resetClose() took the socket over), 'peer-reset' (the peer reset the
+   * connection, also after its own FIN; `code` ECONNRESET), 'error' (another socket error, or the
+   * socket was destroyed by other code; see `code`), 'closed' (at once: the socket had no handle
+   * or was still connecting, so there was no connection to close).
+   */
   outcome: GracefulCloseOutcome;
   /** Bytes (not characters, whatever the socket's encoding) read and discarded after the call. */
   drainedBytes: number;
+  /** Milliseconds from the call to the socket's 'close'. */
   elapsedMs: number;
   /** The normalised error code, for 'peer-reset' (always ECONNRESET) and 'error'. */
   code?: string;
@@ -48,6 +58,7 @@ export interface GracefulCloseReport {
 export interface LingerCloseOptions {
   /** How the close ends when the time runs out or the signal aborts: 'close' (default, the kernel keeps delivering in the background, as Linux's SO_LINGER does) or 'reset' (RST, unsent data discarded). */
   onTimeout?: 'reset' | 'close';
+  /** Stops waiting before `seconds` run out; the close then ends as `onTimeout` says (outcome 'aborted'). */
   signal?: AbortSignal;
   /**
    * Once the peer has acknowledged everything: how long it may stay silent, in ms, before the
@@ -58,13 +69,25 @@ export interface LingerCloseOptions {
 }
 
 export interface LingerCloseReport {
+  /**
+   * How the close ended: 'acked' (what SO_LINGER promises: every byte and the FIN acknowledged,
+   * and the peer done sending), 'fin' (the peer half-closed and Node closed the socket before
+   * everything was acknowledged; the kernel delivers the rest), 'timeout' (`seconds` ran out;
+   * ended as `onTimeout` says), 'aborted' (the signal aborted, or resetClose() took the socket
+   * over), 'peer-reset' (the peer reset the connection; `code` ECONNRESET), 'error' (another
+   * socket error, or destroyed by other code; see `code`), 'closed' (at once: no handle, or still
+   * connecting).
+   */
   outcome: LingerCloseOutcome;
-  /** Bytes the peer had not acknowledged when the socket was closed (0 for 'acked'). */
+  /** Bytes the peer had not acknowledged when the socket was closed (0 for 'acked'); null for 'closed'. */
   unackedBytes: number | null;
   /** Bytes (not characters) read and discarded after the call. */
   drainedBytes: number;
+  /** Milliseconds from the call to the socket's 'close'. */
   elapsedMs: number;
+  /** The normalised error code, for 'peer-reset' (always ECONNRESET) and 'error'. */
   code?: string;
+  /** This call ended the connection with an RST. */
   reset: boolean;
 }
 
@@ -235,7 +258,8 @@ function runGracefulClose(
 /**
  * What SO_LINGER {1, N} promises, without freezing the event loop: `socket.end()`, then wait
  * (polling `pendingBytes().unacked` with backoff on timers) until the peer has acknowledged every
- * byte and the FIN, or `seconds` pass; then destroy — or, on timeout, as `onTimeout` says
+ * byte and the FIN, or `seconds` pass (seconds, SO_LINGER's unit, as setLinger() takes them; every
+ * other duration in this package is in ms); then destroy — or, on timeout, as `onTimeout` says
  * ('close' by default: the kernel keeps delivering, as Linux does after a lingering close
  * times out; 'reset': RST).
  *

@@ -12,6 +12,7 @@ export interface ResetCloseReport {
   outcome: 'reset' | 'closed';
   /** How the RST was arranged: Node's own resetAndDestroy(), or SO_LINGER {1,0} then destroy(). */
   via: 'resetAndDestroy' | 'linger-zero' | null;
+  /** Milliseconds from the call to the socket's 'close'. */
   elapsedMs: number;
 }
 

@@ -6,8 +6,11 @@ export type ErrnoPlatform = 'linux' | 'darwin' | 'win32';
 
 /** One normalised code and every spelling of it on every platform. */
 export interface ErrorCodeEntry {
+  /** The normalised code, as Node names it on Linux and macOS ('ECONNRESET', 'EPIPE', ...). */
   readonly code: string;
+  /** The errno number on Linux (Node reports it negated: -104 for ECONNRESET). */
   readonly linux: number;
+  /** The errno number on macOS (Node reports it negated: -54 for ECONNRESET). */
   readonly darwin: number;
   /** Winsock numbers (10000+), unambiguous on every platform. */
   readonly winsock: readonly number[];
@@ -17,6 +20,7 @@ export interface ErrorCodeEntry {
   readonly libuvWindows: number;
   /** Other names for the same condition. */
   readonly aliases: readonly string[];
+  /** What the code means, in one sentence. */
   readonly meaning: string;
 }
 
@@ -233,8 +237,22 @@ declare const namesAReset: unique symbol;
 export type ConnectionResetInput = (
   | number
   | string
-  | { readonly code?: unknown; readonly errno?: unknown; readonly syscall?: unknown; readonly message?: unknown; readonly cause?: unknown }
-) & { readonly [namesAReset]: true };
+  | {
+    /** The error's code ('ECONNRESET', 'UND_ERR_SOCKET', ...), as Node and the HTTP clients set it. */
+    readonly code?: unknown;
+    /** The OS's number (-104, 10054, ...) or, in node-fetch, the code again as a string. */
+    readonly errno?: unknown;
+    /** The call that failed ('read', 'write', ...). */
+    readonly syscall?: unknown;
+    /** The message ("socket hang up", "other side closed", ...). */
+    readonly message?: unknown;
+    /** The error it wraps (fetch's TypeError wraps the socket's error): followed too. */
+    readonly cause?: unknown;
+  }
+) & {
+  /** The mark, in the types only: this value names a reset. */
+  readonly [namesAReset]: true;
+};
 
 /**
  * True for every spelling of ECONNRESET, as Node spells it: this includes the errors Node builds

@@ -86,11 +86,25 @@ export interface ErrorExplanation {
   /** The table entry, when the code is one of the connection errors this package normalises. */
   entry: ErrorCodeEntry | undefined;
   /** How the code is spelled on each OS (only for table entries). */
-  spellings: { platform: ErrnoPlatform; name: string; text: string }[];
+  spellings: {
+    /** The platform ('linux', 'darwin', 'win32'). */
+    platform: ErrnoPlatform;
+    /** Its name for people ('Linux', 'macOS', 'Windows'). */
+    name: string;
+    /** Its numbers and what Node reports ("errno 104 (Node reports -104)"). */
+    text: string;
+  }[];
+  /** Why the error usually happens, one cause per entry; empty when the package has nothing to say. */
   causes: readonly string[];
+  /** What in this package avoids it (or why nothing can); empty when the package has nothing to say. */
   avoid: readonly string[];
   /** For a number: what it means on the other platforms, where that differs. */
-  elsewhere: { platform: ErrnoPlatform; code: string }[];
+  elsewhere: {
+    /** The other platform. */
+    platform: ErrnoPlatform;
+    /** The code the same number names there. */
+    code: string;
+  }[];
 }
 
 function spellingsOf(entry: ErrorCodeEntry): ErrorExplanation['spellings'] {

@@ -10,6 +10,7 @@ import { types } from 'node:util';
 
 /** The running JavaScript runtime: Node, Bun or Deno, and libuv's version where it has one. */
 export interface RuntimeInfo {
+  /** Which runtime runs this code: 'node', 'bun' (its node:net is its own) or 'deno'. */
   name: 'node' | 'bun' | 'deno';
   /** libuv's version where the runtime uses libuv (process.versions.uv). */
   libuv: string | undefined;

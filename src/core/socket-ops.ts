@@ -11,7 +11,9 @@ export const SHUT_RDWR = 2;
 export type ShutdownHow = 'read' | 'write' | 'both' | typeof SHUT_RD | typeof SHUT_WR | typeof SHUT_RDWR;
 
 export interface LingerSetting {
+  /** SO_LINGER's l_onoff: lingering is on (close waits for unsent data, or resets with 0 seconds). */
   onoff: boolean;
+  /** SO_LINGER's l_linger, in seconds as the socket call takes it (SO_LINGER_SEC on macOS); 0 with onoff: close resets. */
   seconds: number;
 }
 
@@ -66,7 +68,8 @@ function isPlainHandle(target: unknown): target is number {
  * to be acknowledged: on Linux it blocks the closing thread even for a non-blocking socket (a Node
  * socket's destroy() then freezes the event loop); on macOS a non-blocking close does not wait;
  * on Windows closesocket() fails for a non-blocking socket, so it is refused for Node sockets.
- * Use lingerClose() for the same promise without blocking.
+ * Use lingerClose() for the same promise without blocking. `seconds` is in seconds, SO_LINGER's own
+ * unit (every other duration in this package is in ms).
  */
 export function setLinger(target: SocketTarget, onoff: boolean | 0 | 1, seconds = 0): void {
   // The common calls, arguments already of the right types, and for a Node socket no lingering

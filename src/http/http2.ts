@@ -40,6 +40,7 @@ export interface Http2LingeringCloseCounts extends LingeringCloseCounts {
 }
 
 export interface Http2LingeringCloseHandle extends LingeringCloseHandle {
+  /** What the lingering closes did so far (the HTTP/1 counts, and the sessions closed for an unanswered PING). */
   readonly counts: Readonly<Http2LingeringCloseCounts>;
 }
 

@@ -22,6 +22,7 @@ export type WireSide = 'closer' | 'peer';
 
 /** One TCP segment as it crossed the wire. ACK-only segments are folded away unless asked for. */
 export interface WireSegment {
+  /** Who sent it: 'closer' (the side that closes in the scenario) or 'peer'. */
   from: WireSide;
   /** In this order where present: SYN, FIN, RST, PSH, ACK, URG. */
   flags: string[];
@@ -66,7 +67,9 @@ export interface Capture {
    * before starting the connection.
    */
   readonly ready: Promise<void>;
+  /** The TCP port captured (CaptureOptions.port). */
   readonly port: number;
+  /** The interface captured on ('lo' by default). */
   readonly interface: string;
   /** Every parsed segment on the port so far, in order (a running capture drains the kernel first). */
   raw(): RawSegment[];

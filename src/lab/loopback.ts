@@ -17,7 +17,12 @@ export interface LoopbackOptions {
   /** A middlebox (a relay, a proxy): given the listener's address, resolves to the address the client connects to instead. */
   via?: Via;
   /** Make it TLS (the accepted side is then the server's TLSSocket): the server's key and cert. */
-  tls?: { key: Buffer | string; cert: Buffer | string };
+  tls?: {
+    /** The server's private key, PEM. */
+    key: Buffer | string;
+    /** The server's certificate, PEM (the client accepts it whoever signed it). */
+    cert: Buffer | string;
+  };
 }
 
 export interface LoopbackPair {

@@ -49,18 +49,25 @@ export interface CallObservation {
 export type Observation = ConnectionObservation | CallObservation;
 
 export interface ScenarioResult {
+  /** The scenario's name (its row in the table). */
   name: string;
+  /** The address family it was played over: 4 (127.0.0.1) or 6 (::1). */
   family: Family;
+  /** The platform whose claims it was judged against. */
   platform: string;
   /** false where the table claims nothing for this platform: the observation is shown, not judged. */
   claimed: boolean;
+  /** What was seen on both ends; null when the scenario could not be run. */
   observed: Observation | null;
+  /** Each claim the observation broke, in words; empty when it kept them all. */
   mismatches: string[];
+  /** No mismatch (an unclaimed row passes whatever it shows). */
   passed: boolean;
   /** Set when the scenario could not be run at all. */
   error?: string;
   /** The code of that error, when it had one (e.g. ERR_NET_LINGER_UNSUPPORTED: a typed refusal). */
   errorCode?: string;
+  /** Milliseconds the scenario took to play and judge. */
   durationMs: number;
 }
 

@@ -21,9 +21,13 @@ export const LAB_SCHEMA_VERSION = 1;
 export type RowStatus = 'pass' | 'fail' | 'not-claimed';
 
 export interface LabRow {
+  /** The scenario's name. */
   scenario: string;
+  /** Its title, in words. */
   title: string;
+  /** 'connection' (a closer and a peer on a connection) or 'call' (one call on one socket, no peer). */
   kind: Scenario['kind'];
+  /** The address family it was played over: 4 or 6. */
   family: Family;
   /** What the closer did, as one line (for a call row: the call and what it was made on). */
   closerDid: string;
@@ -37,35 +41,70 @@ export interface LabRow {
   note: string | null;
   /** 'fail' also covers a claimed row that could not be run (see error). */
   status: RowStatus;
+  /** Each claim the observation broke, in words; empty when it kept them all. */
   mismatches: string[];
   /** Why the row could not be run at all; null when it ran. */
   error: string | null;
   /** The code of that error (ERR_NET_LINGER_UNSUPPORTED: this runtime refuses); null when none. */
   errorCode: string | null;
+  /** What was seen on both ends; null when the row could not be run. */
   observed: Observation | null;
+  /** Milliseconds the row took to play and judge, to 0.1 ms. */
   durationMs: number;
 }
 
 export interface LabReport {
+  /** LAB_SCHEMA_VERSION: the shape of this object (docs/lab-output.schema.json). */
   schemaVersion: typeof LAB_SCHEMA_VERSION;
-  tool: { name: 'net-linger'; version: string };
+  /** What made the report. */
+  tool: {
+    /** Always 'net-linger'. */
+    name: 'net-linger';
+    /** Its package version. */
+    version: string;
+  };
   /** The platform whose claims the rows were judged against (normally the running one). */
   platform: string;
   /** Off loopback: the condition the rows were played under (`--condition`); null on loopback. */
   condition: Condition | null;
-  host: { platform: string; arch: string; release: string; node: string };
+  /** The machine the rows ran on. */
+  host: {
+    /** process.platform ('linux', 'darwin', 'win32'). */
+    platform: string;
+    /** process.arch ('x64', 'arm64'). */
+    arch: string;
+    /** The kernel's release (os.release()). */
+    release: string;
+    /** The runtime's version (process.version). */
+    node: string;
+  };
+  /** The address families the rows were played over. */
   families: Family[];
+  /** When the run started, an ISO 8601 time in UTC. */
   startedAt: string;
+  /** Milliseconds the whole run took. */
   durationMs: number;
-  summary: { total: number; pass: number; fail: number; notClaimed: number };
+  /** Rows counted by status. */
+  summary: {
+    /** Every row played (one per scenario and family). */
+    total: number;
+    /** Rows whose claims held. */
+    pass: number;
+    /** Claimed rows whose claims did not hold, or that could not be run. */
+    fail: number;
+    /** Rows the table claims nothing for on the judged platform. */
+    notClaimed: number;
+  };
   /** True when no claimed row failed: the CLI exits 0 exactly then. */
   ok: boolean;
+  /** One per scenario and family, in the order played. */
   rows: LabRow[];
 }
 
 export interface LabOptions {
   /** Which rows, by name or as row objects (run in the order given); default every row of the table. */
   scenarios?: readonly (string | Scenario)[];
+  /** The address families to play each row over: 4 (127.0.0.1), 6 (::1); default [4]. */
   families?: readonly Family[];
   /** Judge against this platform's claims; default the running platform. */
   platform?: string;

@@ -101,6 +101,7 @@ export interface WireExpectation {
 
 /** A runtime a claim may depend on: what Node (libuv), Bun or Deno report differs in places. */
 export interface RuntimeCondition {
+  /** The runtime ('node', 'bun' or 'deno'); any when absent. */
   runtime?: 'node' | 'bun' | 'deno';
   /** libuv older than this version (process.versions.uv). */
   libuvBefore?: string;
@@ -108,7 +109,9 @@ export interface RuntimeCondition {
 
 /** A claim that replaces the row's own for the runtimes it names. */
 export interface Variant<E> {
+  /** The runtimes it is for: every condition given must hold. */
   when: RuntimeCondition;
+  /** The claim for those runtimes, in place of the row's own. */
   expect: E;
   /** Why this runtime differs, with the source. */
   source: string;

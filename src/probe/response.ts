@@ -5,8 +5,11 @@ const MAX_HEAD = 64 * 1024;
 const HTTP_PREFIX = Buffer.from('HTTP/');
 
 export interface ProbeResponse {
+  /** The status code (413, 200, ...). */
   status: number;
+  /** The reason phrase as sent ('Payload Too Large'); '' when none. */
   statusText: string;
+  /** The headers, names lower-cased; a header sent more than once is joined with ', '. */
   headers: Record<string, string>;
   /** Body bytes read (after chunked decoding). */
   bodyBytes: number;

@@ -3,6 +3,7 @@ import type { ProbeResponse } from './response.js';
 
 export type { ProbeResponse } from './response.js';
 
+/** What the probe concluded (see ProbeReport.verdict for each value). */
 export type ProbeVerdict = 'clean' | 'reset' | 'cut-off' | 'bad-response' | 'timeout' | 'unreachable';
 /** How the server ended the connection: FIN, RST, or not at all within the time allowed. */
 export type ProbeServerClose = 'fin' | 'reset' | 'none';
@@ -33,7 +34,17 @@ export interface ProbeOptions {
 }
 
 export interface ProbeReport {
-  target: { kind: 'http' | 'tcp'; host: string; port: number; url?: string };
+  /** What was probed. */
+  target: {
+    /** 'http' for an http:// URL, 'tcp' for a raw HOST:PORT. */
+    kind: 'http' | 'tcp';
+    /** The server's address or name. */
+    host: string;
+    /** Its TCP port. */
+    port: number;
+    /** The URL as given (HTTP only). */
+    url?: string;
+  };
   /** How the body was sent. */
   mode: ProbeMode;
   /** HTTP: how the head was sent; null for a raw TCP target. */
@@ -52,12 +63,28 @@ export interface ProbeReport {
   response: ProbeResponse | null;
   /** HTTP only: why what the server sent could not be read as an HTTP/1.x response (not HTTP, a head over 64 KiB, bad chunk framing); null when it could. */
   responseError: string | null;
+  /** How the server ended the connection: 'fin', 'reset' (RST), or 'none' (it had not closed when the probe ended). */
   serverClose: ProbeServerClose;
   /** ms from the start to the server's FIN, or to the reset being seen. */
   closedAtMs: number | null;
   /** The error that ended the connection, normalised (ECONNRESET, EPIPE, ECONNREFUSED, ...). */
-  error: { code: string | null; message: string; syscall?: string } | null;
+  error: {
+    /** The normalised code; null when the error had none. */
+    code: string | null;
+    /** The error's message. */
+    message: string;
+    /** The call that failed ('read', 'write', 'connect'), where the error says. */
+    syscall?: string;
+  } | null;
+  /** Milliseconds from the start to the end of the probe. */
   elapsedMs: number;
+  /**
+   * What the probe concluded: 'clean' (no reset, no error, and the response, if any, read whole),
+   * 'reset' (the server reset the connection), 'cut-off' (the response stopped short, or an error
+   * other than a reset ended the connection), 'bad-response' (what the server sent cannot be read
+   * as an HTTP/1.x response), 'timeout' (`timeout` ran out with the response unfinished and no FIN
+   * from the server, or before the probe had sent its whole body), 'unreachable' (the connect failed).
+   */
   verdict: ProbeVerdict;
   /** One sentence: what happened. */
   summary: string;

@@ -19,8 +19,11 @@ export { type KeepaliveRaceClose, type KeepaliveRaceOptions, type ResolvedKeepal
 export { type ResolvedToxics, type SlicerOptions, type ToxicOptions } from './toxics.js';
 export { type HttpMatch, type ResolvedHttpMatch } from './http-match.js';
 
+/** One end of a proxied connection: its address, and how it ended (see RelaySideReport). */
 export interface EndpointReport extends RelaySideReport {
+  /** The address: the client's own, or the upstream's. */
   host: string;
+  /** Its TCP port. */
   port: number;
 }
 
@@ -30,27 +33,43 @@ export interface ProxyConnectionReport {
   /** The client's socket: how the client ended, how the proxy closed it. */
   client: EndpointReport;
   /** The upstream socket; `connected` false with the error (ECONNREFUSED...) when it could not connect. */
-  upstream: EndpointReport & { connected: boolean };
+  upstream: EndpointReport & {
+    /** The proxy's connect to the upstream succeeded (false also when `down` kept it from trying). */
+    connected: boolean;
+  };
   /** The faults this connection got, or null when the probability draw spared it (or none were set). */
   faults: ResolvedFaults | null;
   /** What the faults did, in order. */
   actions: FaultAction[];
   /** Bytes relayed: up (client to upstream) and down (upstream to client). */
-  bytes: { up: number; down: number };
+  bytes: {
+    /** Bytes read from the client and written to the upstream. */
+    up: number;
+    /** Bytes read from the upstream and written to the client. */
+    down: number;
+  };
   /** Whose peer ended first, or null when the proxy did (a fault, or close()). */
   first: 'client' | 'upstream' | null;
   /** 'idle-timeout' when the proxy closed the connection because of `idleTimeout`; null otherwise. */
   stopped: 'idle-timeout' | null;
+  /** Milliseconds from the accept to the last of both sockets' 'close', to 0.1 ms. */
   elapsedMs: number;
 }
 
-export type AddressInput = string | number | { host?: string; port?: number };
+/** An address: 'HOST:PORT' ('[::1]:PORT' for IPv6), a port alone, or { host, port }. */
+export type AddressInput = string | number | {
+  /** An IP address or a name; default 127.0.0.1. */
+  host?: string;
+  /** A TCP port (0 to listen on a free one). */
+  port?: number;
+};
 
 export interface FaultProxyOptions {
   /** Where to listen: 'HOST:PORT', '[::1]:PORT', a port (on 127.0.0.1) or { host, port }. Default 127.0.0.1, port 0 (a free one). */
   listen?: AddressInput;
   /** Where to connect: 'HOST:PORT', '[::1]:PORT' or { host, port }. */
   upstream: AddressInput;
+  /** The faults new connections get (see Faults); default none: a faithful relay. setFaults() changes them later. */
   faults?: Faults;
   /** The probability draw, for tests that want it repeatable; default Math.random. */
   random?: () => number;
@@ -69,7 +88,12 @@ export interface ProxyConnectionInfo {
   /** The id its report will have. */
   id: number;
   /** The client's address. */
-  client: { host: string; port: number };
+  client: {
+    /** Its IP address. */
+    host: string;
+    /** Its TCP port. */
+    port: number;
+  };
   /** The faults it got, or null when none were set or the probability draw spared it. */
   faults: ResolvedFaults | null;
 }
@@ -92,30 +116,60 @@ type ListenerMethods = 'on' | 'once' | 'off' | 'addListener' | 'removeListener' 
  * the wrong shape does not compile (FaultProxyEvents lists them).
  */
 export interface FaultProxy extends Omit<EventEmitter, ListenerMethods> {
+  /** Calls `listener` for each `event` ('connection', 'report', 'error'), as EventEmitter's on(). */
   on<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** Calls `listener` for the next `event` only, as EventEmitter's once(). */
   once<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** Removes a listener, as EventEmitter's off(). */
   off<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** The same as on(). */
   addListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** The same as off(). */
   removeListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** on(), the listener called before those already there. */
   prependListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** once(), the listener called before those already there. */
   prependOnceListener<E extends keyof FaultProxyEvents>(event: E, listener: FaultProxyListener<E>): this;
+  /** Calls the event's listeners with `args`, as EventEmitter's emit(); true when it had any. */
   emit<E extends keyof FaultProxyEvents>(event: E, ...args: FaultProxyEvents[E]): boolean;
+  /** How many listeners the event has. */
   listenerCount(event: keyof FaultProxyEvents): number;
+  /** Removes every listener of the event, or of every event. */
   removeAllListeners(event?: keyof FaultProxyEvents): this;
-  /** The address the proxy listens on (the port picked when 0 was asked). */
-  readonly address: { host: string; port: number; family: 4 | 6 };
+  /** The address the proxy listens on (the port picked when 0 was asked); the same while `down: 'refuse'` holds the listener closed. */
+  readonly address: {
+    /** The IP address. */
+    host: string;
+    /** The TCP port. */
+    port: number;
+    /** 4 or 6. */
+    family: 4 | 6;
+  };
   /** 'HOST:PORT' of the listener, brackets around IPv6. */
   readonly hostPort: string;
-  readonly upstream: { host: string; port: number };
+  /** Where the proxy connects for each client. */
+  readonly upstream: {
+    /** The upstream's IP address or name. */
+    host: string;
+    /** Its TCP port. */
+    port: number;
+  };
   /** The faults new connections get. */
   readonly faults: ResolvedFaults;
   /**
    * Replaces the faults. Connections accepted from now on get them all; live connections get the
    * toxics that work live (latency, jitter, bandwidth, slicer, timeout), each after a new
    * probability draw, and lose the ones no longer set; the other faults of a live connection stay
-   * as they were when it was accepted. Validated like createFaultProxy's.
+   * as they were when it was accepted. Validated like createFaultProxy's (bad faults throw, and
+   * nothing changes). `down: 'refuse'` closes the listener at once; taking it off opens the
+   * listener again on the same address. The promise resolves once the listener is as the faults
+   * say (closed, or listening again), and rejects with Node's error (EADDRINUSE...) when the
+   * address cannot be listened on again; it is never an unhandled rejection when ignored (the
+   * failure is then a process warning, NET_LINGER_PROXY_LISTEN), and a later setFaults() tries again.
    */
-  setFaults(faults: Faults): void;
+  setFaults(faults: Faults): Promise<void>;
+  /** The listener accepts connections: false while `down: 'refuse'` holds it closed (or reopening it failed). */
+  readonly listening: boolean;
   /**
    * The report of the next connection, in accept order, each connection's report given once;
    * waits for a connection that has not been accepted yet. At most `keepReports` connections'
@@ -151,6 +205,8 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
   private finishedCount = 0;
   private readonly inFlight = new Set<Promise<ProxyConnectionReport>>();
   private closing: Promise<void> | undefined;
+  /** Listener changes, one after the other (each reads the faults of its time). */
+  private listenerChanges: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly listenAt: { host: string; port: number },
@@ -165,6 +221,9 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     super({ captureRejections: true });
     this.current = faults;
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
+    // A listener error once listening (none is expected) must not crash the process; listen()
+    // takes the errors of its own attempts.
+    this.server.on('error', () => undefined);
   }
 
   get faults(): ResolvedFaults { return this.current; }
@@ -172,10 +231,37 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
   get reportCount(): number { return this.finishedCount; }
   get active(): number { return this.live.size; }
   get hostPort(): string { return formatHostPort(this.address.host, this.address.port); }
+  get listening(): boolean { return this.server.listening; }
 
-  setFaults(faults: Faults): void {
+  setFaults(faults: Faults): Promise<void> {
     this.current = resolveFaults(faults);
     for (const { policy } of this.live.values()) policy?.update(this.draw(this.current) ? this.current : null);
+    const change = this.matchListener();
+    // Awaited, it rejects for the caller; ignored, the failure is a warning, not an unhandled rejection.
+    change.catch((err: NodeJS.ErrnoException) => {
+      process.emitWarning(`The fault proxy could not listen on ${this.hostPort} again: ${err.code ?? err.message}; new connects are refused`, {
+        type: 'NetLingerWarning', code: 'NET_LINGER_PROXY_LISTEN',
+      });
+    });
+    return change;
+  }
+
+  /**
+   * Closes the listener while the faults say `down: 'refuse'` and opens it again on the same
+   * address once they no longer do, as toxiproxy's Stop() and Start() close and reopen theirs.
+   * Closing is synchronous (the descriptor is closed before this returns), so a connect made after
+   * setFaults() is refused; live connections are not the listener's and go on.
+   */
+  matchListener(): Promise<void> {
+    const change = this.listenerChanges.then(async () => {
+      const refuse = this.current.down === 'refuse';
+      if (this.closing) return;
+      if (refuse && this.server.listening) this.server.close();
+      else if (!refuse && !this.server.listening) await this.listen({ host: this.address.host, port: this.address.port });
+    });
+    this.listenerChanges = change.catch(() => undefined);
+    if (this.current.down === 'refuse' && this.server.listening && !this.closing) this.server.close();
+    return change;
   }
 
   /** One probability draw: true when a connection gets `faults`. */
@@ -183,18 +269,22 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     return anyFault(faults) && (faults.probability >= 1 || (faults.probability > 0 && this.random() < faults.probability));
   }
 
-  listen(): Promise<void> {
+  /** Listens on `at` (first the address asked for; later the one it got, to listen there again). */
+  listen(at: { host: string; port: number } = this.listenAt): Promise<void> {
     return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(this.listenAt.port, this.listenAt.host, () => {
+      const onError = (err: Error) => {
+        this.server.off('listening', onListening);
+        reject(err);
+      };
+      const onListening = () => {
         this.server.off('error', onError);
-        // A listener error later (none is expected once listening) must not crash the process.
-        this.server.on('error', () => undefined);
         const a = this.server.address() as net.AddressInfo;
         this.address = { host: a.address, port: a.port, family: a.family === 'IPv6' || (a.family as unknown) === 6 ? 6 : 4 };
         resolve();
-      });
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      this.server.listen(at.port, at.host);
     });
   }
 
@@ -204,7 +294,8 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     const apply = this.draw(faults);
     client.setNoDelay(true);
     const clientAddr = { host: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
-    if (apply && faults.down !== null) {
+    // 'refuse' has closed the listener: a connection accepted just before that is relayed as usual.
+    if (apply && faults.down !== null && faults.down !== 'refuse') {
       this.live.set(id, { client });
       this.track(id, clientAddr, faults, downConnection(client, faults.down, this.upstream, this.idleTimeout));
       return;
@@ -216,7 +307,7 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
     // Every connection gets a policy, so that toxics set later reach it too.
     const entry: { client: net.Socket; upstream: net.Socket; policy?: FaultPolicy } = { client, upstream };
     this.live.set(id, entry);
-    const { report } = startRelay(client, upstream, { onTimeout: 'destroy', idleTimeout: this.idleTimeout },
+    const { report } = startRelay(client, upstream, { onTimeout: 'close', idleTimeout: this.idleTimeout },
       (r) => (entry.policy = new FaultPolicy(r, apply ? faults : NO_FAULTS, this.random)));
     this.track(id, clientAddr, apply ? faults : null, report.then((r): ProxyConnectionReport => ({
       id,
@@ -301,7 +392,10 @@ class FaultProxyImpl extends EventEmitter implements FaultProxy {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // A listener being opened again is open before it is closed here.
+      await this.listenerChanges;
       // server.close()'s callback waits for every connection: they are destroyed right after.
+      // (Also when 'refuse' had closed the listener: then the callback comes with an error, ignored.)
       const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const { reject } of this.waiters.splice(0)) reject(closedError());
       for (const { client, upstream } of this.live.values()) {
@@ -398,6 +492,9 @@ export async function createFaultProxy(options: FaultProxyOptions): Promise<Faul
     ? DEFAULT_KEEP_REPORTS
     : validateInteger(opts.keepReports, 'options.keepReports', 0, Number.MAX_SAFE_INTEGER);
   const proxy = new FaultProxyImpl(listen, upstream, faults, (opts.random as (() => number) | undefined) ?? Math.random, idleTimeout, keepReports);
+  // Listening first, also for `down: 'refuse'`: that is how the port (when 0 was asked) is known,
+  // to open the listener there once the proxy is up.
   await proxy.listen();
+  await proxy.matchListener();
   return proxy;
 }

@@ -1,5 +1,5 @@
 import { type ResolvedKeepaliveRace, type KeepaliveRaceOptions, resolveKeepaliveRace } from './keepalive-race.js';
-import { type ResolvedToxics, resolveToxics, type SlicerOptions, TOXIC_KEYS, type ToxicOptions } from './toxics.js';
+import { type ResolvedToxics, resolveToxics, TOXIC_KEYS, type ToxicOptions } from './toxics.js';
 import { type HttpMatch, type ResolvedHttpMatch, resolveHttpMatch } from './http-match.js';
 import { MAX_TIMER_MS, invalidArgType, invalidArgValue, outOfRange, validateChoice, validateInteger } from '../core/validate.js';
 
@@ -40,24 +40,6 @@ export interface Faults extends ToxicOptions {
    * unread. Acts on the client whatever `direction` says.
    */
   keepaliveRace?: number | KeepaliveRaceOptions;
-  /** Delay every chunk in the direction this many ms (toxiproxy's latency); order is kept. Live. */
-  latency?: number;
-  /** Add a random ± this many ms to each chunk's latency (never below 0; order is kept). Live. */
-  jitter?: number;
-  /** At most this many bytes per second in the direction (toxiproxy's bandwidth, in bytes). Live. */
-  bandwidth?: number;
-  /** Split what passes into segments of this many bytes, or { size, delayMs } with a pause between (toxiproxy's slicer). Live. */
-  slicer?: number | SlicerOptions;
-  /**
-   * Stop the direction's data (bytes and FIN are swallowed), then close both sides (a plain close)
-   * after this many ms; 0: never close (toxiproxy's timeout). Live: the timer starts when it is set.
-   */
-  timeout?: number;
-  /**
-   * New connections only: 'reset' (or true) resets each one at once, without connecting upstream;
-   * 'drop' accepts it and never answers (its bytes are read and discarded). Live ones go on.
-   */
-  down?: boolean | 'reset' | 'drop';
   /**
    * HTTP/1.1 rules: the byte thresholds (resetAfter, limitData, blackhole, blackholeAfter) and
    * resetAfterMs wait for the first request on the connection that matches (method, path pattern,
@@ -69,17 +51,29 @@ export interface Faults extends ToxicOptions {
 
 /** The faults as the proxy applies them: every field present, null where unused. */
 export interface ResolvedFaults extends ResolvedToxics {
+  /** `direction`; default 'down'. */
   direction: FaultDirection;
+  /** `probability`, in [0, 1]; default 1. */
   probability: number;
+  /** `resetAfter`, in bytes; null: unset. */
   resetAfter: number | null;
+  /** `resetAfterMs`, in ms; null: unset. */
   resetAfterMs: number | null;
+  /** `limitData`, in bytes; null: unset. */
   limitData: number | null;
+  /** `blackhole`; default false. */
   blackhole: boolean;
+  /** `blackholeAfter`, in bytes; null: unset. */
   blackholeAfter: number | null;
+  /** `closeUnread` as a byte count (true is 0); null: unset. */
   closeUnread: number | null;
+  /** `halfCloseThenReset`, in ms; null: unset. */
   halfCloseThenReset: number | null;
+  /** `delayFin`, in ms; null: unset. */
   delayFin: number | null;
+  /** `keepaliveRace`, a bare number read as `{ afterIdleMs, close: 'reset' }`; null: unset. */
   keepaliveRace: ResolvedKeepaliveRace | null;
+  /** `match`, checked; null: the faults act on the whole connection. */
   match: ResolvedHttpMatch | null;
 }
 
@@ -89,6 +83,7 @@ export type FaultName =
 
 /** Something the proxy did to a connection. */
 export interface FaultAction {
+  /** Which fault acted (the Faults field in kebab-case: 'reset-after' is resetAfter; 'down' for a connection `down` took). */
   fault: FaultName;
   /** The direction it acted on. */
   direction: 'up' | 'down';
@@ -137,6 +132,10 @@ export function resolveFaults(faults: unknown, name = 'faults'): ResolvedFaults 
     if (typeof f.closeUnread !== 'number') throw invalidArgType(`${name}.closeUnread`, 'of type boolean or number', f.closeUnread);
     closeUnread = validateInteger(f.closeUnread, `${name}.closeUnread`, 0, Number.MAX_SAFE_INTEGER);
   }
+  const toxics = resolveToxics(f, name);
+  if (toxics.down === 'refuse' && probability < 1) {
+    throw invalidArgValue(`${name}.down`, f.down, "cannot be combined with a probability below 1: refusing closes the listener for every connect (use 'reset' or 'drop')");
+  }
   const match = resolveHttpMatch(f.match, `${name}.match`);
   if (match !== null) {
     if (closeUnread !== null) throw invalidArgValue(`${name}.match`, f.match, 'cannot be combined with closeUnread');
@@ -155,7 +154,7 @@ export function resolveFaults(faults: unknown, name = 'faults'): ResolvedFaults 
     halfCloseThenReset: optionalMs(f.halfCloseThenReset, `${name}.halfCloseThenReset`),
     delayFin: optionalMs(f.delayFin, `${name}.delayFin`),
     keepaliveRace: resolveKeepaliveRace(f.keepaliveRace, `${name}.keepaliveRace`),
-    ...resolveToxics(f, name),
+    ...toxics,
     match,
   };
 }

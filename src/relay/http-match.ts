@@ -15,11 +15,15 @@ export interface HttpMatch {
   request?: number;
 }
 
+/** `match` as the proxy applies it; null fields match any request. */
 export interface ResolvedHttpMatch {
+  /** The method, upper-cased; null: any. */
   method: string | null;
+  /** The path as an expression (a string pattern made anchored, a RegExp as given), tried on the path with the query left off; null: any. */
   path: RegExp | null;
   /** The pattern as given, for reports. */
   pathPattern: string | null;
+  /** The request's place on the connection (1: the first); null: any. */
   request: number | null;
 }
 

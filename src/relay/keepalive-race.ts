@@ -18,8 +18,11 @@ export interface KeepaliveRaceOptions {
   close?: KeepaliveRaceClose;
 }
 
+/** `keepaliveRace` as the proxy applies it. */
 export interface ResolvedKeepaliveRace {
+  /** Milliseconds of silence after an exchange before the client's next bytes trigger the race. */
   afterIdleMs: number;
+  /** 'reset' (an RST answers the request) or 'fin' (a FIN, the request unread). */
   close: KeepaliveRaceClose;
 }
 

@@ -4,6 +4,7 @@ import { resetClose } from '../close/reset-close.js';
 import { isConnectionReset, normalizeErrorCode } from '../core/errors.js';
 import { streamError } from '../core/node-internals.js';
 import { restoreEncoding, SocketReader, takeBytes } from '../core/reader.js';
+import { warnOnce } from '../core/warnings.js';
 import { MAX_TIMER_MS, invalidArgType, invalidArgValue, validateChoice, validateInteger, validateOptionsObject, validateSignal } from '../core/validate.js';
 
 // A faithful TCP relay between two live sockets: bytes both ways with backpressure, and every
@@ -35,8 +36,12 @@ export interface RelayOptions {
   signal?: AbortSignal;
   /** Milliseconds without a byte in either direction after which both sockets are closed as `onTimeout` says. 0 or absent: never. */
   idleTimeout?: number;
-  /** How both sockets are closed when the signal aborts or idleTimeout passes: 'destroy' (default, a plain close) or 'reset' (RST). */
-  onTimeout?: 'destroy' | 'reset';
+  /**
+   * How both sockets are closed when the signal aborts or idleTimeout passes, as in gracefulClose():
+   * 'close' (default: a plain close, `destroy()`) or 'reset' (RST, unsent data discarded). 'destroy',
+   * this option's former spelling of 'close', still works and warns once (NET_LINGER_DEP_RELAY_DESTROY).
+   */
+  onTimeout?: 'close' | 'reset' | 'destroy';
 }
 
 export interface RelaySideReport {
@@ -58,14 +63,22 @@ export interface RelaySideReport {
 }
 
 export interface RelayReport {
+  /** What became of socket `a` (relay()'s first argument). */
   a: RelaySideReport;
+  /** What became of socket `b` (relay()'s second argument). */
   b: RelaySideReport;
   /** Bytes read from one socket and written to the other (a byte that the other side's kernel then lost to a reset still counts). */
-  bytes: { aToB: number; bToA: number };
+  bytes: {
+    /** Read from `a`, written to `b`. */
+    aToB: number;
+    /** Read from `b`, written to `a`. */
+    bToA: number;
+  };
   /** The side whose peer ended first (by FIN, RST, an error or a close), or null when the relay stopped first. */
   first: 'a' | 'b' | null;
   /** Why the relay closed the connection itself: the signal, idleTimeout; null when the peers ended it. */
   stopped: 'aborted' | 'idle-timeout' | null;
+  /** Milliseconds from the call to the last of both sockets' 'close'. */
   elapsedMs: number;
 }
 
@@ -85,6 +98,9 @@ export interface RelayPolicy {
   /** Called once, after both sockets closed, before the report is resolved. */
   done?(): void;
 }
+
+/** relay()'s options once checked: onTimeout always set, in its one spelling. @internal */
+export type ValidRelayOptions = Omit<RelayOptions, 'onTimeout'> & { onTimeout: 'close' | 'reset' };
 
 const relaying = new WeakSet<net.Socket>();
 
@@ -133,7 +149,7 @@ export class Relay {
   readonly finished: Promise<RelayReport>;
   private readonly cleanups: Array<() => void> = [];
 
-  constructor(a: net.Socket, b: net.Socket, private readonly options: Required<Pick<RelayOptions, 'onTimeout'>> & RelayOptions) {
+  constructor(a: net.Socket, b: net.Socket, private readonly options: ValidRelayOptions) {
     this.a = new RelaySide(a, 'a');
     this.b = new RelaySide(b, 'b');
     this.finished = new Promise((resolve) => { this.resolve = resolve; });
@@ -350,7 +366,7 @@ function validateSocket(value: unknown, name: string): asserts value is net.Sock
 }
 
 /** Checks relay()'s arguments; throws Node-style errors before anything is touched. @internal */
-export function validateRelayArgs(a: unknown, b: unknown, options: unknown): Required<Pick<RelayOptions, 'onTimeout'>> & RelayOptions {
+export function validateRelayArgs(a: unknown, b: unknown, options: unknown): ValidRelayOptions {
   validateSocket(a, 'a');
   validateSocket(b, 'b');
   if (a === b) throw invalidArgValue('b', '<the same socket as a>', 'must be a different socket than a');
@@ -358,9 +374,12 @@ export function validateRelayArgs(a: unknown, b: unknown, options: unknown): Req
     if (relaying.has(socket)) throw invalidArgValue(name, `<a socket>`, 'is already being relayed');
   }
   const opts = validateOptionsObject(options);
-  const out: Required<Pick<RelayOptions, 'onTimeout'>> & RelayOptions = {
-    onTimeout: validateChoice(opts.onTimeout, 'options.onTimeout', ['destroy', 'reset'] as const, 'destroy'),
-  };
+  let onTimeout = validateChoice(opts.onTimeout, 'options.onTimeout', ['close', 'reset', 'destroy'] as const, 'close');
+  if (onTimeout === 'destroy') {
+    warnOnce('NET_LINGER_DEP_RELAY_DESTROY', "relay(): onTimeout: 'destroy' is now spelled 'close', as in gracefulClose() and lingerClose()", 'DeprecationWarning');
+    onTimeout = 'close';
+  }
+  const out: ValidRelayOptions = { onTimeout };
   const signal = validateSignal(opts.signal);
   if (signal) out.signal = signal;
   if (opts.idleTimeout !== undefined) out.idleTimeout = validateInteger(opts.idleTimeout, 'options.idleTimeout', 0, MAX_TIMER_MS);
@@ -368,7 +387,7 @@ export function validateRelayArgs(a: unknown, b: unknown, options: unknown): Req
 }
 
 /** Starts a relay with a policy; the sockets are taken over at once. @internal */
-export function startRelay(a: net.Socket, b: net.Socket, options: Required<Pick<RelayOptions, 'onTimeout'>> & RelayOptions, policy?: (relay: Relay) => RelayPolicy): { relay: Relay; report: Promise<RelayReport> } {
+export function startRelay(a: net.Socket, b: net.Socket, options: ValidRelayOptions, policy?: (relay: Relay) => RelayPolicy): { relay: Relay; report: Promise<RelayReport> } {
   relaying.add(a);
   relaying.add(b);
   const r = new Relay(a, b, options);
@@ -395,7 +414,7 @@ export function startRelay(a: net.Socket, b: net.Socket, options: Required<Pick<
  * stopped, elapsedMs }`. Never rejects. Throws (TypeError/RangeError with `code`, touching
  * nothing) for arguments that are not two distinct sockets, a socket already being relayed, or
  * bad options. The relay does not end a half-open connection by itself: `idleTimeout` or
- * `signal` does, closing both sockets as `onTimeout` says ('destroy' by default, or 'reset').
+ * `signal` does, closing both sockets as `onTimeout` says ('close' by default, or 'reset').
  */
 export function relay(a: net.Socket, b: net.Socket, options?: RelayOptions): Promise<RelayReport> {
   const opts = validateRelayArgs(a, b, options);

@@ -15,23 +15,52 @@ export interface SlicerOptions {
   delayMs?: number;
 }
 
-/** The toxics in a Faults object (see Faults for each one's meaning). */
+/** The toxics in a Faults object: each acts in the faults' `direction`, on a connection that wins the `probability` draw (`down` excepted). */
 export interface ToxicOptions {
+  /** Delay every chunk in the direction this many ms (toxiproxy's latency); order is kept. Live. */
   latency?: number;
+  /** Add a random ± this many ms to each chunk's latency (never below 0; order is kept). Live. */
   jitter?: number;
+  /** At most this many bytes per second in the direction (toxiproxy's bandwidth, in bytes). Live. */
   bandwidth?: number;
+  /** Split what passes into segments of this many bytes, or { size, delayMs } with a pause between (toxiproxy's slicer). Live. */
   slicer?: number | SlicerOptions;
+  /**
+   * Stop the direction's data (bytes and FIN are swallowed), then close both sides (a plain close)
+   * after this many ms; 0: never close (toxiproxy's timeout). Live: the timer starts when it is set.
+   */
   timeout?: number;
-  down?: boolean | 'reset' | 'drop';
+  /**
+   * The proxy is down for new connections; live ones go on. 'refuse' (or true), as toxiproxy's
+   * disabled proxy: the listener is closed, so a new connect fails with ECONNREFUSED, and it is
+   * opened again on the same address once `down` is no longer set (FaultProxy.setFaults); no
+   * report is made for a refused connect. 'reset' accepts each new connection and resets it at
+   * once (ECONNRESET); 'drop' accepts it and never answers (its bytes are read and discarded).
+   * The upstream is never contacted. 'refuse' acts on every connect: it takes no `probability`
+   * below 1. Default: not set (up).
+   */
+  down?: boolean | 'refuse' | 'reset' | 'drop';
 }
 
+/** The toxics as the proxy applies them: each field present, null where unset (see ToxicOptions). */
 export interface ResolvedToxics {
+  /** `latency`, in ms; null: none. */
   latency: number | null;
+  /** `jitter`, in ms; null: none. */
   jitter: number | null;
+  /** `bandwidth`, in bytes per second; null: unlimited. */
   bandwidth: number | null;
-  slicer: { size: number; delayMs: number } | null;
+  /** `slicer`, a bare number read as `{ size, delayMs: 0 }`; null: no slicing. */
+  slicer: {
+    /** Bytes per segment. */
+    size: number;
+    /** Milliseconds between segments. */
+    delayMs: number;
+  } | null;
+  /** `timeout`, in ms (0: never close); null: no timeout. */
   timeout: number | null;
-  down: 'reset' | 'drop' | null;
+  /** `down`, `true` read as 'refuse'; null: up. */
+  down: 'refuse' | 'reset' | 'drop' | null;
 }
 
 export const TOXIC_KEYS = ['latency', 'jitter', 'bandwidth', 'slicer', 'timeout', 'down'] as const;
@@ -55,11 +84,11 @@ export function resolveToxics(f: Record<string, unknown>, name: string): Resolve
     };
   }
   let down: ResolvedToxics['down'] = null;
-  if (f.down === true || f.down === 'reset') down = 'reset';
-  else if (f.down === 'drop') down = 'drop';
+  if (f.down === true || f.down === 'refuse') down = 'refuse';
+  else if (f.down === 'reset' || f.down === 'drop') down = f.down;
   else if (f.down !== undefined && f.down !== false) {
-    if (typeof f.down !== 'string' && typeof f.down !== 'boolean') throw invalidArgType(`${name}.down`, "of type boolean or one of 'reset', 'drop'", f.down);
-    throw invalidArgValue(`${name}.down`, f.down, "must be true, false, 'reset' or 'drop'");
+    if (typeof f.down !== 'string' && typeof f.down !== 'boolean') throw invalidArgType(`${name}.down`, "of type boolean or one of 'refuse', 'reset', 'drop'", f.down);
+    throw invalidArgValue(`${name}.down`, f.down, "must be true, false, 'refuse', 'reset' or 'drop'");
   }
   return {
     latency: ms(f.latency, `${name}.latency`),

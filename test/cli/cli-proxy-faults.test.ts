@@ -115,11 +115,18 @@ describe('net-linger proxy: the faults beside toxiproxy', () => {
     });
   });
 
-  it('--down: a new connection is reset at once (ECONNRESET), the upstream never contacted', async () => {
-    const reports = await withCli(['--down'], async (port) => {
+  it('--down=reset: a new connection is reset at once (ECONNRESET), the upstream never contacted', async () => {
+    const reports = await withCli(['--down=reset'], async (port) => {
       expect(await get(port, new http.Agent())).toMatchObject({ code: 'ECONNRESET' });
     });
     expect(reports[0]).toMatchObject({ actions: [expect.objectContaining({ fault: 'down' })], upstream: { connected: false } });
+  });
+
+  it('--down: the listener is closed, a connect is refused (ECONNREFUSED), and no connection is reported', async () => {
+    const reports = await withCli(['--down'], async (port) => {
+      expect(await get(port, new http.Agent())).toMatchObject({ code: 'ECONNREFUSED' });
+    });
+    expect(reports).toEqual([]);
   });
 
   it('--timeout MS: no byte comes back, and the connection is closed after MS ms', async () => {

@@ -6,12 +6,13 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isConnectionReset } from '../../src/index';
 import { resolveFaults } from '../../src/relay/fault-policy';
 import { createFaultProxy, type FaultProxy, type Faults } from '../../src/testing/index';
 import { guardResources } from '../close/support';
-import { requireTools } from '../support/tools';
+import { missingTools, requireTools } from '../support/tools';
 
 guardResources();
 
@@ -102,8 +103,10 @@ class Client {
 describe('toxics: validation', () => {
   it('each option is checked with a Node-style typed error naming it', () => {
     expect(resolveFaults({ latency: 10, jitter: 5, bandwidth: 1000, slicer: 100, timeout: 0, down: true })).toMatchObject({
-      latency: 10, jitter: 5, bandwidth: 1000, slicer: { size: 100, delayMs: 0 }, timeout: 0, down: 'reset',
+      latency: 10, jitter: 5, bandwidth: 1000, slicer: { size: 100, delayMs: 0 }, timeout: 0, down: 'refuse',
     });
+    expect(resolveFaults({ down: 'refuse' }).down).toBe('refuse');
+    expect(resolveFaults({ down: 'reset' }).down).toBe('reset');
     expect(resolveFaults({ slicer: { size: 10, delayMs: 3 }, down: 'drop' })).toMatchObject({ slicer: { size: 10, delayMs: 3 }, down: 'drop' });
     expect(resolveFaults({ down: false }).down).toBeNull();
     const bad: [Faults, string, string][] = [
@@ -117,7 +120,8 @@ describe('toxics: validation', () => {
       [{ slicer: { size: 1, pause: 1 } as never }, 'ERR_INVALID_ARG_VALUE', 'faults.slicer.pause'],
       [{ slicer: null as never }, 'ERR_INVALID_ARG_TYPE', 'faults.slicer'],
       [{ timeout: 2 ** 31 }, 'ERR_OUT_OF_RANGE', 'faults.timeout'],
-      [{ down: 'refuse' as never }, 'ERR_INVALID_ARG_VALUE', 'faults.down'],
+      [{ down: 'refused' as never }, 'ERR_INVALID_ARG_VALUE', 'faults.down'],
+      [{ down: true, probability: 0.5 }, 'ERR_INVALID_ARG_VALUE', 'faults.down'],
       [{ down: 1 as never }, 'ERR_INVALID_ARG_TYPE', 'faults.down'],
     ];
     for (const [faults, code, name] of bad) {
@@ -260,7 +264,7 @@ describe('toxics as the peer observes them', () => {
       expect(await live.roundTrip('before')).toBeLessThan(1000);
       await (async () => { while (p.active < 1) await sleep(2); })();
       const accepted = echoAccepted;
-      p.setFaults({ down: true });
+      void p.setFaults({ down: 'reset' });
       const fresh = new Client(p.address.port);
       await fresh.waitClosed();
       expect(isConnectionReset(fresh.error)).toBe(true);
@@ -378,5 +382,144 @@ describe('toxics on live connections', () => {
       expect(await c.roundTrip('spared')).toBeLessThan(150);
       c.destroy();
     }, { random: () => 0.9 });
+  });
+});
+
+/** What each real client makes of GET http://hostPort/: 'refused' (ECONNREFUSED), the body, or what else it said. */
+async function realClients(hostPort: string, withCurl: boolean): Promise<Record<string, string>> {
+  const url = `http://${hostPort}/`;
+  const nodeHttp = new Promise<string>((resolve) => {
+    http.get(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve(body));
+    }).on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'refused' : String(err.code)));
+  });
+  const viaFetch = fetch(url, { headers: { connection: 'close' } }).then((r) => r.text(), (err: { cause?: { code?: string } }) =>
+    err.cause?.code === 'ECONNREFUSED' ? 'refused' : String(err.cause?.code ?? err));
+  const viaUndici = undiciRequest(url, { reset: true }).then((r) => r.body.text(), (err: NodeJS.ErrnoException) =>
+    err.code === 'ECONNREFUSED' ? 'refused' : String(err.code ?? err));
+  const python = new Promise<string>((resolve) => {
+    const script = [
+      'import sys, urllib.request, urllib.error',
+      'try:',
+      '    print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode(), end="")',
+      'except urllib.error.URLError as e:',
+      '    print("refused" if isinstance(e.reason, ConnectionRefusedError) else repr(e.reason), end="")',
+    ].join('\n');
+    execFile('python3', ['-c', script, url], (_err, stdout) => resolve(stdout));
+  });
+  const curl = !withCurl ? Promise.resolve('not run') : new Promise<string>((resolve) => {
+    execFile('curl', ['-sSv', '--max-time', '10', url], (err, stdout, stderr) => {
+      // curl's exit code 7 is "failed to connect"; its verbose lines name the refusal.
+      if ((err as { code?: number } | null)?.code === 7 && /Connection refused/.test(stderr)) resolve('refused');
+      else resolve(err ? stderr.trim().split('\n').pop()! : stdout);
+    });
+  });
+  const [h, f, u, p, c] = await Promise.all([nodeHttp, viaFetch, viaUndici, python, curl]);
+  return { http: h, fetch: f, undici: u, python: p, curl: c };
+}
+
+/** One keep-alive HTTP/1.1 connection through the proxy: each get() is a request on it. */
+class KeepAlive {
+  private readonly client: Client;
+  constructor(port: number) { this.client = new Client(port); }
+  async get(): Promise<string> {
+    await this.client.connected;
+    const before = this.client.received.length;
+    this.client.socket.write('GET / HTTP/1.1\r\nHost: proxy\r\n\r\n');
+    const deadline = performance.now() + 5000;
+    while (!this.client.received.subarray(before).toString().endsWith('hello') && performance.now() < deadline) await sleep(5);
+    return this.client.received.subarray(before).toString().split('\r\n\r\n')[1] ?? '';
+  }
+  destroy(): void { this.client.destroy(); }
+}
+
+describe("down (refuse), as toxiproxy's disabled proxy: the listener is closed, real clients are refused", () => {
+  it('curl, Node http, fetch, undici and Python urllib get ECONNREFUSED while down; a live connection goes on; back up on the same port, they all get through', async (ctx) => {
+    const withCurl = !missingTools('curl');
+    if (!withCurl) requireTools(ctx, 'curl');
+    await withProxy({}, async (p) => {
+      const port = p.address.port;
+      const live = new KeepAlive(port);
+      expect(await live.get()).toBe('hello');
+      expect(await realClients(p.hostPort, withCurl)).toEqual({ http: 'hello', fetch: 'hello', undici: 'hello', python: 'hello', curl: withCurl ? 'hello' : 'not run' });
+      const served = p.reportCount;
+
+      await p.setFaults({ down: true });
+      expect(p.listening).toBe(false);
+      expect(await realClients(p.hostPort, withCurl)).toEqual({ http: 'refused', fetch: 'refused', undici: 'refused', python: 'refused', curl: withCurl ? 'refused' : 'not run' });
+      expect(await live.get()).toBe('hello'); // accepted before: not the listener's, it goes on
+      expect(p.reportCount).toBe(served); // a refused connect never reached the proxy: no report
+
+      await p.setFaults({});
+      expect(p.listening).toBe(true);
+      expect(p.address.port).toBe(port);
+      expect(await realClients(p.hostPort, withCurl)).toEqual({ http: 'hello', fetch: 'hello', undici: 'hello', python: 'hello', curl: withCurl ? 'hello' : 'not run' });
+      expect(await live.get()).toBe('hello');
+      live.destroy();
+    }, { port: webPort });
+  });
+
+  it('a connect right after setFaults({ down: true }) returns is refused, without awaiting it', async () => {
+    await withProxy({}, async (p) => {
+      void p.setFaults({ down: true });
+      const c = new Client(p.address.port);
+      await c.waitClosed();
+      expect(c.error?.code).toBe('ECONNREFUSED');
+    });
+  });
+
+  it('a proxy created down listens only to learn its port, and opens there once up', async () => {
+    await withProxy({ down: 'refuse' }, async (p) => {
+      expect(p.listening).toBe(false);
+      expect(p.address.port).toBeGreaterThan(0);
+      const c = new Client(p.address.port);
+      await c.waitClosed();
+      expect(c.error?.code).toBe('ECONNREFUSED');
+      await p.setFaults({ latency: 0 });
+      expect(p.listening).toBe(true);
+      const d = new Client(p.address.port);
+      expect(await d.roundTrip('up again')).toBeLessThan(5000);
+      d.destroy();
+    });
+  });
+
+  it('when another program took the port meanwhile, setFaults() rejects with EADDRINUSE (ignored: a warning, no unhandled rejection), and a later one retries', async () => {
+    await withProxy({ down: true }, async (p) => {
+      const squatter = net.createServer();
+      await new Promise<void>((resolve) => squatter.listen(p.address.port, '127.0.0.1', resolve));
+      try {
+        await expect(p.setFaults({})).rejects.toMatchObject({ code: 'EADDRINUSE' });
+        expect(p.listening).toBe(false);
+        const warned = new Promise<Error>((resolve) => {
+          const onWarning = (w: Error) => {
+            if ((w as { code?: string }).code !== 'NET_LINGER_PROXY_LISTEN') return;
+            process.off('warning', onWarning);
+            resolve(w);
+          };
+          process.on('warning', onWarning);
+        });
+        void p.setFaults({});
+        expect((await warned).message).toContain('EADDRINUSE');
+      } finally {
+        await new Promise((resolve) => squatter.close(resolve));
+      }
+      await p.setFaults({});
+      expect(p.listening).toBe(true);
+    });
+  });
+
+  it('close() while down, and while the listener is being opened again, resolves and leaves nothing listening', async () => {
+    const down = await createFaultProxy({ upstream: { host: '127.0.0.1', port: echoPort }, faults: { down: true } });
+    await down.close();
+    const reopening = await createFaultProxy({ upstream: { host: '127.0.0.1', port: echoPort }, faults: { down: true } });
+    const port = reopening.address.port;
+    const up = reopening.setFaults({});
+    await reopening.close();
+    await up;
+    expect(reopening.listening).toBe(false);
+    const c = new Client(port);
+    await c.waitClosed();
+    expect(c.error?.code).toBe('ECONNREFUSED');
   });
 });

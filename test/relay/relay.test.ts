@@ -200,6 +200,7 @@ describe.skipIf(!peersAvailable)('relay() with Node and Python peers', () => {
   it('idleTimeout and signal end a relay both peers left open; onTimeout reset makes it an RST', async () => {
     for (const [options, stopped, code] of [
       [{ idleTimeout: 100 }, 'idle-timeout', 'eof'],
+      [{ idleTimeout: 100, onTimeout: 'close' }, 'idle-timeout', 'eof'],
       [{ idleTimeout: 100, onTimeout: 'reset' }, 'idle-timeout', 'ECONNRESET'],
     ] as const) {
       const server = await pythonServer('server-count', '127.0.0.1');
@@ -220,5 +221,28 @@ describe.skipIf(!peersAvailable)('relay() with Node and Python peers', () => {
     expect((await client).ended).toBe('eof');
     expect((await r.report()).stopped).toBe('aborted');
     server.kill();
+  });
+
+  it("onTimeout: 'destroy', the former spelling of 'close', still closes plainly and warns once (a DeprecationWarning)", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => { if ((w as { code?: string }).code === 'NET_LINGER_DEP_RELAY_DESTROY') warnings.push(w); };
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const server = await pythonServer('server-count', '127.0.0.1');
+        const r = await relayTo('127.0.0.1', server.port, { idleTimeout: 100, onTimeout: 'destroy' });
+        const client = await pythonClient('client-read', '127.0.0.1', r.port, 0);
+        expect(client.ended).toBe('eof');
+        const report = await r.report();
+        expect(report.stopped).toBe('idle-timeout');
+        expect([report.a.closedWith, report.b.closedWith]).toEqual(['destroy', 'destroy']);
+        server.kill();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ name: 'DeprecationWarning', message: expect.stringContaining("'close'") });
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
