@@ -3,6 +3,7 @@
 // here, with the Node versions it was checked on.
 import type net from 'node:net';
 import { currentRuntime, runtimeName } from './node-internals.js';
+import { warnOnce } from './warnings.js';
 
 // ---------------------------------------------------------------------------------------------
 // Node's HTTP server (enableLingeringClose). Read in lib/_http_server.js, lib/_http_common.js,
@@ -130,14 +131,10 @@ export const HTTP_SOCKET_LISTENERS: ReadonlyArray<readonly [string, string]> = [
   ['pause', 'onSocketPause'], // stops them
 ];
 
-export let warned = false;
-
 export function warnUnknownHttp(): void {
-  if (warned) return;
-  warned = true;
-  process.emitWarning(
+  warnOnce(
+    'NET_LINGER_HTTP_INTERNALS',
     `enableLingeringClose: this runtime's HTTP server socket lacks the listeners net-linger takes off (checked on Node 18-26); closes keep ${process.release.name} ${process.version}'s default behaviour`,
-    { type: 'NetLingerWarning', code: 'NET_LINGER_HTTP_INTERNALS' },
   );
 }
 
