@@ -37,8 +37,8 @@ export interface ProbeOptions {
    */
   signal?: AbortSignal;
   /**
-   * Called when the probe moves to another step, and every 100 ms or so within one, with where it
-   * stands (for a progress display). If it throws, the probe stops and the promise rejects with
+   * Called when the probe moves to another step, and every 100 ms or so (never sooner) within
+   * one, with where it stands (for a progress display); first after probeServer() has returned. If it throws, the probe stops and the promise rejects with
    * that error.
    */
   onProgress?: (progress: ProbeProgress) => void;

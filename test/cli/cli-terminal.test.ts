@@ -174,6 +174,14 @@ describe.runIf(linux)('on a terminal', () => {
       expect(report).toMatch(/^net-linger probe http:/);
       expect(report).not.toMatch(/\x1b/);
 
+      // stderr to a file, stdout on the terminal: no progress line anywhere, the report coloured.
+      const errors = path.join(dir, 'stderr.txt');
+      const quiet = await onTerminal(['probe', target, '--size', '64m', '--timeout', '500'], { stderrTo: errors });
+      expect(quiet.code).toBe(1);
+      expect(fs.readFileSync(errors, 'utf8')).toBe('');
+      expect(quiet.output).toMatch(/^net-linger probe http:/);
+      expect(quiet.output).toContain('\x1b[31mTIMEOUT\x1b[39m');
+
       // --json: no progress line at all.
       const json = await onTerminal(['probe', target, '--size', '64m', '--timeout', '1000', '--json']);
       expect(json.output).not.toContain('\x1b');
@@ -181,6 +189,23 @@ describe.runIf(linux)('on a terminal', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
       await server.close();
+    }
+  });
+
+  it('probe: once the body is sent, the line says it waits for the server', async (ctx) => {
+    requireTools(ctx, 'script');
+    // Reads the whole upload, never answers: the probe sends everything, then waits until --timeout.
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((s) => { sockets.push(s); s.resume(); s.on('error', () => undefined); });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as net.AddressInfo;
+      const { code, output } = await onTerminal(['probe', `http://127.0.0.1:${port}/`, '--size', '1m', '--timeout', '1000']);
+      expect(code).toBe(1);
+      expect(output).toMatch(/\r\x1b\[Knet-linger probe \[\d\.\d\/1\.0 s\] waiting for the server \(1\.00 MiB sent/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

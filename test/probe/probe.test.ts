@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gracefulClose } from '../../src/index';
+import { classifyConnectionError, gracefulClose } from '../../src/index';
 import { enableLingeringClose } from '../../src/http/index';
 import { probeServer, type ProbeProgress, type ProbeReport } from '../../src/testing/index';
 import { requireTools, toolPath } from '../support/tools';
@@ -633,19 +633,25 @@ describe('probeServer()', () => {
       try {
         const timers = handles('Timeout');
         const controller = new AbortController();
-        const steps: ProbeProgress['step'][] = [];
+        const heard: ProbeProgress[] = [];
         // head-first with a long pause and a long timeout: every timer the probe could own is armed.
         const probe = probeServer(`http://127.0.0.1:${port}/`, {
           size: 64 * 2 ** 20, timeout: 600_000, order: 'head-first', headPause: 600_000, signal: controller.signal,
-          onProgress: (p) => { if (steps.at(-1) !== p.step) steps.push(p.step); },
+          onProgress: (p) => heard.push(p),
         });
-        while (accepted.length === 0) await new Promise((r) => setTimeout(r, 5));
+        // Within a step onProgress hears again, never sooner than 100 ms after the last time.
+        while (accepted.length === 0 || heard.filter((p) => p.step === 'upload').length < 3) await new Promise((r) => setTimeout(r, 5));
+        const uploads = heard.filter((p) => p.step === 'upload');
+        for (let i = 1; i < uploads.length; i++) expect(uploads[i].elapsedMs - uploads[i - 1].elapsedMs).toBeGreaterThanOrEqual(100);
+        const steps = heard.map((p) => p.step).filter((step, i, all) => step !== all[i - 1]);
         const closed = new Promise((resolve) => accepted[0].once('close', resolve));
         accepted[0].resume();
         const sockets = handles('TCPSocketWrap'); // the probe's and the one this server accepted among them
         expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
         controller.abort();
-        await expect(probe).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: controller.signal.reason });
+        const error = await probe.then(() => undefined, (err: unknown) => err);
+        expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: controller.signal.reason });
+        expect(classifyConnectionError(error)).toBe('aborted');
         expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
         expect(handles('Timeout')).toBeLessThanOrEqual(timers);
         await closed; // the server saw the connection end
@@ -664,7 +670,15 @@ describe('probeServer()', () => {
       try {
         const controller = new AbortController();
         const progress: ProbeProgress[] = [];
-        const report = await probeServer(`127.0.0.1:${port}`, { size: 4 * 2 ** 20, signal: controller.signal, onProgress: (p) => progress.push(p) });
+        let returned = false;
+        let calledEarly = false;
+        const probe = probeServer(`127.0.0.1:${port}`, {
+          size: 4 * 2 ** 20, signal: controller.signal,
+          onProgress: (p) => { calledEarly ||= !returned; progress.push(p); },
+        });
+        returned = true;
+        const report = await probe;
+        expect(calledEarly).toBe(false);
         expect(report.verdict).toBe('clean');
         expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
         controller.abort();

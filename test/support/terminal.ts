@@ -19,13 +19,16 @@ export interface TerminalRun {
 }
 
 /**
- * Runs `net-linger <args>` with stdout and stderr on a terminal, or with stdout sent to the file
- * `stdoutTo` (then only stderr is on the terminal). Asynchronous, so a server in this process
- * can answer the CLI.
+ * Runs `net-linger <args>` with stdout and stderr on a terminal, or with one of them sent to a
+ * file (`stdoutTo`, `stderrTo`). Asynchronous, so a server in this process can answer the CLI.
  */
-export function onTerminal(args: readonly string[], options: { env?: Record<string, string | undefined>; stdoutTo?: string } = {}): Promise<TerminalRun> {
+export function onTerminal(
+  args: readonly string[],
+  options: { env?: Record<string, string | undefined>; stdoutTo?: string; stderrTo?: string } = {},
+): Promise<TerminalRun> {
   const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
-  const command = [process.execPath, cli, ...args].map(quote).join(' ') + (options.stdoutTo ? ` > ${quote(options.stdoutTo)}` : '');
+  const command = [process.execPath, cli, ...args].map(quote).join(' ') +
+    (options.stdoutTo ? ` > ${quote(options.stdoutTo)}` : '') + (options.stderrTo ? ` 2> ${quote(options.stderrTo)}` : '');
   const env = { ...process.env, ...COLOUR_ENV, ...options.env };
   return new Promise((resolve, reject) => {
     execFile('script', ['-qec', command, '/dev/null'], { cwd: root, encoding: 'utf8', env, timeout: 120_000 }, (err, stdout) => {
