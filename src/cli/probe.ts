@@ -223,7 +223,7 @@ export async function probeCommand(argv: readonly string[]): Promise<number> {
     return exitForSignal(stoppedBy);
   } finally {
     progress.clear();
-    // A second Ctrl-C, from here on, does what it does by default.
+    // Once the probe is over, a signal does what it does by default again.
     for (const name of STOPPING_SIGNALS) process.off(name, onSignal);
   }
   const colour = useColour(process.stdout, parsed.colour);
