@@ -9,6 +9,7 @@
 // - A flag given a value (`--json=yes`) is refused: "--json takes no value".
 // - `--` ends the options: everything after it is a positional, even `--help`.
 // - A negative number where a positional may stand (`explain -4077`) is a positional.
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 
 /** The exit codes every command shares. */
@@ -17,6 +18,14 @@ export const EXIT_OK = 0;
 export const EXIT_MISMATCH = 1;
 /** Bad usage, or a run that cannot happen here; the message says why. */
 export const EXIT_USAGE = 2;
+
+/**
+ * Stopped by a signal before the work was done: 128 + the signal's number, what a shell reports
+ * for a process the signal ended (130 for Ctrl-C's SIGINT, 143 for SIGTERM).
+ */
+export function exitForSignal(name: 'SIGINT' | 'SIGTERM'): number {
+  return 128 + os.constants.signals[name];
+}
 
 /** Bad usage: the CLI prints the message and "Run ... --help", and exits 2. */
 export class UsageError extends Error {

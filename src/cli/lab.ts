@@ -12,6 +12,7 @@ import { describeExpectation } from '../lab/describe.js';
 import { CONDITION_SCENARIOS } from '../lab/condition-scenarios.js';
 import { CONDITION_NAMES, UNAVAILABLE, conditionUnavailable } from '../lab/netns.js';
 import { EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, UsageError, flag, platformValue, readArgs, stringValue, stringValues } from './args.js';
+import { COLOUR_OPTIONS, colourHelp, colourFlag, progressLine, useColour } from './terminal.js';
 
 export const LAB_HELP = `Usage: net-linger lab [options]
 
@@ -43,13 +44,15 @@ Options:
                       itself where the kernel allows it; elsewhere: exit 2, saying why)
   --html <file>       also write the report as one self-contained HTML page with a
                       ladder diagram of each row's segments (implies --capture)
+${colourHelp(22)}
   -h, --help          this help
 
 Exit codes: 0 every claimed row matched, 1 something did not, 2 bad usage, no capture
-possible here, or --condition where it cannot run (the message says why).
+possible here, or --condition where it cannot run (the message says why); 130 interrupted.
 Rows that claim nothing for the platform are shown but never fail the run.
-Colour only on a terminal, never when NO_COLOR is set; a progress line on stderr
-only when stderr is a terminal.
+Colour as Node decides it: on a terminal unless NO_COLOR is set (or TERM=dumb), anywhere
+with FORCE_COLOR=1 (2 and 3 too; FORCE_COLOR=0 never); --color and --no-color beat both.
+A progress line on stderr only when stderr is a terminal and the output is not --json.
 `;
 
 /** The scenario table, or the module named by NET_LINGER_LAB_TABLE (a testing hook: see README, Development). */
@@ -71,6 +74,8 @@ interface LabArgs {
   condition?: Condition;
   capture: boolean;
   html: string | undefined;
+  /** --color (true), --no-color (false), neither (undefined: the environment decides). */
+  colour: boolean | undefined;
 }
 
 const LAB_OPTIONS = {
@@ -85,6 +90,7 @@ const LAB_OPTIONS = {
   capture: { type: 'boolean' },
   html: { type: 'string' },
   platform: { type: 'string' },
+  ...COLOUR_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -105,6 +111,7 @@ function parseLab(argv: readonly string[]): LabArgs {
     inProcess: flag(args, 'in-process'),
     capture: flag(args, 'capture') || html !== undefined,
     html,
+    colour: colourFlag(args, argv),
   };
   const platform = stringValue(args, 'platform');
   if (platform !== undefined) parsed.platform = platformValue(platform, 'lab');
@@ -153,15 +160,11 @@ function selectScenarios(table: readonly Scenario[], names: readonly string[]): 
   return table.filter((s) => names.includes(s.name));
 }
 
-function useColour(stream: NodeJS.WriteStream): boolean {
-  return Boolean(stream.isTTY) && !process.env.NO_COLOR;
-}
-
 function tableWidth(): number {
   return process.stdout.isTTY && process.stdout.columns ? Math.max(80, process.stdout.columns) : 120;
 }
 
-function listRows(scenarios: readonly Scenario[], platform: string, json: boolean): void {
+function listRows(scenarios: readonly Scenario[], platform: string, json: boolean, colour: boolean | undefined): void {
   const rows = scenarios.map((s) => ({
     scenario: s.name,
     title: s.title,
@@ -173,7 +176,7 @@ function listRows(scenarios: readonly Scenario[], platform: string, json: boolea
     process.stdout.write(`${JSON.stringify({ platform, rows }, null, 2)}\n`);
     return;
   }
-  const style = useColour(process.stdout) ? COLOUR : PLAIN;
+  const style = useColour(process.stdout, colour) ? COLOUR : PLAIN;
   const width = Math.max(...rows.map((r) => r.scenario.length));
   const lines = rows.map((r) => [
     `${style.bold(r.scenario.padEnd(width))}  ${r.title}`,
@@ -181,16 +184,6 @@ function listRows(scenarios: readonly Scenario[], platform: string, json: boolea
     `${' '.repeat(width)}  ${r.expected ? `claims on ${platform}: ${r.expected}` : style.dim(`claims nothing on ${platform}`)}`,
   ].join('\n'));
   process.stdout.write(`${lines.join('\n\n')}\n`);
-}
-
-/** A single line on stderr that rewrites itself; nothing at all when stderr is not a terminal. */
-function progressLine(): { update(text: string): void; clear(): void } {
-  if (!process.stderr.isTTY) return { update: () => undefined, clear: () => undefined };
-  const columns = process.stderr.columns || 80;
-  return {
-    update: (text) => process.stderr.write(`\r\x1b[K${text.slice(0, columns - 1)}`),
-    clear: () => process.stderr.write('\r\x1b[K'),
-  };
 }
 
 /** Runs `net-linger lab`; resolves to the exit code (throws UsageError for bad usage). */
@@ -204,7 +197,7 @@ export async function lab(argv: readonly string[]): Promise<number> {
   const table = args.condition ? CONDITION_SCENARIOS.filter((s) => s.condition === args.condition) : scenarioTable();
   const scenarios = selectScenarios(table, args.names);
   if (args.list) {
-    listRows(scenarios, args.platform, args.json);
+    listRows(scenarios, args.platform, args.json, args.colour);
     return EXIT_OK;
   }
   // Without the addon no row can run: say so once, not once per row.
@@ -232,7 +225,7 @@ export async function lab(argv: readonly string[]): Promise<number> {
     if (gate.kind === 'ran-elsewhere') return gate.exitCode;
   }
   const families: Family[] = args.families.size ? [...args.families].sort() : [4];
-  const progress = progressLine();
+  const progress = progressLine(!args.json);
   let report: LabReport;
   try {
     report = await runLab({
@@ -255,7 +248,7 @@ export async function lab(argv: readonly string[]): Promise<number> {
     progress.clear();
   }
   if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else process.stdout.write(formatReport(report, useColour(process.stdout) ? COLOUR : PLAIN, tableWidth()));
+  else process.stdout.write(formatReport(report, useColour(process.stdout, args.colour) ? COLOUR : PLAIN, tableWidth()));
   if (args.html) {
     try {
       fs.writeFileSync(args.html, formatHtml(report));

@@ -2,7 +2,8 @@
 // net-linger: `lab` shows on this machine what each way of closing does to the peer; `explain`
 // turns any spelling of a socket error into the one code and what to do about it; `probe` asks a
 // server how it ends an upload; `proxy` relays and injects faults. One file per command; args.ts
-// holds the one option reader and UsageError they share.
+// holds the one option reader, the exit codes and UsageError they share, terminal.ts the colour
+// decision and the progress line.
 import { packageVersion } from '../lab/report.js';
 import { EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, UsageError, readArgs } from './args.js';
 import { EXPLAIN_HELP, explain } from './explain.js';
@@ -13,15 +14,21 @@ import { PROXY_HELP, runProxy } from './proxy.js';
 const HELP = `net-linger: close TCP connections on purpose, and see what the peer observes.
 
 Exit codes, every command: 0 fine, 1 an observation did not match (a lab row, a probe verdict),
-2 bad usage (the message says why).
+2 bad usage (the message says why), 130 interrupted by Ctrl-C (SIGINT) and 143 by SIGTERM
+(128 + the signal's number, as a shell reports it; the proxy runs until stopped and exits 0).
 
 Usage:
   net-linger lab [options]           run the scenario table on loopback and judge it
   net-linger explain <code|number>   one error code, what it means on each OS, what avoids it
   net-linger probe <url|host:port>   upload to a server: does it reset, or close cleanly?
   net-linger proxy --upstream H:P    a TCP proxy that relays faithfully and injects faults
-  net-linger help [command]          this help, or a command's (lab, explain, probe, proxy)
+  net-linger help [command]          this help, or a command's (lab, explain, probe, proxy);
+                                     "net-linger <command> --help" is the same
   net-linger --version               the package's version
+
+Colour (lab, probe) follows Node's rules: on a terminal unless NO_COLOR is set, anywhere with
+FORCE_COLOR=1; the commands' --color and --no-color beat both. A progress line (lab, probe)
+appears on stderr only when stderr is a terminal and the output is not --json.
 
 Examples:
   net-linger lab                     every row over IPv4, as a table
@@ -42,7 +49,7 @@ function help(argv: readonly string[]): number {
   if (values.help) return help([]);
   if (positionals.length > 1) throw new UsageError(`help takes one command, got ${positionals.length}`);
   const [command] = positionals;
-  if (command === undefined) {
+  if (command === undefined || command === 'help') {
     process.stdout.write(HELP);
     return EXIT_OK;
   }

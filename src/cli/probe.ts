@@ -1,8 +1,10 @@
 // `net-linger probe <url | host:port>`: upload to a server and say how it ended the connection.
-import { probeExitCode, probeServer, type ProbeOptions, type ProbeReport } from '../probe/probe.js';
+import { probeExitCode, probeServer, type ProbeOptions, type ProbeProgress, type ProbeReport } from '../probe/probe.js';
 import { formatSize, wrapWords } from '../core/text.js';
 import { MAX_TIMER_MS } from '../core/validate.js';
-import { UsageError, flag, integerArg, readArgs, stringValue, stringValues } from './args.js';
+import { COLOUR, PLAIN, type Style } from '../lab/report.js';
+import { UsageError, exitForSignal, flag, integerArg, readArgs, stringValue, stringValues } from './args.js';
+import { COLOUR_OPTIONS, colourFlag, colourHelp, progressLine, useColour } from './terminal.js';
 
 export const PROBE_HELP = `Usage: net-linger probe <http://host:port/path | host:port> [options]
 
@@ -29,12 +31,20 @@ Options:
   --settle <ms>         with --stop-early: how long to keep sending after the server's last
                         word, to tell a lingering server from a resetting one (default 500)
   --json                print the report as one JSON object
+${colourHelp(24)}
   -h, --help            this help
   --                    what follows is the target, even if it starts with "-"
 
+On a terminal a progress line on stderr says what the probe is doing (not with --json, and
+not when stderr is a pipe or a file); the verdict is coloured as Node decides colour: on a
+terminal unless NO_COLOR is set (or TERM=dumb), anywhere with FORCE_COLOR=1 (2 and 3 too;
+FORCE_COLOR=0 never); --color and --no-color beat both. Ctrl-C stops the probe at once,
+closing its connection.
+
 Exit codes: 0 the server closed cleanly (FIN, response read whole), 1 it reset the
 connection, cut the client off before its response could be read, answered with something
-that is not HTTP, timed out or could not be reached, 2 bad usage.
+that is not HTTP, timed out or could not be reached, 2 bad usage, 130 interrupted (Ctrl-C,
+SIGINT), 143 stopped by SIGTERM.
 
 Examples:
   net-linger probe http://127.0.0.1:3000/upload
@@ -63,6 +73,7 @@ const PROBE_OPTIONS = {
   'stop-early': { type: 'boolean' },
   settle: { type: 'string' },
   json: { type: 'boolean' },
+  ...COLOUR_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -73,6 +84,8 @@ interface Parsed {
   options: ProbeOptions;
   json: boolean;
   help: boolean;
+  /** --color (true), --no-color (false), neither (undefined: the environment decides). */
+  colour: boolean | undefined;
 }
 
 function parse(argv: readonly string[]): Parsed {
@@ -113,12 +126,12 @@ function parse(argv: readonly string[]): Parsed {
     const given = HTTP_ONLY.filter((name) => flag(args, name)).map((name) => `--${name}`);
     if (given.length) throw new UsageError(`${given.join(', ')}: only for an http:// target`, 'probe');
   }
-  return { target, options, json: flag(args, 'json'), help: flag(args, 'help') };
+  return { target, options, json: flag(args, 'json'), help: flag(args, 'help'), colour: colourFlag(args, argv) };
 }
 
 const amount = formatSize;
 
-export function formatProbeReport(report: ProbeReport): string {
+export function formatProbeReport(report: ProbeReport, style: Style = PLAIN): string {
   const lines: string[] = [];
   const what = report.target.kind === 'http' ? report.target.url : `tcp ${report.target.host}:${report.target.port}`;
   const how = [report.mode === 'stop-early' ? 'stopping early' : '', report.order === 'head-first' ? 'head first' : ''].filter(Boolean).join(', ');
@@ -144,10 +157,29 @@ export function formatProbeReport(report: ProbeReport): string {
     : `${amount(report.acknowledgedBytes)} acknowledged by the server's TCP, ${amount(report.sentBytes)} sent${report.uploadComplete ? ' (all of it)' : ''}`);
   if (report.error && report.serverClose !== 'reset') row('error', `${report.error.code ?? ''} ${report.error.message}`.trim());
   row('time', `${report.elapsedMs} ms`);
-  row('verdict', `${report.verdict.toUpperCase()}: ${report.summary}`);
+  // Coloured after wrapping, so the escapes take no columns.
+  const verdict = report.verdict.toUpperCase();
+  const paint = report.verdict === 'clean' ? style.pass : style.fail;
+  const at = lines.length;
+  row('verdict', `${verdict}: ${report.summary}`);
+  lines[at] = lines[at].replace(verdict, paint(verdict));
   if (report.advice) row('fix', report.advice);
   return `${lines.join('\n')}\n`;
 }
+
+/** The progress line's text, short enough for 80 columns: the time against the timeout, the step, the bytes. */
+export function formatProgress(target: string, p: ProbeProgress): string {
+  const size = (n: number) => (n >= 2 ** 20 ? formatSize(n) : `${Math.round(n / 1024)} KiB`);
+  const acked = p.acknowledgedBytes === null ? '' : `, ${size(p.acknowledgedBytes)} acknowledged`;
+  const doing = p.step === 'connect' ? `connecting to ${target}`
+    : p.step === 'upload' ? `sent ${size(p.sentBytes)} of ${size(p.size)}${acked}`
+    : `waiting for the server (${size(p.sentBytes)} sent${acked})`;
+  return `net-linger probe [${(p.elapsedMs / 1000).toFixed(1)}/${(p.timeout / 1000).toFixed(1)} s] ${doing}`;
+}
+
+// Ctrl-C and SIGTERM stop the probe through its AbortSignal (the connection closed, no report),
+// and the command exits as a shell reports a process the signal ended (exitForSignal).
+const STOPPING_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 /** Runs the command; resolves to the exit code (throws UsageError for bad usage). */
 export async function probeCommand(argv: readonly string[]): Promise<number> {
@@ -157,9 +189,21 @@ export async function probeCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (parsed.target === undefined) throw new UsageError('probe needs a target: an http:// URL or host:port', 'probe');
+  const progress = progressLine(!parsed.json);
+  const controller = new AbortController();
+  let stoppedBy: (typeof STOPPING_SIGNALS)[number] | undefined;
+  const onSignal = (name: (typeof STOPPING_SIGNALS)[number]) => {
+    stoppedBy ??= name;
+    controller.abort();
+  };
+  const target = parsed.target;
   let run: Promise<ProbeReport>;
   try {
-    run = probeServer(parsed.target, parsed.options);
+    run = probeServer(target, {
+      ...parsed.options,
+      signal: controller.signal,
+      onProgress: (p) => progress.update(formatProgress(target, p)),
+    });
   } catch (err) {
     const e = err as { code?: string; message?: string };
     if (e.code === 'ERR_OUT_OF_RANGE' && /"target\.port"/.test(e.message ?? '')) {
@@ -168,7 +212,21 @@ export async function probeCommand(argv: readonly string[]): Promise<number> {
     if (e.code?.startsWith('ERR_')) throw new UsageError(e.message ?? String(err), 'probe');
     throw err;
   }
-  const report = await run;
-  process.stdout.write(parsed.json ? `${JSON.stringify(report)}\n` : formatProbeReport(report));
+  for (const name of STOPPING_SIGNALS) process.once(name, onSignal);
+  let report: ProbeReport;
+  try {
+    report = await run;
+  } catch (err) {
+    if (stoppedBy === undefined || (err as Error).name !== 'AbortError') throw err;
+    progress.clear();
+    process.stderr.write(`net-linger probe: stopped by ${stoppedBy}; the connection is closed, no verdict\n`);
+    return exitForSignal(stoppedBy);
+  } finally {
+    progress.clear();
+    // Once the probe is over, a signal does what it does by default again.
+    for (const name of STOPPING_SIGNALS) process.off(name, onSignal);
+  }
+  const colour = useColour(process.stdout, parsed.colour);
+  process.stdout.write(parsed.json ? `${JSON.stringify(report)}\n` : formatProbeReport(report, colour ? COLOUR : PLAIN));
   return probeExitCode(report);
 }

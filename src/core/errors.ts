@@ -291,3 +291,15 @@ export class NetLingerError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * The error a promise rejects with when its AbortSignal fires, shaped as Node's own (fs,
+ * timers/promises, events.once): `name` 'AbortError', `code` 'ABORT_ERR', `cause` the signal's
+ * reason, so `err.name === 'AbortError'` checks and classifyConnectionError read it as 'aborted'.
+ */
+export function abortError(signal: AbortSignal): Error & { code: 'ABORT_ERR' } {
+  const error = new Error('The operation was aborted', { cause: signal.reason }) as Error & { code: 'ABORT_ERR' };
+  error.name = 'AbortError';
+  error.code = 'ABORT_ERR';
+  return error;
+}

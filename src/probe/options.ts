@@ -1,6 +1,6 @@
 // The probe's target and options, checked before anything connects, and the request head.
-import { MAX_TIMER_MS, invalidArgType, invalidArgValue, parseAddress, validateChoice, validateInteger } from '../core/validate.js';
-import type { ProbeMode, ProbeOptions, ProbeOrder } from './types.js';
+import { MAX_TIMER_MS, invalidArgType, invalidArgValue, parseAddress, validateChoice, validateInteger, validateSignal } from '../core/validate.js';
+import type { ProbeMode, ProbeOptions, ProbeOrder, ProbeProgress } from './types.js';
 
 export interface ParsedTarget {
   kind: 'http' | 'tcp';
@@ -60,6 +60,8 @@ export interface Validated {
   order: ProbeOrder;
   headPause: number;
   settle: number;
+  signal: AbortSignal | undefined;
+  onProgress: ((progress: ProbeProgress) => void) | undefined;
 }
 
 export function validateOptions(options: unknown, kind: 'http' | 'tcp'): Validated {
@@ -94,7 +96,9 @@ export function validateOptions(options: unknown, kind: 'http' | 'tcp'): Validat
   if (kind === 'tcp' && (o.chunked || o.method !== undefined || o.headers !== undefined || o.order !== undefined || o.headPause !== undefined)) {
     throw invalidArgValue('options', options, 'has HTTP options (chunked, method, headers, order, headPause) for a raw TCP target');
   }
-  return { size, chunked: o.chunked ?? false, method, headers, timeout, mode, order, headPause, settle };
+  const signal = validateSignal(o.signal);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidArgType('options.onProgress', 'of type function', o.onProgress);
+  return { size, chunked: o.chunked ?? false, method, headers, timeout, mode, order, headPause, settle, signal, onProgress: o.onProgress };
 }
 
 /** The request head: the probe's own Host, User-Agent and Accept unless the caller gave one of them. */

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { isConnectionReset, normalizeErrorCode } from '../core/errors.js';
+import { abortError, isConnectionReset, normalizeErrorCode } from '../core/errors.js';
 import { writeQueueSize } from '../core/node-internals.js';
 import { type EndReason, type Facts, type ServerSide, judge } from './judge.js';
 import {
@@ -8,11 +8,11 @@ import {
   requestHead, validateOptions,
 } from './options.js';
 import { ResponseReader } from './response.js';
-import type { ProbeOptions, ProbeReport } from './types.js';
+import type { ProbeOptions, ProbeProgress, ProbeReport } from './types.js';
 import { Upload, unacknowledged, unreadBytes } from './upload.js';
 
 export type {
-  ProbeMode, ProbeOptions, ProbeOrder, ProbeReport, ProbeResponse, ProbeServerClose, ProbeVerdict,
+  ProbeMode, ProbeOptions, ProbeOrder, ProbeProgress, ProbeReport, ProbeResponse, ProbeServerClose, ProbeVerdict,
 } from './types.js';
 
 // probeServer: upload a body to a server (HTTP, or raw bytes to a TCP port) and report how the
@@ -42,6 +42,10 @@ export type {
 // holds for reading (the server's answer). Before every write the probe asks the kernel whether
 // unread bytes are waiting (pendingBytes: FIONREAD) and, if so, lets the event loop read them first.
 //
+// Stopping. `signal` aborts a probe at any point and `onProgress` may throw: either way every timer
+// is cleared, the socket destroyed, and the promise rejects (the one way it does: a caller's
+// decision, never the server's behaviour, which is always a report).
+//
 // The files: types.ts (the public shapes), options.ts (target and options, the request head),
 // upload.ts (what was sent and acknowledged), response.ts (the response reader), judge.ts (the
 // verdict and its words), and here the run itself.
@@ -51,19 +55,24 @@ const KEPT_OPEN_WAIT = 2000;
 // Before our FIN: how long the send queue may stand still before the probe stops waiting for it to drain.
 const ACK_STALL_MS = 200;
 const CHUNK = 64 * 1024;
+// How often onProgress hears within one step (a terminal line needs no more).
+const PROGRESS_EVERY_MS = 100;
 const CRLF = Buffer.from('\r\n');
 
 /**
  * Uploads `size` bytes to a server and reports how it ended the connection. `target` is an
  * http:// URL (the body goes in a request, Content-Length or chunked), or `host:port` /
  * `tcp://host:port` / `{ host, port }` (raw bytes, then a half-close). Throws for bad arguments
- * before connecting; the promise never rejects: an unreachable server, a reset or a timeout is
- * the report's verdict.
+ * before connecting. Whatever the server does (unreachable, a reset, a timeout) is the report's
+ * verdict; the promise rejects only when the caller stops it: with an AbortError when
+ * `options.signal` aborts (at once, connecting nowhere, if it already has), or with what
+ * `options.onProgress` threw.
  */
 export function probeServer(target: string | URL | { host: string; port: number }, options?: ProbeOptions): Promise<ProbeReport> {
   const parsed = parseTarget(target);
   const opts = validateOptions(options, parsed.kind);
-  return new Promise((resolve) => new ProbeRun(parsed, opts, resolve));
+  if (opts.signal?.aborted) return Promise.reject(abortError(opts.signal));
+  return new Promise((resolve, reject) => new ProbeRun(parsed, opts, resolve, reject));
 }
 
 /** One probe: a connection, the upload, the reader, and the first way it ends. */
@@ -83,18 +92,35 @@ class ProbeRun {
   private finSent = false;
   private finished = false;
   private drainWaiter: (() => void) | null = null;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private step: ProbeProgress['step'] = 'connect';
+  private progressStep: ProbeProgress['step'] | null = null; // the step onProgress last heard
+  private progressAt = 0;
+  private readonly onAbort = () => this.stop(abortError(this.opts.signal!));
 
-  constructor(private readonly target: ParsedTarget, private readonly opts: Validated, private readonly resolve: (r: ProbeReport) => void) {
+  constructor(
+    private readonly target: ParsedTarget,
+    private readonly opts: Validated,
+    private readonly resolve: (r: ProbeReport) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
     this.http = target.kind === 'http';
     this.reader = this.http ? new ResponseReader(() => this.now(), opts.method.toUpperCase()) : null;
     const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
     this.socket = socket;
     this.upload = new Upload(socket);
     socket.setNoDelay(true);
-    this.sampler = setInterval(() => this.upload.sample(), 5);
+    this.sampler = setInterval(() => {
+      this.upload.sample();
+      this.progress();
+    }, 5);
     this.deadline = setTimeout(() => this.finish('timeout'), opts.timeout);
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+    // The first step is told before any I/O can move the probe on, and never from inside probeServer().
+    process.nextTick(() => this.progress());
     socket.on('connect', () => {
       this.connected = true;
+      this.enter('upload');
       void this.pump();
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -116,6 +142,41 @@ class ProbeRun {
 
   private drained(): Promise<void> {
     return new Promise<void>((r) => { this.drainWaiter = r; });
+  }
+
+  /** A timer the probe owns: cleared when it ends, however it ends. */
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => this.later(ms, r));
+  }
+
+  private enter(step: ProbeProgress['step']): void {
+    if (this.step === step) return;
+    this.step = step;
+    this.progress();
+  }
+
+  /** Tells onProgress where the probe stands: on a new step, else every PROGRESS_EVERY_MS. */
+  private progress(): void {
+    const { onProgress } = this.opts;
+    if (!onProgress || this.finished) return;
+    const elapsedMs = this.now();
+    if (this.step === this.progressStep && elapsedMs - this.progressAt < PROGRESS_EVERY_MS) return;
+    this.progressStep = this.step;
+    this.progressAt = elapsedMs;
+    const { sentBytes, acknowledgedBytes } = this.upload.totals(this.opts.size);
+    try {
+      onProgress({ step: this.step, sentBytes, acknowledgedBytes, size: this.opts.size, elapsedMs, timeout: this.opts.timeout });
+    } catch (err) {
+      this.stop(err);
+    }
   }
 
   private onData(chunk: Buffer): void {
@@ -164,11 +225,11 @@ class ProbeRun {
     if (this.opts.mode !== 'stop-early') return;
     // Keep sending what the upload still owes for `settle` ms: a lingering server reads it,
     // one that closed without reading answers it with an RST.
-    setTimeout(() => {
+    this.later(this.opts.settle, () => {
       this.stopBody = true;
       this.wake();
       this.maybeDone();
-    }, this.opts.settle).unref();
+    });
   }
 
   private async pump(): Promise<void> {
@@ -179,7 +240,7 @@ class ProbeRun {
       const ok = this.send(head, head.length, 0);
       head = null;
       if (!ok) await this.drained();
-      if (opts.size > 0) await new Promise((r) => setTimeout(r, opts.headPause));
+      if (opts.size > 0 && !this.finished) await this.sleep(opts.headPause);
     }
     const block = Buffer.alloc(CHUNK, 0x61);
     while (!this.finished && !this.stopBody && this.upload.bodyQueued < opts.size) {
@@ -196,6 +257,8 @@ class ProbeRun {
       const ok = prefix ? this.send(Buffer.concat([prefix, piece, ...(framing ? [CRLF] : [])]), prefix.length, n) : this.send(piece, 0, n);
       if (!ok && !this.finished) await this.drained();
     }
+    if (this.finished) return;
+    this.enter('wait');
     if (this.finished) return;
     if (this.upload.bodyQueued >= opts.size && this.http && opts.chunked) this.send(Buffer.from('0\r\n\r\n'), 5, 0);
     if (!this.http) {
@@ -224,6 +287,7 @@ class ProbeRun {
     const { socket } = this;
     if (this.endedOurSide || socket.destroyed) return;
     this.endedOurSide = true; // no more writes
+    this.enter('wait');
     void (async () => {
       // Node closes the socket once our FIN is queued, acknowledged or not: first let what is
       // already queued reach the server (or stall for ACK_STALL_MS), so acknowledgedBytes counts it.
@@ -239,25 +303,40 @@ class ProbeRun {
           last = outstanding;
           lastChange = performance.now();
         } else if (performance.now() - lastChange > ACK_STALL_MS) break;
-        await new Promise((r) => setTimeout(r, 5));
+        await this.sleep(5);
       }
       if (this.finished || socket.destroyed) return;
       this.finSent = true;
       socket.end();
       // A server that keeps the connection open after our FIN (keep-alive) has said all it will.
-      setTimeout(() => this.finish('kept-open'), Math.min(KEPT_OPEN_WAIT, this.opts.timeout)).unref();
+      this.later(Math.min(KEPT_OPEN_WAIT, this.opts.timeout), () => this.finish('kept-open'));
     })();
   }
 
-  /** Every way the probe can end comes here; the first call decides and reports. */
-  private finish(why: EndReason): void {
-    if (this.finished) return;
+  /** Ends the run: no timer left, no listener on the signal, the socket destroyed. */
+  private teardown(): void {
     this.finished = true;
     clearInterval(this.sampler);
     clearTimeout(this.deadline);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
     this.wake();
-    const { sentBytes, acknowledgedBytes } = this.upload.totals(this.opts.size);
     if (!this.socket.destroyed) this.socket.destroy();
+  }
+
+  /** The caller stopped the probe (its signal, or its onProgress threw): no report, a rejection. */
+  private stop(err: unknown): void {
+    if (this.finished) return;
+    this.teardown();
+    this.reject(err);
+  }
+
+  /** Every way the server can end the probe comes here; the first call decides and reports. */
+  private finish(why: EndReason): void {
+    if (this.finished) return;
+    const { sentBytes, acknowledgedBytes } = this.upload.totals(this.opts.size);
+    this.teardown();
     const reader = this.reader;
     const response = reader?.response ?? null;
     const complete = reader ? reader.complete : true;

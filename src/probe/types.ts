@@ -31,6 +31,37 @@ export interface ProbeOptions {
   headPause?: number;
   /** Mode 'stop-early': how long to keep sending the body still owed after the server's last word, in ms. Default 500. */
   settle?: number;
+  /**
+   * Stops the probe: its socket is destroyed, its timers cleared, and the promise rejects with an
+   * AbortError (`name` 'AbortError', `code` 'ABORT_ERR', `cause` the signal's reason). A signal
+   * that has already aborted refuses the probe before it connects (the same rejection).
+   */
+  signal?: AbortSignal;
+  /**
+   * Called when the probe moves to another step, and every 100 ms or so (never sooner) within
+   * one, with where it stands (for a progress display); first after probeServer() has returned. If it throws, the probe stops and the promise rejects with
+   * that error.
+   */
+  onProgress?: (progress: ProbeProgress) => void;
+}
+
+/** What `onProgress` is told. */
+export interface ProbeProgress {
+  /**
+   * 'connect': connecting; 'upload': sending the body; 'wait': the body is sent (or sending has
+   * stopped), waiting for the server's answer and its close.
+   */
+  step: 'connect' | 'upload' | 'wait';
+  /** Body bytes handed to the kernel so far (as the report's `sentBytes`). */
+  sentBytes: number;
+  /** Body bytes the server's TCP acknowledged so far; null where the OS cannot say (as the report's `acknowledgedBytes`). */
+  acknowledgedBytes: number | null;
+  /** Body bytes the probe means to send (as the report's `size`). */
+  size: number;
+  /** ms since the probe started. */
+  elapsedMs: number;
+  /** The probe's `timeout`, in ms: it ends by then at the latest. */
+  timeout: number;
 }
 
 export interface ProbeReport {

@@ -8,5 +8,5 @@ export {
 } from '../relay/fault-proxy.js';
 export {
   probeExitCode, probeServer,
-  type ProbeMode, type ProbeOptions, type ProbeOrder, type ProbeReport, type ProbeResponse, type ProbeServerClose, type ProbeVerdict,
+  type ProbeMode, type ProbeOptions, type ProbeOrder, type ProbeProgress, type ProbeReport, type ProbeResponse, type ProbeServerClose, type ProbeVerdict,
 } from '../probe/probe.js';

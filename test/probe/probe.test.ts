@@ -2,15 +2,16 @@
 // a Python socket server, nginx; as users run it (the CLI: exit code, JSON, stderr) and as an API.
 // Everything listens on 127.0.0.1 and is started and stopped by this file.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gracefulClose } from '../../src/index';
+import { classifyConnectionError, gracefulClose } from '../../src/index';
 import { enableLingeringClose } from '../../src/http/index';
-import { probeServer, type ProbeReport } from '../../src/testing/index';
+import { probeServer, type ProbeProgress, type ProbeReport } from '../../src/testing/index';
 import { requireTools, toolPath } from '../support/tools';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -22,7 +23,9 @@ interface Run { code: number; stdout: string; stderr: string }
 
 function run(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, 'probe', ...args], { cwd: root, timeout: 60_000 }, (err, stdout, stderr) => {
+    // Colour as on a plain pipe, whatever the runner's environment says (FORCE_COLOR would colour the verdict).
+    const env = { ...process.env, FORCE_COLOR: undefined, NO_COLOR: undefined };
+    execFile(process.execPath, [cli, 'probe', ...args], { cwd: root, env, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
@@ -587,6 +590,147 @@ describe('probeServer()', () => {
     expect(() => probeServer('http://127.0.0.1:1/', { headers: { 'content-length': '1' } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => probeServer('http://127.0.0.1:1/', { headers: { x: 'a\r\nb' } })).toThrow(TypeError);
     expect(() => probeServer({ host: '127.0.0.1', port: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => probeServer('127.0.0.1:1', { signal: 'abort' as unknown as AbortSignal })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' }));
+    expect(() => probeServer('127.0.0.1:1', { signal: new AbortController() as unknown as AbortSignal })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => probeServer('127.0.0.1:1', { onProgress: 'log' as unknown as () => void })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' }));
+    // Bad arguments beat an aborted signal: the caller's mistake is reported first, synchronously.
+    expect(() => probeServer('127.0.0.1:1', { size: -1, signal: AbortSignal.abort() })).toThrow(RangeError);
+  });
+
+  describe('signal and onProgress', () => {
+    /** A server that counts connections and never reads: an upload to it stalls. */
+    async function stalling() {
+      const accepted: net.Socket[] = [];
+      const server = net.createServer({ pauseOnConnect: true }, (s) => { accepted.push(s); s.on('error', () => undefined); });
+      const port = await listen(server);
+      const connections = () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+      return { server, port, accepted, connections };
+    }
+    const handles = (kind: string) => process.getActiveResourcesInfo().filter((r) => r === kind).length;
+
+    it('an already-aborted signal refuses before connecting: an AbortError as Node shapes it, the reason as its cause', async () => {
+      const { server, port, accepted } = await stalling();
+      try {
+        const reason = new Error('the caller gave up');
+        const sockets = handles('TCPSocketWrap');
+        const refused = probeServer(`http://127.0.0.1:${port}/`, { signal: AbortSignal.abort(reason), size: 1000 });
+        // Nothing was opened, not even for a moment.
+        expect(handles('TCPSocketWrap')).toBe(sockets);
+        await expect(refused).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', message: 'The operation was aborted', cause: reason });
+        await expect(refused).rejects.toBeInstanceOf(Error);
+        // The next connection this server accepts is the first: the refused probe never connected.
+        const report = await probeServer(`http://127.0.0.1:${port}/`, { size: 0, timeout: 300 });
+        expect(report.verdict).toBe('timeout');
+        expect(accepted).toHaveLength(1);
+      } finally {
+        for (const s of accepted) s.destroy();
+        await closeServer(server);
+      }
+    });
+
+    it('aborting mid-upload rejects at once and leaves nothing open: no socket, no timer, no listener', async () => {
+      const { server, port, accepted, connections } = await stalling();
+      try {
+        const timers = handles('Timeout');
+        const controller = new AbortController();
+        const heard: ProbeProgress[] = [];
+        // head-first with a long pause and a long timeout: every timer the probe could own is armed.
+        const probe = probeServer(`http://127.0.0.1:${port}/`, {
+          size: 64 * 2 ** 20, timeout: 600_000, order: 'head-first', headPause: 600_000, signal: controller.signal,
+          onProgress: (p) => heard.push(p),
+        });
+        // Within a step onProgress hears again, never sooner than 100 ms after the last time.
+        while (accepted.length === 0 || heard.filter((p) => p.step === 'upload').length < 3) await new Promise((r) => setTimeout(r, 5));
+        const uploads = heard.filter((p) => p.step === 'upload');
+        for (let i = 1; i < uploads.length; i++) expect(uploads[i].elapsedMs - uploads[i - 1].elapsedMs).toBeGreaterThanOrEqual(100);
+        const steps = heard.map((p) => p.step).filter((step, i, all) => step !== all[i - 1]);
+        const closed = new Promise((resolve) => accepted[0].once('close', resolve));
+        accepted[0].resume();
+        const sockets = handles('TCPSocketWrap'); // the probe's and the one this server accepted among them
+        expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+        controller.abort();
+        const error = await probe.then(() => undefined, (err: unknown) => err);
+        expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: controller.signal.reason });
+        expect(classifyConnectionError(error)).toBe('aborted');
+        expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+        expect(handles('Timeout')).toBeLessThanOrEqual(timers);
+        await closed; // the server saw the connection end
+        expect(await connections()).toBe(0);
+        expect(handles('TCPSocketWrap')).toBeLessThanOrEqual(sockets - 2);
+        expect(steps).toEqual(['connect', 'upload']);
+      } finally {
+        for (const s of accepted) s.destroy();
+        await closeServer(server);
+      }
+    });
+
+    it('a probe that ends on its own leaves no listener on the signal, and a later abort changes nothing', async () => {
+      const server = net.createServer((s) => { s.resume(); s.on('error', () => undefined); });
+      const port = await listen(server);
+      try {
+        const controller = new AbortController();
+        const progress: ProbeProgress[] = [];
+        let returned = false;
+        let calledEarly = false;
+        const probe = probeServer(`127.0.0.1:${port}`, {
+          size: 4 * 2 ** 20, signal: controller.signal,
+          onProgress: (p) => { calledEarly ||= !returned; progress.push(p); },
+        });
+        returned = true;
+        const report = await probe;
+        expect(calledEarly).toBe(false);
+        expect(report.verdict).toBe('clean');
+        expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+        controller.abort();
+        // What onProgress heard: the steps in order, bytes that only grow, the size and timeout given.
+        const steps = progress.map((p) => p.step).filter((step, i, all) => step !== all[i - 1]);
+        expect(steps[0]).toBe('connect');
+        expect(steps.at(-1)).toBe('wait');
+        expect(['connect', 'upload', 'wait'].filter((s) => steps.includes(s as ProbeProgress['step']))).toEqual(steps);
+        for (const [i, p] of progress.entries()) {
+          expect(p).toMatchObject({ size: 4 * 2 ** 20, timeout: 30_000 });
+          expect(p.sentBytes).toBeLessThanOrEqual(p.size);
+          if (i > 0) {
+            expect(p.sentBytes).toBeGreaterThanOrEqual(progress[i - 1].sentBytes);
+            expect(p.elapsedMs).toBeGreaterThanOrEqual(progress[i - 1].elapsedMs);
+          }
+        }
+        expect(progress.at(-1)!.sentBytes).toBeLessThanOrEqual(report.sentBytes);
+      } finally {
+        await closeServer(server);
+      }
+    });
+
+    it('onProgress hears the connect step of an unreachable server; its verdict is still a report', async () => {
+      const port = await freePort();
+      const steps: string[] = [];
+      const report = await probeServer({ host: '127.0.0.1', port }, { size: 1000, onProgress: (p) => steps.push(p.step) });
+      expect(report.verdict).toBe('unreachable');
+      expect(steps.every((s) => s === 'connect')).toBe(true);
+    });
+
+    it('an onProgress that throws stops the probe: the promise rejects with its error, the connection is closed', async () => {
+      const { server, port, accepted, connections } = await stalling();
+      try {
+        const oops = new Error('display failed');
+        let calls = 0;
+        const probe = probeServer(`http://127.0.0.1:${port}/`, {
+          size: 64 * 2 ** 20, timeout: 600_000,
+          onProgress: (p) => { calls++; if (p.step === 'upload') throw oops; },
+        });
+        await expect(probe).rejects.toBe(oops);
+        const after = calls;
+        while (accepted.length === 0) await new Promise((r) => setTimeout(r, 5));
+        accepted[0].resume();
+        if (!accepted[0].destroyed) await new Promise((resolve) => accepted[0].once('close', resolve));
+        expect(await connections()).toBe(0);
+        await new Promise((r) => setTimeout(r, 150));
+        expect(calls).toBe(after); // not called again once stopped
+      } finally {
+        for (const s of accepted) s.destroy();
+        await closeServer(server);
+      }
+    });
   });
 
   it('an unreachable server is a verdict, not a rejection', async () => {
