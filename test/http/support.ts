@@ -52,14 +52,18 @@ function bodyStream(o: UploadOptions): Readable {
   });
 }
 
-let uploadFile: string | undefined;
-/** A file of `bytes` for curl (kept for the process; removed at exit). */
+/**
+ * A file of `bytes` for curl, shared by every test process and kept between runs: one file per
+ * size, written once (through a rename, so a process never reads one half-written). A file per
+ * process removed at exit was left behind whenever the test runner ended its workers without
+ * an 'exit' event.
+ */
 function fileOf(bytes: number): string {
-  const file = path.join(os.tmpdir(), `net-linger-upload-${process.pid}-${bytes}`);
-  if (uploadFile !== file) {
-    fs.writeFileSync(file, Buffer.alloc(bytes, 0x75));
-    uploadFile = file;
-    process.once('exit', () => fs.rmSync(file, { force: true }));
+  const file = path.join(os.tmpdir(), `net-linger-upload-${bytes}`);
+  if (fs.statSync(file, { throwIfNoEntry: false })?.size !== bytes) {
+    const partial = `${file}.${process.pid}`;
+    fs.writeFileSync(partial, Buffer.alloc(bytes, 0x75));
+    fs.renameSync(partial, file);
   }
   return file;
 }
