@@ -24,6 +24,7 @@ const FORKS_ONLY = [
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
+    globalSetup: ['./test/support/temp-root.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [

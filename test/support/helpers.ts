@@ -52,7 +52,7 @@ export function cliForOtherUsers(): { cli: string; env: Record<string, string> }
   const prebuild = process.env.NET_LINGER_BINARY;
   if (open(root) && (!prebuild || open(prebuild))) return { cli: cli(root), env: {} };
   if (!copyForOthers) {
-    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'net-linger-cli-'));
+    const copy = fs.mkdtempSync(path.join(process.env.NET_LINGER_TEST_TMP ?? os.tmpdir(), 'cli-'));
     fs.chmodSync(copy, 0o755);
     for (const part of ['package.json', 'binding.gyp', 'dist', path.join('build', 'Release'), path.join('node_modules', 'node-gyp-build')]) {
       if (fs.existsSync(path.join(root, part))) fs.cpSync(path.join(root, part), path.join(copy, part), { recursive: true });
@@ -62,7 +62,6 @@ export function cliForOtherUsers(): { cli: string; env: Record<string, string> }
       fs.cpSync(prebuild, path.join(copy, 'prebuild'), { recursive: true });
       env.NET_LINGER_BINARY = path.join(copy, 'prebuild');
     }
-    process.once('exit', () => fs.rmSync(copy, { recursive: true, force: true }));
     copyForOthers = { cli: cli(copy), env };
   }
   return copyForOthers;
