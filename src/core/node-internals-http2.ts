@@ -5,7 +5,7 @@
 // run by test/http/http2.test.ts on 20.20.2, 22.23.5, 24.22.3 and 26.12.1. A runtime outside that list (another Node major, Bun,
 // Deno) is refused with ERR_NET_LINGER_UNSUPPORTED before anything is touched: a half-working
 // mode would be worse than Node's default.
-import type net from 'node:net';
+import net from 'node:net';
 import type http2 from 'node:http2';
 import { currentRuntime, runtimeName } from './node-internals.js';
 
@@ -51,6 +51,21 @@ export function boundSession(socket: net.Socket): http2.ServerHttp2Session | und
     if (isServerSession(value)) return value;
   }
   return undefined;
+}
+
+/**
+ * The TCP socket under a server-side TLS socket: `tlsSocket._handle._parentWrap`, the net.Socket
+ * the TLS layer was wrapped around (_tls_wrap.js `_wrapHandle`, same field on 18.20.8, 20.20.2,
+ * 22.23.5, 24.22.3, 26.12.1), or undefined for a plain socket or once the handle is gone.
+ * Node 18 does not destroy a TLS socket when the TCP socket under it is destroyed (Node 20 and
+ * later do): the TLS socket then looks open, and a session destroyed later writes its last
+ * frames through a stream that is gone (Node 18.20.8 was seen to crash in
+ * Http2Session::Close -> TLSWrap::EncOut). The caller closes the TLS socket with it.
+ */
+export function tcpUnderTls(socket: net.Socket): net.Socket | undefined {
+  const handle = (socket as unknown as { _handle?: { _parentWrap?: unknown } | null })._handle;
+  const parent = handle?._parentWrap;
+  return parent instanceof net.Socket && parent !== socket ? parent : undefined;
 }
 
 /**

@@ -3,7 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { isConnectionReset } from '../core/errors.js';
 import { restartReading } from '../core/node-internals-http.js';
-import { boundSession, detachCompatDataForwarder, http2Unsupported } from '../core/node-internals-http2.js';
+import { boundSession, detachCompatDataForwarder, http2Unsupported, tcpUnderTls } from '../core/node-internals-http2.js';
 import { pollWithBackoff } from '../core/poll.js';
 import { type EndReason, type LingerState, ServerController, controllerFor } from './controller.js';
 import type { LingeringCloseCounts, LingeringCloseHandle, LingeringCloseOptions } from './lingering-close.js';
@@ -127,6 +127,15 @@ class Http2Controller extends ServerController<Http2LingeringCloseCounts> implem
     session.goaway = overrideSessionGoaway as http2.ServerHttp2Session['goaway'];
     socket.end = overrideSocketEnd as net.Socket['end'];
     socket.destroy = overrideSocketDestroy as net.Socket['destroy'];
+    // Node 18 leaves a TLS socket open when the TCP socket under it is destroyed (a shutdown
+    // library destroying the server's 'connection' sockets): close it with it, as Node 20+ does,
+    // so that no session end writes through a connection that is gone.
+    const under = tcpUnderTls(socket);
+    if (under) {
+      const closeWith = () => { if (!socket.destroyed) protoOf(socket, 'destroy').call(socket); };
+      if (under.destroyed) closeWith();
+      else under.once('close', closeWith);
+    }
   }
 
   private watchStream(stream: http2.ServerHttp2Stream, session: http2.ServerHttp2Session, state: SessionState): void {
@@ -226,6 +235,8 @@ class Http2Controller extends ServerController<Http2LingeringCloseCounts> implem
    * the wait.
    */
   deferEnd(session: http2.ServerHttp2Session, state: SessionState, kind: 'goaway' | 'close' | 'destroy', args: unknown[] = []): boolean {
+    // A connection already gone has nothing left to deliver: Node's own call, at once.
+    if (state.socket.destroyed) return false;
     if (!state.waiting) {
       const leaving = [...state.streams].filter((stream) => !stream.destroyed && stream.writableEnded);
       if (leaving.length === 0) return false;

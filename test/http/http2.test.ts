@@ -428,6 +428,47 @@ describe.skipIf(!linux)('lingering caps and leaks', () => {
     expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(before);
   });
 
+  it("a shutdown that destroys the server's TCP sockets while a session end waits: the TLS socket closes with them, the session ends, nothing lingers", async () => {
+    // Shutdown libraries destroy the sockets of the server's 'connection' event: under TLS, the
+    // TCP socket below the TLS socket. Node 18 left the TLS socket open, and the session end the
+    // integration had deferred then wrote through a connection that was gone (a crash in Node
+    // 18.20.8's Http2Session::Close); Node 20 and later close it themselves.
+    const server = http2.createSecureServer({ key, cert });
+    const tcp = new Set<net.Socket>();
+    const tlsSockets = new Set<net.Socket>();
+    server.on('connection', (socket: net.Socket) => { tcp.add(socket); });
+    server.on('secureConnection', (socket: net.Socket) => {
+      tlsSockets.add(socket);
+      socket.once('close', () => tlsSockets.delete(socket));
+    });
+    let deferred = false;
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      stream.respond({ ':status': 413 });
+      stream.end(ANSWER);
+      stream.session?.destroy();
+      deferred = !stream.session?.destroyed;
+      // The shutdown, at once: every TCP socket of the server.
+      for (const socket of tcp) socket.destroy();
+    });
+    const handle = enableLingeringClose(server, { lingeringTime: 5_000, lingeringTimeout: 2_000 }) as Http2LingeringCloseHandle;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = http2.connect(`https://127.0.0.1:${(server.address() as net.AddressInfo).port}`, { rejectUnauthorized: false });
+    client.on('error', () => {});
+    const req = client.request({ ':method': 'POST', ':path': '/' });
+    req.on('error', () => {});
+    req.write(Buffer.alloc(64 * 1024));
+    try {
+      await until(() => tcp.size === 1 && [...tcp].every((s) => s.destroyed), 5_000, 'the TCP socket destroyed');
+      await until(() => tlsSockets.size === 0, 3_000, 'the TLS socket closed with it');
+      await until(() => handle.lingering === 0, 3_000, 'nothing lingering');
+      expect(deferred).toBe(true);
+    } finally {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('a session left idle by an early response whose client answers nothing is closed after an unanswered PING', async () => {
     const server = http2.createServer();
     server.on('stream', (stream) => {
