@@ -118,6 +118,7 @@ export class Drain {
   private readonly reader: SocketReader;
   /** Reads land in the shared discard buffer (no Buffer per read); false: read as a stream. */
   inPlace = false;
+  private listensData = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -148,7 +149,6 @@ export class Drain {
    */
   start(options: DrainStartOptions = {}): boolean {
     const { socket, caps } = this;
-    socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('finish', this.onFinish);
     socket.on('error', this.onError);
@@ -165,6 +165,9 @@ export class Drain {
     // Before reading starts: what the stream already holds still comes as 'data', later reads
     // go to the shared buffer (and restart the handle's reads where Node 18/20's http stopped them).
     this.inPlace = readIntoUserBuffer(socket, DISCARD, this.onDiscarded);
+    // Then 'data' can only bring what the stream already held: without any, no listener at all.
+    this.listensData = !this.inPlace || socket.readableLength > 0;
+    if (this.listensData) socket.on('data', this.onData);
     if (options.startReading) options.startReading();
     else this.reader.resume();
     if (options.halfClose) options.halfClose();
@@ -180,7 +183,7 @@ export class Drain {
     const { socket } = this;
     if (this.timer) clearTimeout(this.timer);
     if (this.caps.signal) unwatchSignal(this.caps.signal, this.onAbort);
-    socket.off('data', this.onData);
+    if (this.listensData) socket.off('data', this.onData);
     socket.off('end', this.onEnd);
     socket.off('finish', this.onFinish);
     socket.off('error', this.onError);

@@ -35,8 +35,19 @@ interface ReadSymbols {
   generator: symbol;
 }
 
-/** The three symbols found on this socket by their descriptions, or null when any is missing. */
+// stream_base_commons creates the symbols once per process: found on the first socket, then
+// only checked (an own property of each socket) instead of scanning every socket's symbols.
+let known: ReadSymbols | null = null;
+
+/** The three symbols, own properties of this socket, or null when any is missing. */
 function readSymbols(socket: net.Socket): ReadSymbols | null {
+  if (known && Object.hasOwn(socket, known.buffer) && Object.hasOwn(socket, known.callback) && Object.hasOwn(socket, known.generator)) return known;
+  const found = scanSymbols(socket);
+  if (found) known = found;
+  return found;
+}
+
+function scanSymbols(socket: net.Socket): ReadSymbols | null {
   let buffer: symbol | undefined;
   let callback: symbol | undefined;
   let generator: symbol | undefined;
