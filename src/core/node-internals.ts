@@ -1,5 +1,6 @@
 // Every private Node field and runtime difference net-linger relies on, in one place (this file,
-// and node-internals-http.ts for Node's HTTP server, which only the HTTP integration reads).
+// node-internals-http.ts for Node's HTTP server, which only the HTTP integration reads, and
+// node-internals-read.ts for the user-buffer read path the drain discards through).
 //
 // Checked on Node.js 18.20, 20.20, 22.x, 24.x and 26.x (the runtime matrix, npm run test:matrix),
 // Bun 1.3 and Deno 2 (Deno has no descriptor: callers get ERR_NET_LINGER_UNSUPPORTED). When a
