@@ -13,8 +13,9 @@ import { SocketReader } from '../core/reader.js';
 //
 // Discarding costs what nginx's does: on Node's TCP sockets every read of every draining socket
 // lands in the one DISCARD buffer below (Node's user-buffer read path, node-internals-read.ts)
-// instead of a fresh 64 KiB Buffer per read left to the GC. Elsewhere (TLS, Bun, Deno) the
-// socket is read as any stream is, and the chunks are dropped.
+// instead of a fresh 64 KiB Buffer per read left to the GC. Elsewhere (TLS, Bun, Deno), and
+// where other code still listens for 'data', the socket is read as any stream is, and the chunks
+// are dropped.
 
 /**
  * The one buffer every draining socket reads into and nobody reads from: shared, since each read
@@ -164,7 +165,8 @@ export class Drain {
     }
     // Before reading starts: what the stream already holds still comes as 'data', later reads
     // go to the shared buffer (and restart the handle's reads where Node 18/20's http stopped them).
-    this.inPlace = readIntoUserBuffer(socket, DISCARD, this.onDiscarded);
+    // Unless other code still listens for 'data': it keeps seeing every chunk, read the usual way.
+    this.inPlace = socket.listenerCount('data') === 0 && readIntoUserBuffer(socket, DISCARD, this.onDiscarded);
     // Then 'data' can only bring what the stream already held: without any, no listener at all.
     this.listensData = !this.inPlace || socket.readableLength > 0;
     if (this.listensData) socket.on('data', this.onData);
