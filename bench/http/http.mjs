@@ -39,6 +39,12 @@ function startNodeServer(variant, limit) {
           child.once('message', (reply) => { clearTimeout(timer); done(reply.stats); });
           child.send('stats');
         }),
+        /** Starts the server's own event-loop delay and memory peaks afresh. */
+        mark: () => new Promise((done, fail) => {
+          const timer = setTimeout(() => fail(new Error(`${variant} server did not answer 'mark' in 5 s`)), 5000);
+          child.once('message', () => { clearTimeout(timer); done(); });
+          child.send('mark');
+        }),
         async stop() {
           if (child.exitCode === null && child.signalCode === null) child.send('stop');
           const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
@@ -164,12 +170,15 @@ export async function runKeepAlive({ trials = 16, duration = 1, connections = 32
 
 // ---------------------------------------------------------------- the 413 storm
 
-function runStormClient(port, clients, bytes, timeoutMs) {
-  const child = fork(path.join(here, 'storm-client.mjs'), [String(port), String(clients), String(bytes), String(timeoutMs)],
+function runStormClient(port, clients, bytes, timeoutMs, { fin = true, holdMs = 0, onAnswered = () => {} } = {}) {
+  const child = fork(path.join(here, 'storm-client.mjs'), [String(port), String(clients), String(bytes), String(timeoutMs), fin ? 'fin' : 'nofin', String(holdMs)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let result;
-    child.on('message', (message) => { result = message; });
+    child.on('message', (message) => {
+      if (message.answered) onAnswered();
+      else result = message;
+    });
     child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`storm client exited ${code}`))));
   });
 }
@@ -197,18 +206,22 @@ export const STORM_SERVERS = [
   { name: 'nginx', kind: 'nginx' },
 ];
 
-async function stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs }) {
+async function stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs, fin, holdMs }) {
   const server = spec.kind === 'nginx' ? await startNginx(nginxBinary) : await startNodeServer(spec.variant, limit);
   if (server.unavailable) return { unavailable: server.unavailable };
   try {
     await sleep(100);
     const pids = server.pids();
+    await server.mark?.();
     const peakReset = pids.every(resetPeak);
     const baseline = sum(pids.map(rssMiB));
     const fds0 = sum(pids.map(fdCount));
     const cpu0 = serverCpu(pids);
-    const client = await runStormClient(server.port, clients, bytes, timeoutMs);
-    const states = await drained(server.port, 5000);
+    // Without FIN: the server's RSS once every client has its answer, while each connection lingers idle.
+    let answeredRssMiB = null;
+    const client = await runStormClient(server.port, clients, bytes, timeoutMs,
+      { fin, holdMs, onAnswered: () => { answeredRssMiB = sum(pids.map(rssMiB)); } });
+    const states = await drained(server.port, fin ? 5000 : 15_000);
     // The server's own view: connections it still counts as lingering end by the client's FIN,
     // which has arrived for every client by now; give them a bounded moment.
     let stats = server.stats ? await server.stats() : null;
@@ -227,6 +240,8 @@ async function stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs 
       baselineRssMiB: baseline,
       peakRssMiB: peak,
       rssGrowthKiBPerUpload: ((peak - baseline) * 1024) / clients,
+      heldKiBPerConnection: answeredRssMiB == null ? null : ((answeredRssMiB - baseline) * 1024) / clients,
+      loopDelayMs: stats?.loopDelayMs ?? null,
       peakReset,
       leftOpen: (states.ESTABLISHED ?? 0) + (states.CLOSE_WAIT ?? 0),
       fdsLeft,
@@ -241,19 +256,23 @@ async function stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs 
   }
 }
 
-export async function runStorm({ trials = 3, clients = 200, bytes = 10_000_000, limit = 2 ** 20, timeoutMs = 60_000, log = () => {} } = {}) {
+/**
+ * fin false: clients that never send their FIN (storm-client.mjs 'nofin'), each holding its
+ * connection silent for holdMs after its answer; then the control (which resets) is left out.
+ */
+export async function runStorm({ trials = 3, clients = 200, bytes = 10_000_000, limit = 2 ** 20, timeoutMs = 60_000, fin = true, holdMs = 8000, log = () => {} } = {}) {
   const nginxBinary = ensureNginx(log);
-  const servers = STORM_SERVERS.filter((s) => s.kind !== 'nginx' || nginxBinary);
+  const servers = STORM_SERVERS.filter((s) => (s.kind !== 'nginx' || nginxBinary) && (fin || s.variant !== 'plain'));
   const samples = new Map(servers.map((s) => [s, []]));
   const unavailable = {};
   if (!nginxBinary) unavailable.nginx = 'nginx is not installed and could not be installed';
   for (let trial = 0; trial < trials; trial++) {
     for (const spec of shuffled(servers, 0x413 + trial)) {
       if (unavailable[spec.name]) continue;
-      const sample = await stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs });
+      const sample = await stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs, fin, holdMs });
       if (sample.unavailable) { unavailable[spec.name] = sample.unavailable; continue; }
       samples.get(spec).push(sample);
-      log(`  storm trial ${trial + 1}/${trials}: ${spec.name}: ${sample.clean}/${clients} clean, ${sample.serverCpuSeconds.toFixed(2)} s CPU`);
+      log(`  storm${fin ? '' : ' without FIN'} ×${clients} trial ${trial + 1}/${trials}: ${spec.name}: ${sample.clean}/${clients} clean, ${sample.serverCpuSeconds.toFixed(2)} s CPU`);
     }
   }
   const rows = servers.filter((s) => samples.get(s).length).map((spec) => {
@@ -275,6 +294,8 @@ export async function runStorm({ trials = 3, clients = 200, bytes = 10_000_000, 
       peakRssMiB: pick((x) => x.peakRssMiB),
       maxPeakRssMiB: Math.max(...s.map((x) => x.peakRssMiB)),
       rssGrowthKiBPerUpload: pick((x) => x.rssGrowthKiBPerUpload),
+      heldKiBPerConnection: s[0].heldKiBPerConnection == null ? null : pick((x) => x.heldKiBPerConnection),
+      loopDelayMs: s[0].loopDelayMs ? { p50: pick((x) => x.loopDelayMs.p50), p99: pick((x) => x.loopDelayMs.p99), max: pick((x) => x.loopDelayMs.max) } : null,
       seconds: pick((x) => x.seconds),
       clientMaxMs: Math.max(...s.map((x) => x.clientMs.max)),
       leftOpen: Math.max(...s.map((x) => x.leftOpen)),
@@ -287,7 +308,7 @@ export async function runStorm({ trials = 3, clients = 200, bytes = 10_000_000, 
       peakMemoryMiB: s[0].peakMemoryMiB ? Object.fromEntries(Object.keys(s[0].peakMemoryMiB).map((k) => [k, pick((x) => x.peakMemoryMiB[k])])) : null,
     };
   });
-  return { trials, clients, bytes, limit, timeoutMs, unavailable, rows };
+  return { trials, clients, bytes, limit, timeoutMs, fin, holdMs: fin ? null : holdMs, unavailable, rows };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -297,5 +318,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const out = {};
   if (part !== 'storm') out.keepAlive = await runKeepAlive(quick ? { trials: 1, duration: 1, log } : { log });
   if (part !== 'keepalive') out.storm = await runStorm(quick ? { trials: 1, clients: 20, bytes: 2_000_000, log } : { log });
+  if (part === 'nofin') out.stormNoFin = await runStorm({ trials: 1, clients: quick ? 20 : 200, bytes: 2_000_000, fin: false, log });
   console.log(JSON.stringify(out, null, 1));
 }

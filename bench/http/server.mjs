@@ -8,6 +8,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { root } from '../lib/build.mjs';
 
 const require = createRequire(import.meta.url);
@@ -68,10 +69,20 @@ setInterval(() => {
   for (const key of Object.keys(peakMemory)) peakMemory[key] = Math.max(peakMemory[key], m[key]);
 }, 10).unref();
 
+// The event loop's delay from 'mark' (just before a storm) to 'stats': how long a request arriving
+// meanwhile would have waited for the loop. 1 ms resolution, so the figures include up to 1 ms of sampling.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+const loopDelayMs = () => ({ p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 });
+
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => process.send({ port: server.address().port }));
 process.on('message', (message) => {
-  if (message === 'stats') {
-    process.send({ stats: { clientErrors, clientErrorCodes, peakMemory, maxLingering, lingeringNow: handle ? handle.lingering : 0, counts: handle?.counts ? { ...handle.counts } : null } });
+  if (message === 'mark') {
+    loopDelay.reset();
+    for (const key of Object.keys(peakMemory)) peakMemory[key] = 0;
+    process.send({ marked: true });
+  } else if (message === 'stats') {
+    process.send({ stats: { loopDelayMs: loopDelayMs(), clientErrors, clientErrorCodes, peakMemory, maxLingering, lingeringNow: handle ? handle.lingering : 0, counts: handle?.counts ? { ...handle.counts } : null } });
   } else if (message === 'stop') {
     process.exit(0);
   }

@@ -1,5 +1,7 @@
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { decoderHeldBytes } from '../core/node-internals.js';
+import { readIntoUserBuffer } from '../core/node-internals-read.js';
 import { SocketReader } from '../core/reader.js';
 
 // The one drain engine: after our FIN, read and discard what the peer still sends until its FIN,
@@ -8,6 +10,19 @@ import { SocketReader } from '../core/reader.js';
 // never blocks the event loop (reads through Node's own stream, one unref'd timer), keeps one
 // clock (performance.now()) and owns the defaults. How a close ends (a plain destroy, an RST,
 // a report) stays with the caller: the engine only says what happened.
+//
+// Discarding costs what nginx's does: on Node's TCP sockets every read of every draining socket
+// lands in the one DISCARD buffer below (Node's user-buffer read path, node-internals-read.ts)
+// instead of a fresh 64 KiB Buffer per read left to the GC. Elsewhere (TLS, Bun, Deno), and
+// where other code still listens for 'data', the socket is read as any stream is, and the chunks
+// are dropped.
+
+/**
+ * The one buffer every draining socket reads into and nobody reads from: shared, since each read
+ * is reported and forgotten synchronously; 64 KiB, Node's own read size, so a drain makes no more
+ * reads than before. Held for the life of the process (a handle does not keep it alive).
+ */
+const DISCARD = new Uint8Array(64 * 1024);
 
 /** nginx's lingering_time: upper bound for the whole drain, in ms. */
 export const DEFAULT_LINGERING_TIME = 30_000;
@@ -102,6 +117,9 @@ export class Drain {
   private bufferedChars: number;
   private readonly encoding: BufferEncoding | null;
   private readonly reader: SocketReader;
+  /** Reads land in the shared discard buffer (no Buffer per read); false: read as a stream. */
+  inPlace = false;
+  private listensData = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -113,7 +131,8 @@ export class Drain {
     this.lastActivity = this.startedAt;
     this.encoding = socket.readableEncoding;
     this.bytesReadAtStart = socket.bytesRead;
-    this.bufferedBytes = this.encoding ? 0 : socket.readableLength;
+    // With an encoding, bytesRead already counts the start of a character the decoder holds.
+    this.bufferedBytes = this.encoding ? decoderHeldBytes(socket) : socket.readableLength;
     this.bufferedChars = this.encoding ? socket.readableLength : 0;
     // Also a socket a leftover 'readable' listener keeps in paused mode (see SocketReader).
     this.reader = new SocketReader(socket);
@@ -131,7 +150,6 @@ export class Drain {
    */
   start(options: DrainStartOptions = {}): boolean {
     const { socket, caps } = this;
-    socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('finish', this.onFinish);
     socket.on('error', this.onError);
@@ -145,6 +163,13 @@ export class Drain {
       }
       watchSignal(caps.signal, this.onAbort);
     }
+    // Before reading starts: what the stream already holds still comes as 'data', later reads
+    // go to the shared buffer (and restart the handle's reads where Node 18/20's http stopped them).
+    // Unless other code still listens for 'data': it keeps seeing every chunk, read the usual way.
+    this.inPlace = socket.listenerCount('data') === 0 && readIntoUserBuffer(socket, DISCARD, this.onDiscarded);
+    // Then 'data' can only bring what the stream already held: without any, no listener at all.
+    this.listensData = !this.inPlace || socket.readableLength > 0;
+    if (this.listensData) socket.on('data', this.onData);
     if (options.startReading) options.startReading();
     else this.reader.resume();
     if (options.halfClose) options.halfClose();
@@ -160,7 +185,7 @@ export class Drain {
     const { socket } = this;
     if (this.timer) clearTimeout(this.timer);
     if (this.caps.signal) unwatchSignal(this.caps.signal, this.onAbort);
-    socket.off('data', this.onData);
+    if (this.listensData) socket.off('data', this.onData);
     socket.off('end', this.onEnd);
     socket.off('finish', this.onFinish);
     socket.off('error', this.onError);
@@ -178,6 +203,12 @@ export class Drain {
       this.bufferedBytes += Buffer.byteLength(take === chunk.length ? chunk : chunk.slice(0, take), this.encoding ?? 'utf8');
       this.bufferedChars -= take;
     }
+    this.lastActivity = performance.now();
+    this.hooks.data?.();
+  };
+
+  /** A read that landed in the shared buffer: `bytes` discarded (bytesRead counts them). */
+  private readonly onDiscarded = () => {
     this.lastActivity = performance.now();
     this.hooks.data?.();
   };

@@ -1,5 +1,6 @@
 // Every private Node field and runtime difference net-linger relies on, in one place (this file,
-// and node-internals-http.ts for Node's HTTP server, which only the HTTP integration reads).
+// node-internals-http.ts for Node's HTTP server, which only the HTTP integration reads, and
+// node-internals-read.ts for the user-buffer read path the drain discards through).
 //
 // Checked on Node.js 18.20, 20.20, 22.x, 24.x and 26.x (the runtime matrix, npm run test:matrix),
 // Bun 1.3 and Deno 2 (Deno has no descriptor: callers get ERR_NET_LINGER_UNSUPPORTED). When a
@@ -107,6 +108,22 @@ interface DecodingState {
   encoding?: string | null;
 }
 
+/** The start of an incomplete character a StringDecoder holds (its lastChar/lastNeed/lastTotal); null where it lacks them. */
+function heldBytes(decoder: NonNullable<DecodingState['decoder']>): Buffer | null {
+  const { lastChar, lastNeed, lastTotal } = decoder;
+  if (!Buffer.isBuffer(lastChar) || typeof lastNeed !== 'number' || typeof lastTotal !== 'number') return null;
+  return lastNeed > 0 ? Buffer.from(lastChar.subarray(0, Math.max(0, lastTotal - lastNeed))) : Buffer.alloc(0);
+}
+
+/**
+ * How many bytes of an incomplete character setEncoding()'s decoder holds (read, not yet text):
+ * 0 without a decoder, or where the runtime's decoder does not say.
+ */
+export function decoderHeldBytes(socket: net.Socket): number {
+  const decoder = (socket as unknown as { _readableState?: DecodingState })._readableState?.decoder;
+  return decoder ? heldBytes(decoder)?.length ?? 0 : 0;
+}
+
 /**
  * Undoes setEncoding() on a socket without losing a byte: clears `_readableState.decoder` and
  * `.encoding` (plain fields on Node 18/20; accessors that clear a bit of the state on 22-26, so
@@ -119,13 +136,8 @@ export function dropDecoder(socket: net.Socket, encoding: BufferEncoding): Buffe
   const state = (socket as unknown as { _readableState?: DecodingState })._readableState;
   const decoder = state?.decoder;
   if (!state || !decoder) return Buffer.alloc(0);
-  let held = Buffer.alloc(0);
-  const { lastChar, lastNeed, lastTotal } = decoder;
-  if (Buffer.isBuffer(lastChar) && typeof lastNeed === 'number' && typeof lastTotal === 'number') {
-    if (lastNeed > 0) held = Buffer.from(lastChar.subarray(0, Math.max(0, lastTotal - lastNeed)));
-  } else if (typeof decoder.end === 'function') {
-    held = Buffer.from(decoder.end(), encoding);
-  }
+  let held = heldBytes(decoder);
+  if (held === null) held = typeof decoder.end === 'function' ? Buffer.from(decoder.end(), encoding) : Buffer.alloc(0);
   state.decoder = null;
   state.encoding = null;
   return held;

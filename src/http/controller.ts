@@ -3,8 +3,9 @@
 // connections (lingering-close.ts, http2.ts).
 import type net from 'node:net';
 import tls from 'node:tls';
+import { Drain, type DrainStartOptions } from '../close/drain.js';
 import { resetClose } from '../close/reset-close.js';
-import { NetLingerError } from '../core/errors.js';
+import { NetLingerError, isConnectionReset } from '../core/errors.js';
 import { DEFAULTS, validateOptions } from './options.js';
 import type { LingeringCloseCounts, LingeringCloseOptions } from './lingering-close.js';
 
@@ -69,6 +70,35 @@ export abstract class ServerController<Counts extends LingeringCloseCounts> {
     }
     // The prototype's destroy: the socket's own is overridden while it lingers.
     (Object.getPrototypeOf(socket) as net.Socket).destroy.call(socket);
+  }
+
+  /**
+   * Drains a socket that lingers from now on, on the engine gracefulClose uses (close/drain.ts,
+   * which discards into one shared buffer): ends it at the client's FIN once the response has
+   * left, or at a cap; counts how it ended once it has closed, then calls `closed`.
+   */
+  protected drain(socket: net.Socket, state: LingerState, start: DrainStartOptions, closed?: () => void): void {
+    const { lingeringTime, lingeringTimeout } = this.opts;
+    const drain: Drain = new Drain(socket, { lingeringTime, lingeringTimeout }, {
+      // The client's FIN, once the response has left: everything it sent has been read.
+      done: () => this.endLinger(socket, state, 'fin'),
+      error: (err) => { state.reason ??= isConnectionReset(err) ? 'reset' : 'error'; },
+      cap: () => this.endLinger(socket, state, 'cap'),
+      close: () => {
+        if (drain.peerEnded && drain.writeDone) state.reason ??= 'fin';
+        this.active.delete(socket);
+        const t = this.totals;
+        switch (state.reason) {
+          case 'fin': t.endedByFin++; break;
+          case 'cap': t.endedByCap++; break;
+          case 'reset': t.endedByReset++; break;
+          case 'close': t.endedByClose++; break;
+          default: t.endedByError++;
+        }
+        closed?.();
+      },
+    });
+    drain.start(start);
   }
 
   /** A new connection of the server's: hang the close overrides on it. */

@@ -323,8 +323,12 @@ class Http2Controller extends ServerController<Http2LingeringCloseCounts> implem
     }
   }
 
-  /** The session let the socket go (finishSessionClose's end()): linger, or false for Node's close. */
-  linger(socket: net.Socket, state: SocketState): boolean {
+  /**
+   * The session let the socket go (finishSessionClose's end(...args)): linger on the drain engine
+   * HTTP/1 uses, ending the socket with `end` (the FIN after everything queued). Returns false,
+   * having done nothing, when maxLingering says Node's close applies.
+   */
+  linger(socket: net.Socket, state: SocketState, end: () => void): boolean {
     if (this.active.size >= this.opts.maxLingering) {
       this.totals.overMaxLingering++;
       return false;
@@ -332,46 +336,9 @@ class Http2Controller extends ServerController<Http2LingeringCloseCounts> implem
     state.phase = Phase.Lingering;
     this.active.add(socket);
     this.totals.lingered++;
-    const { lingeringTime, lingeringTimeout } = this.opts;
-    const start = Date.now();
-    let last = start;
-    let timer: NodeJS.Timeout | undefined;
-    const tick = () => {
-      const now = Date.now();
-      const left = Math.min(start + lingeringTime, last + lingeringTimeout) - now;
-      if (left > 0) timer = setTimeout(tick, left).unref();
-      else this.endLinger(socket, state, 'cap');
-    };
-    const onData = () => { last = Date.now(); };
-    const onEnd = () => {
-      state.reason ??= 'fin';
-      if (socket.writableFinished) this.endLinger(socket, state, 'fin');
-      else socket.once('finish', () => this.endLinger(socket, state, 'fin'));
-    };
-    const onError = (err: NodeJS.ErrnoException) => { state.reason ??= isConnectionReset(err) ? 'reset' : 'error'; };
-    const onClose = () => {
-      if (timer) clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('error', onError);
-      this.active.delete(socket);
-      const t = this.totals;
-      switch (state.reason) {
-        case 'fin': t.endedByFin++; break;
-        case 'cap': t.endedByCap++; break;
-        case 'reset': t.endedByReset++; break;
-        case 'close': t.endedByClose++; break;
-        default: t.endedByError++;
-      }
-    };
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('error', onError);
-    socket.once('close', onClose);
-    timer = setTimeout(tick, Math.min(lingeringTime, lingeringTimeout)).unref();
+    this.drain(socket, state, { halfClose: end, startReading: () => restartReading(socket) });
     return true;
   }
-
 }
 
 function remoteClosed(stream: http2.ServerHttp2Stream): boolean {
@@ -436,17 +403,18 @@ function overrideSocketEnd(this: net.Socket, ...args: unknown[]): net.Socket {
   // finishSessionClose: the session has let go of the socket and ends it (end(cb), no data).
   const plain = args.length === 0 || (args.length === 1 && typeof args[0] === 'function');
   if (state && plain && state.phase === Phase.Open && state.controller.enabled && !this.destroyed && boundSession(this) === undefined) {
+    let result: net.Socket | undefined;
+    // The FIN follows everything queued; from now on read and discard until the client's FIN.
+    const end = () => { result = protoOf(this, 'end').apply(this, args) as net.Socket; };
     let lingering = false;
     try {
-      lingering = state.controller.linger(this, state);
+      lingering = state.controller.linger(this, state, end);
     } catch {
       lingering = (state.phase as Phase) === Phase.Lingering;
     }
     if (!lingering) state.phase = Phase.DefaultClose;
-    const result = protoOf(this, 'end').apply(this, args) as net.Socket;
-    // The FIN follows everything queued; from now on read and discard until the client's FIN.
-    if (lingering) restartReading(this);
-    return result;
+    if (result === undefined) end();
+    return result ?? this;
   }
   return protoOf(this, 'end').apply(this, args) as net.Socket;
 }

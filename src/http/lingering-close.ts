@@ -2,7 +2,6 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Drain } from '../close/drain.js';
 import { isConnectionReset } from '../core/errors.js';
 import { type HttpIncomingInternals, detachHttpParser, foreignHttpRuntime, httpConnection, httpErrorSeen, releaseHttpParser, restartReading, wrapHttpEndListener } from '../core/node-internals-http.js';
 import { invalidArgType } from '../core/validate.js';
@@ -213,29 +212,11 @@ class Controller extends ServerController<LingeringCloseCounts> implements Linge
     // request from inside it): what it pushes into the destroyed request asks the socket to
     // pause (parserOnBody's readStop). Nothing may pause a lingering socket: it must drain.
     socket.pause = keepFlowing;
-    const { lingeringTime, lingeringTimeout } = this.opts;
-    const drain = new Drain(socket, { lingeringTime, lingeringTimeout }, {
-      // The client's FIN, once the response has left: everything it sent has been read.
-      done: () => this.endLinger(socket, state, 'fin'),
-      error: (err) => { state.reason ??= isConnectionReset(err) ? 'reset' : 'error'; },
-      cap: () => this.endLinger(socket, state, 'cap'),
-      close: () => {
-        releaseHttpParser(socket);
-        if (drain.peerEnded && drain.writeDone) state.reason ??= 'fin';
-        this.active.delete(socket);
-        const t = this.totals;
-        switch (state.reason) {
-          case 'fin': t.endedByFin++; break;
-          case 'cap': t.endedByCap++; break;
-          case 'reset': t.endedByReset++; break;
-          case 'close': t.endedByClose++; break;
-          default: t.endedByError++;
-        }
-        this.uninstallCloseAll();
-      },
-    });
     // The FIN follows the response (end() sends it after every queued write); then read and discard.
-    drain.start({ halfClose: () => proto(socket, 'end').call(socket), startReading: () => restartReading(socket) });
+    this.drain(socket, state, { halfClose: () => proto(socket, 'end').call(socket), startReading: () => restartReading(socket) }, () => {
+      releaseHttpParser(socket);
+      this.uninstallCloseAll();
+    });
     return true;
   }
 
