@@ -1,6 +1,5 @@
 import http2 from 'node:http2';
 import net from 'node:net';
-import tls from 'node:tls';
 import { isConnectionReset } from '../core/errors.js';
 import { restartReading } from '../core/node-internals-http.js';
 import { boundSession, detachCompatDataForwarder, http2Unsupported, tcpUnderTls } from '../core/node-internals-http2.js';
