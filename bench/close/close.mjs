@@ -18,8 +18,8 @@ function startPeer(mode = 'reading') {
   });
 }
 
-function runCloser(row, count, port, batch) {
-  const child = fork(path.join(here, 'worker.mjs'), [row.name, String(count), String(port), String(batch)],
+function runCloser(row, count, port, batch, warmup) {
+  const child = fork(path.join(here, 'worker.mjs'), [row.name, String(count), String(port), String(batch), String(warmup)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let result;
@@ -39,10 +39,10 @@ async function settle(port) {
   return states;
 }
 
-export async function runOne(row, count, batch) {
+export async function runOne(row, count, batch, warmup = 0) {
   const { peer, port } = await startPeer(row.peer);
   try {
-    const result = await runCloser(row, Math.min(count, row.maxConnections ?? Infinity), port, batch);
+    const result = await runCloser(row, Math.min(count, row.maxConnections ?? Infinity), port, batch, warmup);
     const states = await settle(port);
     return { ...result, timeWait: states.TIME_WAIT ?? 0, leftOpen: (states.ESTABLISHED ?? 0) + (states.CLOSE_WAIT ?? 0) };
   } finally {
@@ -68,12 +68,13 @@ function summarise(samples) {
   };
 }
 
-export async function runCloseTable({ connections = 10_000, trials = 3, batch = 10, rows = CLOSE_ROWS, log = () => {} } = {}) {
+/** Every row, `trials` interleaved trials each; `warmup` connections closed first, unmeasured, in each trial's process. */
+export async function runCloseTable({ connections = 10_000, trials = 3, batch = 10, rows = CLOSE_ROWS, warmup = 0, log = () => {} } = {}) {
   const samples = new Map(rows.map((r) => [r, []]));
   for (let trial = 0; trial < trials; trial++) {
     for (const row of shuffled(rows, 0x5bd1e995 + trial)) {
-      samples.get(row).push(await runOne(row, connections, batch));
-      log(`  close trial ${trial + 1}/${trials}: ${row.name}`);
+      samples.get(row).push(await runOne(row, connections, batch, warmup));
+      log(`  close trial ${trial + 1}/${trials}${warmup ? ' (warm)' : ''}: ${row.name}`);
     }
   }
   return rows.map((r) => summarise(samples.get(r)));

@@ -1,6 +1,8 @@
 // One close-benchmark trial in a fresh process, so peak RSS belongs to this row alone:
 // open N loopback connections to the peer, then close them all with one row's method,
-// `batch` closes per event-loop turn, and report throughput and event-loop delay.
+// `batch` closes per event-loop turn, and report throughput and event-loop delay. With a warm-up
+// count W, first W connections are opened and closed the same way, unmeasured: the figures are
+// then those of a process that has closed connections before (its code compiled and optimised).
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -10,13 +12,25 @@ import { openConnections } from '../lib/connections.mjs';
 
 const require = createRequire(import.meta.url);
 const lib = require(path.join(root, 'dist', 'cjs', 'index.js'));
-const [rowName, countText, portText, batchText = "10"] = process.argv.slice(2);
+const [rowName, countText, portText, batchText = "10", warmupText = "0"] = process.argv.slice(2);
 const row = CLOSE_ROWS.find((r) => r.name === rowName);
 if (!row) throw new Error(`no close row named ${rowName}`);
 const count = Number(countText);
 const port = Number(portText);
 const batch = Number(batchText);
+const warmup = Number(warmupText);
 process.on('warning', () => {});
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+if (warmup > 0) {
+  const early = await openConnections(port, warmup);
+  const closing = [];
+  for (let i = 0; i < early.length; i += batch) {
+    for (const socket of early.slice(i, i + batch)) closing.push(row.close(socket, lib));
+    await turn();
+  }
+  await Promise.all(closing);
+}
 
 const sockets = await openConnections(port, count);
 if (row.fill) {
@@ -25,7 +39,6 @@ if (row.fill) {
 }
 const rssBefore = process.memoryUsage.rss();
 const histogram = monitorEventLoopDelay({ resolution: 1 });
-const turn = () => new Promise((resolve) => setImmediate(resolve));
 histogram.enable();
 // The histogram records from its second tick on: let it start before the first close can block.
 await new Promise((resolve) => setTimeout(resolve, 5));
