@@ -127,7 +127,7 @@ export function describeClaim(expected: Expectation, withWire = false): string {
   const received = p.received === 'all' ? 'all data' : p.received === 'partial' ? 'part of the data' : p.received === 'none' ? 'no data' : '';
   if (p.outcome === 'eof') parts.push(`peer reads ${received ? `${received}, then ` : ''}EOF`);
   else if (p.outcome === 'open') parts.push('peer sees nothing (no FIN, no RST)');
-  else if (p.outcome === 'stalled') parts.push(`peer ${received ? `reads ${received}, but its` : "'s"} request stalls: no end, no error`);
+  else if (p.outcome === 'stalled') parts.push(`${received ? `peer reads ${received}, but its` : "peer's"} request stalls: no end, no error`);
   else parts.push(`peer ${received ? `reads ${received}, then ` : ''}gets ${p.outcome}${p.syscall ? ` on ${p.syscall}` : ''}`);
   if (c?.received !== undefined) parts.push(`closer reads ${c.received} B`);
   if (c?.outcome && c.outcome !== 'open') {

@@ -614,7 +614,7 @@ export const SCENARIOS: readonly Scenario[] = [
     kind: 'connection',
     name: 'keepalive-race-reset',
     title: "The keep-alive race: the server's idle close crosses the next request",
-    why: "A server closes an idle keep-alive connection just as the client reuses it (nodejs/node#20256, #47130): the request arrived but was not read yet when the keep-alive timer fired, so the close finds it unread and resets. The client's reused request fails with ECONNRESET, as Node's Agent reports it with req.reusedSocket true. The fault proxy's keepaliveRace fault plays this against any client.",
+    why: "A server closes an idle keep-alive connection just as the client reuses it (nodejs/node#20256, #47130): the request arrived but was not read yet when the keep-alive timer fired, so the close finds it unread and resets. The client's reused request fails with ECONNRESET (Node's Agent: with req.reusedSocket true, as the fault proxy's keepaliveRace shows against any client).",
     steps: [
       closer.httpKeepAlive(), peer.httpGet(true), closer.pause(), peer.httpGet(false),
       closer.waitUnread(HTTP_GET_HEAD.length), closer.httpIdleTimeout(), peer.waitEof(),
@@ -627,7 +627,7 @@ export const SCENARIOS: readonly Scenario[] = [
     kind: 'connection',
     name: 'keepalive-idle-close',
     title: "The keep-alive race lost by nobody: the server's FIN arrives before the reuse",
-    why: "The same idle close with no request in its way: a FIN, and a client that reads the EOF before it reuses the socket (Node's Agent drops a free socket on 'end') sends its next request on a new connection. No RST.",
+    why: "The same idle close with no request in its way: a FIN, and a client that reads the EOF before it would reuse the connection does not send on it. No RST.",
     steps: [closer.httpKeepAlive(), peer.httpGet(true), closer.httpIdleTimeout(), peer.waitEof(), peer.end()],
     expect: {
       linux: { peer: { outcome: 'eof', received: 'all' }, closer: { timeWait: true }, wire: { closerSends: 'FIN', noRst: true } },
@@ -667,7 +667,7 @@ export const SCENARIOS: readonly Scenario[] = [
       linux: {
         peer: { outcome: 'eof', received: 'all' },
         wire: { closerSends: 'FIN', noRst: true },
-        note: "the peer's bytes and outcome are its http2 client's: all data is the whole 413 body, EOF a request ended with NO_ERROR and a closed session",
+        note: "the peer's bytes and outcome are its http2 client's: all data is the whole 413 body, EOF a request ended cleanly (the 413 read to END_STREAM, the stream closed with NO_ERROR)",
       },
     },
   },
