@@ -647,7 +647,7 @@ export const SCENARIOS: readonly Scenario[] = [
     kind: 'connection',
     name: 'http2-413-destroy',
     title: 'node:http2 answers 413 before reading an upload, then destroys the session',
-    why: "HTTP/2 without the integration: the session's GOAWAY and FIN follow the 413, the client's next frames meet a closed socket and draw an RST, and Node's http2 client never ends its request: no 'close', no error.",
+    why: "HTTP/2 without the integration: the session's FIN follows the 413, the client's next frames meet a closed socket and draw an RST, and Node's http2 client does not end its request: no 'close', no error.",
     steps: [closer.http2413(false), peer.http2Post(8 * 1024 * 1024)],
     expect: {
       linux: {
