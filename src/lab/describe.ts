@@ -3,7 +3,7 @@
 import { formatBytes } from '../core/text.js';
 import { invalidArgType } from '../core/validate.js';
 import {
-  assertScenario, isNetworkStep, isStep,
+  HTTP2_REQUEST_WAIT_MS, assertScenario, isNetworkStep, isStep,
   type CallScenario, type CallSubject, type Expectation, type Platform, type ReportExpectation, type RuntimeCondition,
   type Scenario, type Step, type WireExpectation,
 } from './scenarios.js';
@@ -51,6 +51,18 @@ export function describeStep(step: Step): string {
       return `POST head (Content-Length ${formatBytes(step.contentLength)})`;
     case 'http-413':
       return `node:http answers 413 + Connection: close${step.lingering ? ', enableLingeringClose()' : ''}`;
+    case 'http-get':
+      return step.awaitResponse ? 'GET, read the whole response' : 'GET on the idle connection';
+    case 'http2-post':
+      return `HTTP/2 POST (${formatBytes(step.contentLength)}), read the response (up to ${HTTP2_REQUEST_WAIT_MS / 1000} s)`;
+    case 'http-keep-alive':
+      return 'node:http answers 200, keep-alive';
+    case 'http-idle-timeout':
+      return 'keepAliveTimeout fires (Node closes the idle connection)';
+    case 'http2-413':
+      return `node:http2 (h2c) answers 413, then session.destroy()${step.lingering ? ', enableLingeringClose()' : ''}`;
+    case 'pause':
+      return step.actor === 'closer' ? 'stop reading (pause)' : 'pause';
     case 'vanish':
       return 'the peer vanishes (every segment dropped, both ways)';
     case 'restore':
@@ -115,6 +127,7 @@ export function describeClaim(expected: Expectation, withWire = false): string {
   const received = p.received === 'all' ? 'all data' : p.received === 'partial' ? 'part of the data' : p.received === 'none' ? 'no data' : '';
   if (p.outcome === 'eof') parts.push(`peer reads ${received ? `${received}, then ` : ''}EOF`);
   else if (p.outcome === 'open') parts.push('peer sees nothing (no FIN, no RST)');
+  else if (p.outcome === 'stalled') parts.push(`${received ? `peer reads ${received}, but its` : "peer's"} request stalls: no end, no error`);
   else parts.push(`peer ${received ? `reads ${received}, then ` : ''}gets ${p.outcome}${p.syscall ? ` on ${p.syscall}` : ''}`);
   if (c?.received !== undefined) parts.push(`closer reads ${c.received} B`);
   if (c?.outcome && c.outcome !== 'open') {

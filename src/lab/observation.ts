@@ -6,9 +6,9 @@ import type { Condition, Outcome } from './scenarios.js';
 export type Family = 4 | 6;
 
 export interface SideObservation {
-  /** Bytes this side read from the connection. */
+  /** Bytes this side read from the connection (the HTTP/2 rows' peer: the response body's bytes its http2 client read). */
   received: number;
-  /** Bytes this side handed to its kernel. */
+  /** Bytes this side handed to its kernel (the HTTP/2 rows' closer: the response body's bytes its server sent). */
   sent: number;
   outcome: Outcome;
   /** The OS's number for the error, as Node reported it. */

@@ -221,6 +221,7 @@ function describeEnd(side: { received: number; sent: number; outcome: string; er
   const did = done.join(', ');
   if (side.outcome === 'eof') return `${did}, then EOF`;
   if (side.outcome === 'open') return `${did}; still open (no FIN, no RST)`;
+  if (side.outcome === 'stalled') return `${did}; the request stalled (no end, no error)`;
   const errno = side.errno === undefined ? '' : ` (errno ${side.errno})`;
   return `${did}, then ${side.outcome}${errno}${side.syscall ? ` on ${side.syscall}` : ''}`;
 }

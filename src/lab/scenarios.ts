@@ -21,6 +21,9 @@ export type Step =
   | { actor: 'peer'; do: 'write-until-error' }
   | { actor: 'peer'; do: 'http-post'; contentLength: number }
   | { actor: 'peer'; do: 'wait-received'; bytes: number }
+  | { actor: 'peer'; do: 'http-get'; awaitResponse: boolean }
+  | { actor: 'peer'; do: 'http2-post'; contentLength: number }
+  | { actor: 'closer'; do: 'pause' }
   | { actor: 'closer'; do: 'send'; bytes: number }
   | { actor: 'closer'; do: 'fill-send-queue' }
   | { actor: 'closer'; do: 'wait-unread'; bytes: number }
@@ -35,6 +38,9 @@ export type Step =
   | { actor: 'closer'; do: 'linger-close'; seconds: number; onTimeout?: 'reset' | 'close' }
   | { actor: 'closer'; do: 'await-close' }
   | { actor: 'closer'; do: 'http-413'; lingering: boolean }
+  | { actor: 'closer'; do: 'http-keep-alive' }
+  | { actor: 'closer'; do: 'http-idle-timeout' }
+  | { actor: 'closer'; do: 'http2-413'; lingering: boolean }
   // Off loopback only (rows with a `condition`): what the network between the two does.
   | { actor: 'network'; do: 'vanish' }
   | { actor: 'network'; do: 'restore' };
@@ -48,7 +54,11 @@ export type Step =
  */
 export type Condition = 'blackhole' | 'slow' | 'lossy';
 
-/** How a side's connection ended up: 'eof' (read returned 0), 'open', or an error code. */
+/**
+ * How a side's connection ended up: 'eof' (read returned 0), 'open', or an error code. A side
+ * whose client speaks HTTP/2 itself (step 'http2-post') reports that client's request instead:
+ * 'eof' for a clean end, 'stalled' for a request that neither ended nor failed, or the error's code.
+ */
 export type Outcome = 'eof' | 'open' | string;
 
 export interface ConnectionExpectation {
@@ -177,6 +187,12 @@ export interface CallScenario {
 
 export type Scenario = ConnectionScenario | CallScenario;
 
+/** The request the peer's 'http-get' step sends, byte for byte. */
+export const HTTP_GET_HEAD = 'GET / HTTP/1.1\r\nHost: lab\r\n\r\n';
+
+/** How long 'http2-post' waits for its request to end before it calls the request still open. */
+export const HTTP2_REQUEST_WAIT_MS = 2000;
+
 // Step builders keep the table readable.
 export const peer = {
   send: (bytes: number): Step => ({ actor: 'peer', do: 'send', bytes }),
@@ -189,11 +205,39 @@ export const peer = {
   httpPost: (contentLength: number): Step => ({ actor: 'peer', do: 'http-post', contentLength }),
   /** Waits until the peer has read this many bytes in all. */
   waitReceived: (bytes: number): Step => ({ actor: 'peer', do: 'wait-received', bytes }),
+  /**
+   * Sends HTTP_GET_HEAD on the connection as it is (a reused keep-alive connection); with
+   * awaitResponse, waits until the whole response (head and Content-Length body) has been read.
+   */
+  httpGet: (awaitResponse: boolean): Step => ({ actor: 'peer', do: 'http-get', awaitResponse }),
+  /**
+   * Node's http2 client over the peer's socket (h2c) POSTs a body of this many bytes, writing as
+   * fast as flow control lets it, and waits up to HTTP2_REQUEST_WAIT_MS for the request to end; a
+   * clean end (the response read to END_STREAM, the stream closed with NO_ERROR) then closes the
+   * session. The peer's observation becomes that client's: `received` the response body's bytes,
+   * `outcome` 'eof' for a clean end, 'stalled' for a request that neither ended nor failed, else the error's code.
+   */
+  http2Post: (contentLength: number): Step => ({ actor: 'peer', do: 'http2-post', contentLength }),
 };
 
 export const closer = {
   /** Hands the connection to a node:http server that answers 413 + Connection: close on the head. */
   http413: (lingering: boolean): Step => ({ actor: 'closer', do: 'http-413', lingering }),
+  /**
+   * Hands the connection to a node:http server that answers every request 200 with a short body
+   * and keeps the connection alive; its keepAliveTimeout is left long, so the connection stays
+   * idle until httpIdleTimeout() fires it.
+   */
+  httpKeepAlive: (): Step => ({ actor: 'closer', do: 'http-keep-alive' }),
+  /** The server's keep-alive timer fires now: Node's own timeout handling closes the idle connection (destroy()). */
+  httpIdleTimeout: (): Step => ({ actor: 'closer', do: 'http-idle-timeout' }),
+  /**
+   * Hands the connection to a node:http2 server (h2c) that answers a POST 413 on its headers,
+   * without reading the body, then destroys the session; with `lingering`, under enableLingeringClose().
+   */
+  http2413: (lingering: boolean): Step => ({ actor: 'closer', do: 'http2-413', lingering }),
+  /** Stops reading: on a connection node:http owns, Node's own 'pause' handling stops its handle reading. */
+  pause: (): Step => ({ actor: 'closer', do: 'pause' }),
   send: (bytes: number): Step => ({ actor: 'closer', do: 'send', bytes }),
   fillSendQueue: (): Step => ({ actor: 'closer', do: 'fill-send-queue' }),
   waitUnread: (bytes: number): Step => ({ actor: 'closer', do: 'wait-unread', bytes }),
@@ -567,6 +611,67 @@ export const SCENARIOS: readonly Scenario[] = [
     steps: [peer.pause(), closer.http413(true), peer.httpPost(8 * 1024 * 1024), peer.send(64 * 1024), peer.send(1024 * 1024), peer.resume(), peer.waitEof(), peer.end()],
     expect: {
       linux: { peer: { outcome: 'eof', received: 'all' }, wire: { closerSends: 'FIN', noRst: true } },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'keepalive-race-reset',
+    title: "The keep-alive race: the server's idle close crosses the next request",
+    why: "A server closes an idle keep-alive connection just as the client reuses it (nodejs/node#20256, #47130): the request arrived but was not read yet when the keep-alive timer fired, so the close finds it unread and resets. The client's reused request fails with ECONNRESET (Node's Agent: with req.reusedSocket true, as the fault proxy's keepaliveRace shows against any client).",
+    steps: [
+      closer.httpKeepAlive(), peer.httpGet(true), closer.pause(), peer.httpGet(false),
+      closer.waitUnread(HTTP_GET_HEAD.length), closer.httpIdleTimeout(), peer.waitEof(),
+    ],
+    expect: {
+      linux: { peer: { outcome: 'ECONNRESET', syscall: 'read', received: 'all' }, closer: { timeWait: false }, wire: { closerSends: 'RST', rstAfterPeerData: true } },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'keepalive-idle-close',
+    title: "The keep-alive race lost by nobody: the server's FIN arrives before the reuse",
+    why: "The same idle close with no request in its way: a FIN, and a client that reads the EOF before it would reuse the connection does not send on it. No RST.",
+    steps: [closer.httpKeepAlive(), peer.httpGet(true), closer.httpIdleTimeout(), peer.waitEof(), peer.end()],
+    expect: {
+      linux: { peer: { outcome: 'eof', received: 'all' }, closer: { timeWait: true }, wire: { closerSends: 'FIN', noRst: true } },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'keepalive-send-after-fin',
+    title: "The keep-alive race, FIN first: the client reuses the connection after the server's FIN",
+    why: "A client that sends on a connection whose FIN it has already received: the kernel takes the request (the client may still send), the server, fully closed, answers it with RST, and the client's next write fails; the request was never read, and no response comes.",
+    steps: [closer.httpKeepAlive(), peer.httpGet(true), closer.httpIdleTimeout(), peer.waitEof(), peer.httpGet(false), peer.writeUntilError()],
+    expect: {
+      linux: { peer: { outcome: 'EPIPE', syscall: 'write', received: 'all' }, wire: { closerSends: 'FIN', rstAfterPeerData: true } },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'http2-413-destroy',
+    title: 'node:http2 answers 413 before reading an upload, then destroys the session',
+    why: "HTTP/2 without the integration: the session's FIN follows the 413, the client's next frames meet a closed socket and draw an RST, and Node's http2 client does not end its request: no 'close', no error.",
+    steps: [closer.http2413(false), peer.http2Post(8 * 1024 * 1024)],
+    expect: {
+      linux: {
+        peer: { outcome: 'stalled' },
+        wire: { closerSends: 'FIN', rstAfterPeerData: true },
+        note: "the peer's bytes and outcome are its http2 client's: the request neither ended nor failed within 2 s. How much of the 413 came first depends on the server's Node, so it is not claimed: with Node 20 the whole 413; Node 24 sends only GOAWAY and FIN (not verified here; docs/http2.md)",
+      },
+    },
+  },
+  {
+    kind: 'connection',
+    name: 'http2-413-lingering',
+    title: 'The same HTTP/2 413 with enableLingeringClose(server)',
+    why: 'The response, its END_STREAM and RST_STREAM(NO_ERROR) leave before the GOAWAY and the FIN, and the connection lingers until the client has gone: the client reads the whole 413, its request ends cleanly and it closes its session. No RST.',
+    steps: [closer.http2413(true), peer.http2Post(8 * 1024 * 1024)],
+    expect: {
+      linux: {
+        peer: { outcome: 'eof', received: 'all' },
+        wire: { closerSends: 'FIN', noRst: true },
+        note: "the peer's bytes and outcome are its http2 client's: all data is the whole 413 body, EOF a request ended cleanly (the 413 read to END_STREAM, the stream closed with NO_ERROR)",
+      },
     },
   },
 ];

@@ -1,6 +1,7 @@
 // Playing a row's steps on one side of a real connection: the Side recorder, each step of the
 // scenario table as socket calls, and the waits between them.
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { gracefulClose, lingerClose } from '../close/close.js';
@@ -12,10 +13,13 @@ import { describeStep } from './describe.js';
 import { tcpState } from './tcp-state.js';
 import { foreignHttpRuntime } from '../core/node-internals-http.js';
 import { writeQueueSize } from '../core/node-internals.js';
-import type { Step } from './scenarios.js';
+import { HTTP2_REQUEST_WAIT_MS, HTTP_GET_HEAD, type Outcome, type Step } from './scenarios.js';
 import type { SideObservation, CloseReport } from './observation.js';
 
 export const HTTP_413_BODY = 'request body too large';
+
+/** The body of the keep-alive server's 200 (step 'http-keep-alive'). */
+export const HTTP_OK_BODY = 'ok\n';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -34,6 +38,11 @@ export class Side {
   eof = false;
   error: NodeJS.ErrnoException | undefined;
   closed = false;
+  /**
+   * Set by a step whose client speaks a protocol over this socket and reads it itself (HTTP/2):
+   * what that client observed, which then replaces the socket's own bytes and outcome.
+   */
+  application: { received: number; outcome: Outcome } | undefined;
 
   constructor(readonly socket: net.Socket) {
     // With an `onread` buffer Node counts through its callback and emits no 'data'; a runtime
@@ -59,6 +68,7 @@ export class Side {
   }
 
   observe(): SideObservation {
+    if (this.application) return { received: this.application.received, sent: this.sent, outcome: this.application.outcome };
     const obs: SideObservation = { received: this.received, sent: this.sent, outcome: this.eof ? 'eof' : 'open' };
     if (this.error) {
       obs.outcome = normalizeErrorCode(this.error) ?? this.error.code ?? 'UNKNOWN';
@@ -196,9 +206,50 @@ export async function runSideStep(step: Step, side: Side, timeoutMs: number, sta
       await new Promise<void>((resolve) => side.socket.write(head, () => resolve()));
       return;
     }
+    case 'http-get':
+      return httpGet(side, step.awaitResponse, timeoutMs);
+    case 'http2-post':
+      refuseForeignHttp('node:http2');
+      return http2Post(side, step.contentLength);
+    case 'http-keep-alive': {
+      refuseForeignHttp('node:http');
+      // As 'http-413': a server that never listens, handed the accepted connection. Its keep-alive
+      // timer is left long: 'http-idle-timeout' fires it where the row says.
+      const server = http.createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': HTTP_OK_BODY.length });
+        res.end(HTTP_OK_BODY);
+        res.on('finish', () => { side.sent = side.socket.bytesWritten; });
+      });
+      server.keepAliveTimeout = 60_000;
+      server.on('clientError', (_err, socket: net.Socket) => socket.destroy());
+      server.emit('connection', side.socket);
+      side.socket.resume();
+      return;
+    }
+    case 'http-idle-timeout':
+      // Node's server closes an idle keep-alive connection from the socket's 'timeout' event
+      // (socketOnTimeout: destroy() when nobody handles it); a 1 ms timeout runs that same path now.
+      side.socket.setTimeout(1);
+      return waitFor(() => side.socket.destroyed, timeoutMs, "the server's idle close");
+    case 'http2-413': {
+      refuseForeignHttp('node:http2');
+      const server = http2.createServer();
+      server.on('stream', (stream) => {
+        stream.on('error', () => undefined);
+        stream.respond({ ':status': 413, 'content-type': 'text/plain', 'content-length': String(HTTP_413_BODY.length) });
+        stream.end(HTTP_413_BODY);
+        // For the HTTP/2 rows the closer's bytes are the response body, as the peer's are.
+        side.sent = Buffer.byteLength(HTTP_413_BODY);
+        stream.session?.destroy();
+      });
+      server.on('sessionError', () => undefined);
+      if (step.lingering) enableLingeringClose(server, { lingeringTimeout: 2000, lingeringTime: 5000 });
+      server.emit('connection', side.socket);
+      side.socket.resume();
+      return;
+    }
     case 'http-413': {
-      const foreign = foreignHttpRuntime();
-      if (foreign) throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `the HTTP rows need Node's own node:http; ${foreign} has its own`);
+      refuseForeignHttp('node:http');
       // A node:http server that never listens: the accepted connection is handed to it, as Node
       // documents for 'connection'. What it writes (the 413) is what the peer must receive.
       const server = http.createServer((_req, res) => {
@@ -226,6 +277,83 @@ export async function runSideStep(step: Step, side: Side, timeoutMs: number, sta
     case 'restore':
       throw new Error(`"${describeStep(step)}" needs a network between the two: run the row with its condition (net-linger lab --condition)`);
   }
+}
+
+/** Bun and Deno implement node:http and node:http2 themselves: the HTTP rows need Node's own. */
+function refuseForeignHttp(module: string): void {
+  const foreign = foreignHttpRuntime();
+  if (foreign) throw new NetLingerError('ERR_NET_LINGER_UNSUPPORTED', `the HTTP rows need Node's own ${module}; ${foreign} has its own`);
+}
+
+/** Sends HTTP_GET_HEAD; with awaitResponse, waits until a whole response (head and Content-Length body) has been read. */
+async function httpGet(side: Side, awaitResponse: boolean, timeoutMs: number): Promise<void> {
+  let response = Buffer.alloc(0);
+  const collect = (chunk: Buffer) => { response = Buffer.concat([response, chunk]); };
+  const complete = () => {
+    const headEnd = response.indexOf('\r\n\r\n');
+    if (headEnd < 0) return false;
+    const length = /\r\ncontent-length: *(\d+)/i.exec(response.subarray(0, headEnd).toString('latin1'));
+    return response.length >= headEnd + 4 + Number(length?.[1] ?? 0);
+  };
+  if (awaitResponse) side.socket.on('data', collect);
+  try {
+    if (!side.socket.destroyed) {
+      await new Promise<void>((resolve) => side.socket.write(HTTP_GET_HEAD, (err) => {
+        if (!err) side.sent += HTTP_GET_HEAD.length;
+        resolve();
+      }));
+    }
+    if (awaitResponse) await waitFor(() => complete() || side.settled, timeoutMs, 'the HTTP response');
+    if (awaitResponse && !complete()) throw new Error('the connection ended before the HTTP response was whole');
+  } finally {
+    side.socket.off('data', collect);
+  }
+}
+
+/** Node's http2 client over the side's socket (h2c): see the 'http2-post' step in scenarios.ts. */
+async function http2Post(side: Side, contentLength: number): Promise<void> {
+  const client = http2.connect('http://lab', { createConnection: () => side.socket });
+  let error: Error | undefined;
+  let body = 0;
+  let ended = false;
+  let closed = false;
+  let sessionClosed = false;
+  client.on('error', (err) => { error ??= err; });
+  client.on('close', () => { sessionClosed = true; });
+  const req = client.request({ ':method': 'POST', ':path': '/upload', 'content-length': String(contentLength) });
+  req.on('data', (chunk: Buffer) => { body += chunk.length; });
+  req.on('end', () => { ended = true; });
+  req.on('error', (err) => { error ??= err; });
+  req.on('close', () => { closed = true; });
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let written = 0;
+  const pump = () => {
+    while (written < contentLength && !req.destroyed && !req.closed) {
+      const n = Math.min(chunk.length, contentLength - written);
+      written += n;
+      if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+        req.once('drain', pump);
+        return;
+      }
+    }
+    if (written >= contentLength && !req.destroyed) req.end();
+  };
+  pump();
+  await waitFor(() => closed || error !== undefined, HTTP2_REQUEST_WAIT_MS, 'the HTTP/2 request').catch(() => undefined);
+  const clean = closed && ended && error === undefined && req.rstCode === http2.constants.NGHTTP2_NO_ERROR;
+  if (clean) {
+    // A client done with its request closes its session: GOAWAY, then its FIN. (Node's client
+    // closes it by itself on the server's GOAWAY; close() is then a no-op that never calls back.)
+    client.close();
+    await waitFor(() => sessionClosed || error !== undefined, HTTP2_REQUEST_WAIT_MS, 'the HTTP/2 session to close').catch(() => undefined);
+  }
+  side.sent = written;
+  const failed = error as NodeJS.ErrnoException | undefined;
+  side.application = {
+    received: body,
+    outcome: failed ? normalizeErrorCode(failed) ?? failed.code ?? 'UNKNOWN'
+      : clean ? 'eof' : closed ? `RST_STREAM ${req.rstCode}` : 'stalled',
+  };
 }
 
 export function summarise(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SCENARIOS, claimFor, type RuntimeInfo, type Scenario } from '../../src/lab/scenarios';
-import { describeCondition } from '../../src/lab/describe';
+import { describeClaim, describeCondition, describeStep } from '../../src/lab/describe';
 
 const row = (name: string): Scenario => SCENARIOS.find((s) => s.name === name)!;
 const node = (libuv: string): RuntimeInfo => ({ name: 'node', libuv });
@@ -38,5 +38,18 @@ describe('claims that depend on the runtime', () => {
   it('conditions read well', () => {
     expect(describeCondition({ runtime: 'bun' })).toBe('Bun');
     expect(describeCondition({ runtime: 'node', libuvBefore: '1.52.0' })).toBe('Node with libuv before 1.52.0');
+  });
+
+  it("an HTTP/2 peer's request that neither ends nor fails reads as stalled, not as a socket that saw nothing", () => {
+    expect(describeClaim({ peer: { outcome: 'stalled' } })).toBe("peer's request stalls: no end, no error");
+    expect(describeClaim({ peer: { outcome: 'stalled', received: 'all' } })).toBe('peer reads all data, but its request stalls: no end, no error');
+    expect(describeClaim({ peer: { outcome: 'open' } })).toBe('peer sees nothing (no FIN, no RST)');
+  });
+
+  it('the HTTP rows name their steps', () => {
+    expect(describeStep({ actor: 'closer', do: 'pause' })).toBe('stop reading (pause)');
+    expect(describeStep({ actor: 'peer', do: 'pause' })).toBe('pause');
+    expect(describeStep({ actor: 'closer', do: 'http2-413', lingering: true })).toBe('node:http2 (h2c) answers 413, then session.destroy(), enableLingeringClose()');
+    expect(describeStep({ actor: 'peer', do: 'http-get', awaitResponse: false })).toBe('GET on the idle connection');
   });
 });
