@@ -26,11 +26,14 @@ const TIMEOUT_MS = 8000;
 const CONTROL_TIMEOUT_MS = 3000;
 const major = Number(process.versions.node.split('.')[0]);
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'net-linger-http2-leg-'));
-const bigFile = path.join(dir, 'upload.bin');
-fs.closeSync(fs.openSync(bigFile, 'w'));
-fs.truncateSync(bigFile, UPLOAD); // sparse: zeros without writing them
-process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+// One sparse file of zeros for every run and runtime, kept: it costs no disk, and a process that
+// crashed or was killed leaves nothing behind.
+const dir = os.tmpdir();
+const bigFile = path.join(dir, `net-linger-sparse-${UPLOAD}`);
+if (fs.statSync(bigFile, { throwIfNoEntry: false })?.size !== UPLOAD) {
+  fs.closeSync(fs.openSync(bigFile, 'w'));
+  fs.truncateSync(bigFile, UPLOAD);
+}
 
 const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
@@ -91,7 +94,7 @@ const CLIENTS = {
     }
   },
   async curl(url) {
-    const out = path.join(dir, `curl-${process.hrtime.bigint()}`);
+    const out = path.join(dir, `net-linger-curl-${process.pid}-${process.hrtime.bigint()}`);
     const r = await run('curl', ['-sk', '--http2', '-o', out, '-w', '%{http_code}', '--data-binary', `@${bigFile}`, url]);
     const body = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
     fs.rmSync(out, { force: true });
