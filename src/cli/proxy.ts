@@ -203,7 +203,11 @@ export async function runProxy(argv: readonly string[]): Promise<number> {
     process.stdout.write(args.json ? `${JSON.stringify(r)}\n` : formatConnection(r));
   });
   await new Promise<void>((resolve) => {
+    // Node's signal handles do not keep a process alive, and a proxy that is down (--down) has no
+    // listener that would: this timer holds the process until a signal stops it.
+    const alive = setInterval(() => {}, 2 ** 30);
     const stop = () => {
+      clearInterval(alive);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       resolve();

@@ -1,6 +1,6 @@
 // `net-linger proxy` with the faults added beside toxiproxy's: a child process, a Node server
 // upstream, Node's own clients. Forks pool only: the CLI runs in its own process.
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 /** Starts `net-linger proxy ... --json`; runs fn with its port; returns the report lines. */
-async function withCli(args: string[], fn: (port: number) => Promise<void>): Promise<Record<string, unknown>[]> {
+async function withCli(args: string[], fn: (port: number, child: ChildProcess) => Promise<void>): Promise<Record<string, unknown>[]> {
   const child = spawn(process.execPath, [cli, 'proxy', '--upstream', `127.0.0.1:${upstream}`, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const lines: string[] = [];
@@ -38,7 +38,7 @@ async function withCli(args: string[], fn: (port: number) => Promise<void>): Pro
     const m = /^listening on 127\.0\.0\.1:(\d+)$/.exec(await first);
     expect(m).not.toBeNull();
     rl.on('line', (l) => lines.push(l));
-    await fn(Number(m![1]));
+    await fn(Number(m![1]), child);
     await sleep(100);
   } finally {
     child.kill('SIGTERM');
@@ -122,9 +122,11 @@ describe('net-linger proxy: the faults beside toxiproxy', () => {
     expect(reports[0]).toMatchObject({ actions: [expect.objectContaining({ fault: 'down' })], upstream: { connected: false } });
   });
 
-  it('--down: the listener is closed, a connect is refused (ECONNREFUSED), and no connection is reported', async () => {
-    const reports = await withCli(['--down'], async (port) => {
+  it('--down: the listener is closed, a connect is refused (ECONNREFUSED), and no connection is reported; the proxy runs on until stopped', async () => {
+    const reports = await withCli(['--down'], async (port, child) => {
       expect(await get(port, new http.Agent())).toMatchObject({ code: 'ECONNREFUSED' });
+      await sleep(300);
+      expect(child.exitCode).toBeNull();
     });
     expect(reports).toEqual([]);
   });

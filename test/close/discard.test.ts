@@ -10,7 +10,7 @@ import { Drain } from '../../src/close/drain';
 import { readsIntoUserBuffer } from '../../src/core/node-internals-read';
 import { currentRuntime } from '../../src/core/node-internals';
 import { enableLingeringClose } from '../../src/http/index';
-import { gracefulClose, lingerClose } from '../../src/index';
+import { gracefulClose, lingerClose, pendingBytes } from '../../src/index';
 import { guardResources, sleep, tcpPair, tlsPair, track, until } from './support';
 
 guardResources();
@@ -54,15 +54,26 @@ describe('the shared discard buffer', () => {
     expect(readsIntoUserBuffer(closer)).toBe(node);
     upload(peer.socket, 8 * MIB);
     const report = await closing;
-    expect(report).toMatchObject({ outcome: 'fin', drainedBytes: 8 * MIB, reset: false });
+    expect(report).toMatchObject({ outcome: 'fin', reset: false });
+    // Under Wine a socket that half-closed before its peer finished sending reads 129,024 bytes
+    // fewer of these 8 MiB than were sent, then EOF: plain Node (end(), then 'data' to 'end') reads
+    // exactly as many, so the count is not claimed there (docs/windows.md).
+    if (process.platform === 'win32') expect(report.drainedBytes).toBeLessThanOrEqual(8 * MIB);
+    else expect(report.drainedBytes).toBe(8 * MIB);
     // Every read went to the shared buffer: no Buffer was handed out as a chunk.
     if (node) expect(chunks).toBe(0);
     await sleep(30);
     expect(peer.error).toBeUndefined();
   });
 
-  it('lingerClose too', async () => {
+  it('lingerClose too', async (ctx) => {
     const { closer, peer } = await tcpPair();
+    // Where unacknowledged bytes cannot be counted (Wine), lingerClose refuses: close.test.ts.
+    if (pendingBytes(closer).unacked === null) {
+      closer.destroy();
+      peer.socket.destroy();
+      return ctx.skip();
+    }
     const closing = lingerClose(closer, 10);
     expect(readsIntoUserBuffer(closer)).toBe(node);
     upload(peer.socket, 4 * MIB);

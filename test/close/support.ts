@@ -7,18 +7,16 @@ import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { normalizeErrorCode } from '../../src/core/errors';
 import { loopbackPair } from '../../src/lab/loopback';
+import { until as untilWithin } from '../support/helpers';
 
 export const key = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'key.pem'));
 export const cert = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'cert.pem'));
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export async function until(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
+/** test/support/helpers.ts's, with a longer default bound for the close suites. */
+export function until(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  return untilWithin(condition, timeoutMs, what);
 }
 
 /** What the peer saw: bytes, EOF, the normalised error and the call that reported it. */

@@ -28,10 +28,11 @@ export async function connection(host = '127.0.0.1'): Promise<Connection> {
   };
 }
 
-export async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+/** Polls `condition` every 2 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function until(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
