@@ -4,7 +4,7 @@ import { isConnectionReset } from '../core/errors.js';
 import { restartReading } from '../core/node-internals-http.js';
 import { boundSession, detachCompatDataForwarder, http2Unsupported, tcpUnderTls } from '../core/node-internals-http2.js';
 import { pollWithBackoff } from '../core/poll.js';
-import { type EndReason, type LingerState, ServerController, controllerFor } from './controller.js';
+import { type LingerState, ServerController, controllerFor } from './controller.js';
 import type { LingeringCloseCounts, LingeringCloseHandle, LingeringCloseOptions } from './lingering-close.js';
 
 // Just under 500 lines, one policy: the stream, session and socket ends belong together here

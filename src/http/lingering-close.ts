@@ -1,11 +1,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import tls from 'node:tls';
 import { isConnectionReset } from '../core/errors.js';
 import { type HttpIncomingInternals, detachHttpParser, foreignHttpRuntime, httpConnection, httpErrorSeen, releaseHttpParser, restartReading, wrapHttpEndListener } from '../core/node-internals-http.js';
 import { invalidArgType } from '../core/validate.js';
-import { type EndReason, type LingerState, ServerController, controllerFor } from './controller.js';
+import { type LingerState, ServerController, controllerFor } from './controller.js';
 import { type AnyHttp2Server, enableHttp2LingeringClose, isHttp2Server } from './http2.js';
 
 // nginx's lingering close for Node's HTTP servers (one policy, so one file, just over 400 lines;

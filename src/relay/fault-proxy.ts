@@ -5,7 +5,7 @@ import { resetClose } from '../close/reset-close.js';
 import { NetLingerError, isConnectionReset, normalizeErrorCode } from '../core/errors.js';
 import { anyFault, FaultPolicy, type FaultAction, type Faults, type ResolvedFaults, resolveFaults } from './fault-policy.js';
 import { type RelaySideReport, startRelay } from './relay.js';
-import { MAX_TIMER_MS, invalidArgType, invalidArgValue, parseAddress, validateInteger, validateOptionsObject } from '../core/validate.js';
+import { MAX_TIMER_MS, invalidArgType, parseAddress, validateInteger, validateOptionsObject } from '../core/validate.js';
 
 // A TCP proxy on loopback (or wherever you point it) that relays faithfully and injects faults
 // per connection. "up" is the client-to-upstream direction, "down" upstream-to-client, as in

@@ -262,6 +262,17 @@ function client(name: Client, url: string, timeoutMs = CLIENT_TIMEOUT_MS): Promi
   }
 }
 
+/** A small POST on an existing session, whole: the body the server answered. */
+async function smallPost(session: http2.ClientHttp2Session): Promise<string> {
+  const ok = session.request({ ':method': 'POST', ':path': '/up' });
+  let body = '';
+  ok.setEncoding('utf8');
+  ok.on('data', (d: string) => { body += d; });
+  ok.end('small');
+  await new Promise<void>((resolve) => ok.once('close', () => resolve()));
+  return body;
+}
+
 /** The clients that are tools: a test with one asks test/support/tools.ts (skip with the note, or fail under NET_LINGER_REQUIRE_TOOLS=1). */
 const needs = (ctx: TestContext, name: Client) => { if (name !== 'node' && name !== 'undici') requireTools(ctx, name); };
 
@@ -371,13 +382,7 @@ describe.skipIf(!linux)('per stream: RST_STREAM(NO_ERROR) after the response, th
       clearInterval(writer);
       expect(body).toBe(ANSWER);
       expect(refused.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
-      const ok = session.request({ ':method': 'POST', ':path': '/up' });
-      let okBody = '';
-      ok.setEncoding('utf8');
-      ok.on('data', (d: string) => { okBody += d; });
-      ok.end('small');
-      await new Promise<void>((resolve) => ok.once('close', () => resolve()));
-      expect(okBody).toBe('ok\n');
+      expect(await smallPost(session)).toBe('ok\n');
       await new Promise<void>((resolve) => session.close(() => resolve()));
       await drained(s);
       expect(s.handle!.counts.streamsReset).toBe(1);
@@ -519,13 +524,7 @@ describe.skipIf(!linux)('lingering caps and leaks', () => {
       clearInterval(writer);
       await sleep(1_000);
       expect(session.closed || session.destroyed).toBe(false);
-      const ok = session.request({ ':method': 'POST', ':path': '/up' });
-      let okBody = '';
-      ok.setEncoding('utf8');
-      ok.on('data', (d: string) => { okBody += d; });
-      ok.end('small');
-      await new Promise<void>((resolve) => ok.once('close', () => resolve()));
-      expect(okBody).toBe('ok\n');
+      expect(await smallPost(session)).toBe('ok\n');
       expect(handle.counts.unanswered).toBe(0);
     } finally {
       session.destroy();
