@@ -24,9 +24,16 @@ interface RuntimeGlobals {
 
 /** Bun and Deno both define `process`; their own globals tell them apart from Node. */
 export function currentRuntime(): RuntimeInfo {
+  // Asked on every close (global lookups of absent names are slow paths): answered once.
+  return (runtime ??= detectRuntime());
+}
+
+let runtime: RuntimeInfo | undefined;
+
+function detectRuntime(): RuntimeInfo {
   const g = globalThis as RuntimeGlobals;
   const name = g.Deno ? 'deno' : g.Bun ? 'bun' : 'node';
-  return { name, libuv: name === 'node' ? process.versions.uv : undefined };
+  return Object.freeze({ name, libuv: name === 'node' ? process.versions.uv : undefined });
 }
 
 /** The runtime with its version, for messages. */
