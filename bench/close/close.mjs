@@ -60,6 +60,8 @@ function summarise(samples) {
     closesPerSecond: pick((s) => s.closesPerSecond),
     perCloseUs: pick((s) => s.perCloseUs),
     cpuUsPerClose: pick((s) => s.cpuUsPerClose),
+    // In trial order: trial i of every row ran in the same round (for ratios paired by round).
+    cpuUsPerCloseTrials: samples.map((s) => s.cpuUsPerClose),
     loopDelayMs: { p50: pick((s) => s.loopDelayMs.p50), p99: pick((s) => s.loopDelayMs.p99), max: pick((s) => s.loopDelayMs.max) },
     longestCloseCallsMs: pick((s) => s.longestCloseCallsMs),
     peakRssMiB: pick((s) => s.peakRssMiB),
