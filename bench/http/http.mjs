@@ -203,6 +203,10 @@ function sumCounts(list) {
 export const STORM_SERVERS = [
   { name: 'Node + enableLingeringClose', kind: 'node', variant: 'linger' },
   { name: 'Node without (control)', kind: 'node', variant: 'plain' },
+  // Memory floors without this package (bench/http/server.mjs): node:http's own cure, and net.Server's least.
+  { name: 'floor: node:http reading the whole body, then 413', kind: 'node', variant: 'read-first', floor: true },
+  { name: 'floor: net.Server, fixed 413 + FIN + resume()', kind: 'node', variant: 'net', floor: true },
+  { name: 'floor: net.Server, fixed 413 + gracefulClose()', kind: 'node', variant: 'net-graceful', floor: true },
   { name: 'nginx', kind: 'nginx' },
 ];
 
@@ -262,7 +266,7 @@ async function stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs,
  */
 export async function runStorm({ trials = 3, clients = 200, bytes = 10_000_000, limit = 2 ** 20, timeoutMs = 60_000, fin = true, holdMs = 8000, log = () => {} } = {}) {
   const nginxBinary = ensureNginx(log);
-  const servers = STORM_SERVERS.filter((s) => (s.kind !== 'nginx' || nginxBinary) && (fin || s.variant !== 'plain'));
+  const servers = STORM_SERVERS.filter((s) => (s.kind !== 'nginx' || nginxBinary) && (fin || (s.variant !== 'plain' && s.variant !== 'read-first')));
   const samples = new Map(servers.map((s) => [s, []]));
   const unavailable = {};
   if (!nginxBinary) unavailable.nginx = 'nginx is not installed and could not be installed';

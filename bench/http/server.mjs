@@ -1,11 +1,16 @@
 // The node:http server the HTTP benchmarks load, in its own process so its CPU time and peak RSS
-// are its own. argv: 'linger' | 'plain', then the body limit in bytes.
+// are its own. argv: 'linger' | 'plain' | 'read-first' | 'net', then the body limit in bytes.
+// Two floors for the 413 storm's memory, both without this package: 'read-first' is node:http
+// curing the reset the way Node alone can (read the whole body, then answer 413); 'net' is the
+// least any Node server holds per connection (net.Server: read the head, write a fixed 413 and
+// the FIN, then read and drop the rest with resume(), no HTTP machinery at all).
 // Routes: GET / answers 12 bytes; POST /echo reads the body and answers its length; POST /upload
 // answers 413 with `Connection: close` when Content-Length exceeds the limit, without reading the
 // body (what a server that rejects early does), else reads it and answers 200.
 // With 'linger' the package's enableLingeringClose(server) is called with its defaults; the process
 // samples handle.lingering every 10 ms and reports the most seen at once.
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -28,6 +33,14 @@ const server = http.createServer((req, res) => {
     return;
   }
   const declared = Number(req.headers['content-length']);
+  if (req.url === '/upload' && !(declared <= limit) && variant === 'read-first') {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(413, { 'content-type': 'text/html', 'content-length': tooLarge.length, connection: 'close' });
+      res.end(tooLarge);
+    });
+    return;
+  }
   if (req.url === '/upload' && !(declared <= limit)) {
     res.writeHead(413, { 'content-type': 'text/html', 'content-length': tooLarge.length, connection: 'close' });
     res.end(tooLarge);
@@ -75,7 +88,38 @@ const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 loopDelay.enable();
 const loopDelayMs = () => ({ p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 });
 
-server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => process.send({ port: server.address().port }));
+// The 'net' floor: the same 413 bytes node:http writes, from a plain net.Server.
+const rawTooLarge = Buffer.concat([
+  Buffer.from(`HTTP/1.1 413 Payload Too Large\r\ncontent-type: text/html\r\ncontent-length: ${tooLarge.length}\r\nconnection: close\r\n\r\n`),
+  tooLarge,
+]);
+const HEAD_END = Buffer.from('\r\n\r\n');
+const rawServer = net.createServer((socket) => {
+  socket.on('error', () => {});
+  let head = Buffer.alloc(0);
+  const onHead = (chunk) => {
+    head = head.length ? Buffer.concat([head, chunk]) : chunk;
+    if (head.indexOf(HEAD_END) === -1) return;
+    head = null;
+    socket.off('data', onHead);
+    if (variant === 'net-graceful') {
+      // The package's drain on the same bare connection: the head's chunk may hold body bytes already.
+      socket.write(rawTooLarge);
+      socket.pause();
+      closeLib.gracefulClose(socket);
+      return;
+    }
+    socket.end(rawTooLarge);
+    socket.resume(); // the rest is dropped as it comes; 'close' follows the client's FIN
+    // A client that never sends its FIN: closed after 5 s of silence (lingeringTimeout's default).
+    socket.setTimeout(5000, () => socket.destroy());
+  };
+  socket.on('data', onHead);
+});
+
+const closeLib = variant === 'net-graceful' ? require(path.join(root, 'dist', 'cjs', 'index.js')) : null;
+const listening = variant === 'net' || variant === 'net-graceful' ? rawServer : server;
+listening.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => process.send({ port: listening.address().port }));
 process.on('message', (message) => {
   if (message === 'mark') {
     loopDelay.reset();
