@@ -3,13 +3,13 @@ import { performance } from 'node:perf_hooks';
 import { NetLingerError, isConnectionReset, normalizeErrorCode } from '../core/errors.js';
 import { pendingBytes } from '../core/socket-ops.js';
 import { streamError } from '../core/node-internals.js';
-import { DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain } from './drain.js';
+import { DEFAULT_LINGERING_TIME, DEFAULT_LINGERING_TIMEOUT, Drain, type DrainHooks } from './drain.js';
 import { pollWithBackoff } from '../core/poll.js';
 import { MAX_TIMER_MS, invalidArgType, outOfRange, validateChoice, validateInteger, validateOptionsObject, validateSignal, validateSocket } from '../core/validate.js';
 import { wasResetHere, refuseResetOfNonTcp, refuseHttp2, waitClosed, resetNow, disarmLinger, hasNoConnection } from './reset-close.js';
 
 // Closing live Node sockets on purpose, without blocking the event loop: gracefulClose and
-// lingerClose, which share their refusals, bookkeeping and report rules here (just over 400 lines
+// lingerClose, which share their refusals, bookkeeping and report rules here (some 450 lines
 // for that reason); resetClose is in reset-close.ts, the draining itself in drain.ts.
 //
 // Contract shared by the three helpers: everything that can be refused is refused before the
@@ -95,10 +95,10 @@ const DEFAULT_LINGER_QUIET = 1_000;
 
 /** The draining close running on a socket: which helper, with which options, and its promise. */
 interface RunningClose {
-  helper: 'gracefulClose' | 'lingerClose';
+  readonly helper: 'gracefulClose' | 'lingerClose';
   /** The call's options after defaults, compared one by one (the signal by identity). */
-  key: readonly unknown[];
-  promise: Promise<GracefulCloseReport> | Promise<LingerCloseReport>;
+  readonly key: readonly unknown[];
+  readonly promise: Promise<GracefulCloseReport> | Promise<LingerCloseReport>;
 }
 
 const running = new WeakMap<net.Socket, RunningClose>();
@@ -204,55 +204,75 @@ export function gracefulClose(socket: net.Socket, options?: GracefulCloseOptions
     return waitClosed(socket).then(() => ({ outcome: 'closed', drainedBytes: 0, elapsedMs: performance.now() - start, reset: false }));
   }
   disarmLinger(socket);
-  const promise = runGracefulClose(socket, lingeringTime, lingeringTimeout, signal, onTimeout, start);
-  running.set(socket, { helper: 'gracefulClose', key, promise });
-  return promise;
+  const run = new GracefulCloseRun(socket, key, onTimeout === 'reset', start);
+  running.set(socket, run);
+  new Drain(socket, { lingeringTime, lingeringTimeout, signal }, run).start();
+  return run.promise;
 }
 
-function runGracefulClose(
-  socket: net.Socket,
-  lingeringTime: number,
-  lingeringTimeout: number,
-  signal: AbortSignal | undefined,
-  onTimeout: 'reset' | 'close',
-  start: number,
-): Promise<GracefulCloseReport> {
-  return new Promise((resolve) => {
-    let outcome: GracefulCloseOutcome | undefined;
-    let code: string | undefined;
-    let reset = false;
+/**
+ * One gracefulClose() under way: its promise, and the drain's hooks as methods (one object per
+ * close rather than a closure per hook: thousands may be in flight, and what each keeps alive is
+ * copied by every GC until it ends).
+ */
+class GracefulCloseRun implements RunningClose, DrainHooks {
+  readonly helper = 'gracefulClose';
+  readonly promise: Promise<GracefulCloseReport>;
+  private resolve!: (report: GracefulCloseReport) => void;
+  private drain!: Drain;
+  private outcome: GracefulCloseOutcome | undefined;
+  private code: string | undefined;
+  private reset = false;
 
-    const drain: Drain = new Drain(socket, { lingeringTime, lingeringTimeout, signal }, {
-      done: () => {
-        if (outcome) return;
-        outcome = 'fin';
-        socket.destroy();
-      },
-      error: (err) => {
-        if (!outcome) ({ outcome, code } = errorOutcome(err));
-      },
-      cap: () => stop('timeout'),
-      aborted: () => stop('aborted'),
-      close: () => {
-        if (!outcome) {
-          if (drain.peerEnded && drain.writeDone) outcome = 'fin';
-          else ({ outcome, code } = closedElsewhere(socket));
-        }
-        const report: GracefulCloseReport = { outcome, drainedBytes: drain.drained(), elapsedMs: performance.now() - start, reset };
-        if (code !== undefined) report.code = code;
-        running.delete(socket);
-        resolve(report);
-      },
-    });
+  constructor(
+    private readonly socket: net.Socket,
+    readonly key: readonly unknown[],
+    private readonly resetOnCap: boolean,
+    private readonly start: number,
+  ) {
+    this.promise = new Promise((resolve) => { this.resolve = resolve; });
+  }
 
-    function stop(why: 'timeout' | 'aborted') {
-      if (outcome || socket.destroyed) return;
-      outcome = why;
-      reset = endOnCap(socket, onTimeout === 'reset');
+  /** The engine that calls these hooks (set by the Drain's constructor through `attach`). */
+  attach(drain: Drain): void {
+    this.drain = drain;
+  }
+
+  done(): void {
+    if (this.outcome) return;
+    this.outcome = 'fin';
+    this.socket.destroy();
+  }
+
+  error(err: NodeJS.ErrnoException): void {
+    if (!this.outcome) ({ outcome: this.outcome, code: this.code } = errorOutcome(err));
+  }
+
+  cap(): void {
+    this.stop('timeout');
+  }
+
+  aborted(): void {
+    this.stop('aborted');
+  }
+
+  close(): void {
+    const { socket, drain } = this;
+    if (!this.outcome) {
+      if (drain.peerEnded && drain.writeDone) this.outcome = 'fin';
+      else ({ outcome: this.outcome, code: this.code } = closedElsewhere(socket));
     }
+    const report: GracefulCloseReport = { outcome: this.outcome, drainedBytes: drain.drained(), elapsedMs: performance.now() - this.start, reset: this.reset };
+    if (this.code !== undefined) report.code = this.code;
+    running.delete(socket);
+    this.resolve(report);
+  }
 
-    drain.start();
-  });
+  private stop(why: 'timeout' | 'aborted'): void {
+    if (this.outcome || this.socket.destroyed) return;
+    this.outcome = why;
+    this.reset = endOnCap(this.socket, this.resetOnCap);
+  }
 }
 
 /**

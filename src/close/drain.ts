@@ -56,6 +56,8 @@ export interface DrainHooks {
   aborted?: () => void;
   /** The socket closed; the engine has taken its listeners off. */
   close: () => void;
+  /** Given the engine when it is made (hooks kept as one object's methods read its state through it). */
+  attach?: (drain: Drain) => void;
 }
 
 export interface DrainStartOptions {
@@ -99,6 +101,49 @@ function unwatchSignal(signal: AbortSignal, onAbort: () => void): void {
   }
 }
 
+/** The engine's socket listeners, each calling one method of the socket's drain. */
+interface DrainListeners {
+  end: (this: net.Socket) => void;
+  finish: (this: net.Socket) => void;
+  error: (this: net.Socket, err: NodeJS.ErrnoException) => void;
+  close: (this: net.Socket) => void;
+  /** Node's kBufferCb: a read that landed in the shared buffer. */
+  discarded: (this: net.Socket) => void;
+}
+
+// Thousands of closes may be in flight at once, and every object a close keeps alive is copied
+// by each GC until it ends: so one set of listener functions serves every socket (EventEmitter
+// calls them with the socket as `this`, which finds its drain under DRAIN) instead of a closure
+// per listener per close. A second drain on a socket whose first still runs gets listeners of
+// its own (SHARED would find the first).
+const DRAIN = Symbol('netLinger.drain');
+interface DrainedSocket {
+  [DRAIN]?: Drain | undefined;
+}
+const drainOf = (socket: net.Socket): Drain | undefined => (socket as DrainedSocket)[DRAIN];
+const SHARED: DrainListeners = {
+  end() { drainOf(this)?.onEnd(); },
+  finish() { drainOf(this)?.onFinish(); },
+  error(err) { drainOf(this)?.onError(err); },
+  close() { drainOf(this)?.onClose(); },
+  discarded() { drainOf(this)?.onDiscarded(); },
+};
+
+function ownListeners(drain: Drain): DrainListeners {
+  return {
+    end: () => drain.onEnd(),
+    finish: () => drain.onFinish(),
+    error: (err) => drain.onError(err),
+    close: () => drain.onClose(),
+    discarded: () => drain.onDiscarded(),
+  };
+}
+
+/** setTimeout's callback: the drain comes as its argument, not in a closure. */
+function drainTimer(drain: Drain): void {
+  drain.onTimer();
+}
+
 export class Drain {
   /** performance.now() at construction: the one clock every cap is measured on. */
   readonly startedAt = performance.now();
@@ -116,10 +161,15 @@ export class Drain {
   /** Characters still to come of what Node had buffered, decoded, at the start. */
   private bufferedChars: number;
   private readonly encoding: BufferEncoding | null;
-  private readonly reader: SocketReader;
+  /** Only for a socket a leftover 'readable' listener keeps in paused mode; else plain resume(). */
+  private readonly reader: SocketReader | null;
   /** Reads land in the shared discard buffer (no Buffer per read); false: read as a stream. */
   inPlace = false;
-  private listensData = false;
+  // Listeners made only where they are needed: thousands of closes may be in flight at once, and
+  // every object a close keeps alive is copied by each GC until the close ends.
+  private onData: ((chunk: Buffer | string) => void) | null = null;
+  private onAbort: (() => void) | null = null;
+  private listeners: DrainListeners = SHARED;
 
   constructor(
     private readonly socket: net.Socket,
@@ -134,8 +184,9 @@ export class Drain {
     // With an encoding, bytesRead already counts the start of a character the decoder holds.
     this.bufferedBytes = this.encoding ? decoderHeldBytes(socket) : socket.readableLength;
     this.bufferedChars = this.encoding ? socket.readableLength : 0;
-    // Also a socket a leftover 'readable' listener keeps in paused mode (see SocketReader).
-    this.reader = new SocketReader(socket);
+    // A socket a leftover 'readable' listener keeps in paused mode needs the reader (see SocketReader).
+    this.reader = socket.listenerCount('readable') > 0 ? new SocketReader(socket) : null;
+    hooks.attach?.(this);
   }
 
   /** Bytes (not characters, whatever the socket's encoding) read and discarded since the start. */
@@ -148,31 +199,39 @@ export class Drain {
    * called the `aborted` hook, when the signal had already fired (nothing else was done but
    * listening: the caller closes, and 'close' still reaches the `close` hook).
    */
-  start(options: DrainStartOptions = {}): boolean {
+  start(options?: DrainStartOptions): boolean {
     const { socket, caps } = this;
-    socket.on('end', this.onEnd);
-    socket.on('finish', this.onFinish);
-    socket.on('error', this.onError);
-    socket.once('close', this.onClose);
+    if (drainOf(socket) === undefined) (socket as DrainedSocket)[DRAIN] = this;
+    else this.listeners = ownListeners(this);
+    const on = this.listeners;
+    socket.on('end', on.end);
+    socket.on('finish', on.finish);
+    socket.on('error', on.error);
+    // on(), not once(): stop() takes it off, and once() would add a wrapper and its state per close.
+    socket.on('close', on.close);
     const first = caps.lingeringTimeout === null ? caps.lingeringTime : Math.min(caps.lingeringTime, caps.lingeringTimeout);
-    this.timer = setTimeout(this.onTimer, first).unref();
+    this.timer = setTimeout(drainTimer, first, this).unref();
     if (caps.signal) {
       if (caps.signal.aborted) {
         this.hooks.aborted?.();
         return false;
       }
+      this.onAbort = () => this.hooks.aborted?.();
       watchSignal(caps.signal, this.onAbort);
     }
     // Before reading starts: what the stream already holds still comes as 'data', later reads
     // go to the shared buffer (and restart the handle's reads where Node 18/20's http stopped them).
     // Unless other code still listens for 'data': it keeps seeing every chunk, read the usual way.
-    this.inPlace = socket.listenerCount('data') === 0 && readIntoUserBuffer(socket, DISCARD, this.onDiscarded);
+    this.inPlace = socket.listenerCount('data') === 0 && readIntoUserBuffer(socket, DISCARD, on.discarded);
     // Then 'data' can only bring what the stream already held: without any, no listener at all.
-    this.listensData = !this.inPlace || socket.readableLength > 0;
-    if (this.listensData) socket.on('data', this.onData);
-    if (options.startReading) options.startReading();
-    else this.reader.resume();
-    if (options.halfClose) options.halfClose();
+    if (!this.inPlace || socket.readableLength > 0) {
+      this.onData = (chunk) => this.data(chunk);
+      socket.on('data', this.onData);
+    }
+    if (options?.startReading) options.startReading();
+    else if (this.reader) this.reader.resume();
+    else socket.resume();
+    if (options?.halfClose) options.halfClose();
     else if (!socket.writableEnded) socket.end();
     this.checkDone();
     return true;
@@ -184,20 +243,23 @@ export class Drain {
     this.stopped = true;
     const { socket } = this;
     if (this.timer) clearTimeout(this.timer);
-    if (this.caps.signal) unwatchSignal(this.caps.signal, this.onAbort);
-    if (this.listensData) socket.off('data', this.onData);
-    socket.off('end', this.onEnd);
-    socket.off('finish', this.onFinish);
-    socket.off('error', this.onError);
-    socket.off('close', this.onClose);
-    this.reader.stop();
+    if (this.onAbort && this.caps.signal) unwatchSignal(this.caps.signal, this.onAbort);
+    if (this.onData) socket.off('data', this.onData);
+    const on = this.listeners;
+    socket.off('end', on.end);
+    socket.off('finish', on.finish);
+    socket.off('error', on.error);
+    socket.off('close', on.close);
+    // Set, not deleted: deleting a property would turn the socket into a slow dictionary object.
+    if (drainOf(socket) === this) (socket as DrainedSocket)[DRAIN] = undefined;
+    this.reader?.stop();
   }
 
   private checkDone(): void {
     if (this.peerEnded && this.writeDone && !this.stopped) this.hooks.done?.();
   }
 
-  private readonly onData = (chunk: Buffer | string) => {
+  private data(chunk: Buffer | string): void {
     if (this.bufferedChars > 0 && typeof chunk === 'string') {
       const take = Math.min(chunk.length, this.bufferedChars);
       this.bufferedBytes += Buffer.byteLength(take === chunk.length ? chunk : chunk.slice(0, take), this.encoding ?? 'utf8');
@@ -205,37 +267,39 @@ export class Drain {
     }
     this.lastActivity = performance.now();
     this.hooks.data?.();
-  };
+  }
 
-  /** A read that landed in the shared buffer: `bytes` discarded (bytesRead counts them). */
-  private readonly onDiscarded = () => {
+  // The listeners' work (called through SHARED or ownListeners: internal to this module).
+
+  /** A read that landed in the shared buffer (bytesRead counts it). */
+  onDiscarded(): void {
     this.lastActivity = performance.now();
     this.hooks.data?.();
-  };
+  }
 
-  private readonly onEnd = () => {
+  onEnd(): void {
     this.peerEnded = true;
     this.hooks.end?.();
     this.checkDone();
-  };
+  }
 
-  private readonly onFinish = () => {
+  onFinish(): void {
     this.writeDone = true;
     this.lastActivity = performance.now();
     this.hooks.finish?.();
     this.checkDone();
-  };
+  }
 
-  private readonly onError = (err: NodeJS.ErrnoException) => this.hooks.error(err);
+  onError(err: NodeJS.ErrnoException): void {
+    this.hooks.error(err);
+  }
 
-  private readonly onAbort = () => this.hooks.aborted?.();
-
-  private readonly onClose = () => {
+  onClose(): void {
     this.stop();
     this.hooks.close();
-  };
+  }
 
-  private readonly onTimer = () => {
+  onTimer(): void {
     if (this.stopped || this.capped) return;
     const now = performance.now();
     const totalLeft = this.caps.lingeringTime - (now - this.startedAt);
@@ -250,6 +314,6 @@ export class Drain {
       this.hooks.cap?.();
       return;
     }
-    this.timer = setTimeout(this.onTimer, Math.ceil(Math.min(totalLeft, idleLeft))).unref();
-  };
+    this.timer = setTimeout(drainTimer, Math.ceil(Math.min(totalLeft, idleLeft)), this).unref();
+  }
 }

@@ -85,9 +85,8 @@ export function readIntoUserBuffer(socket: net.Socket, buffer: Uint8Array, onRea
   if (fields[symbols.buffer] != null || fields[symbols.callback] != null || fields[symbols.generator] != null) return false;
   handle.useUserBuffer(buffer);
   fields[symbols.buffer] = buffer;
-  fields[symbols.callback] = (bytes: number) => {
-    onRead(bytes);
-  };
+  // Called as socket[kBufferCb](nread, buffer): with the socket as `this`, which onRead ignores.
+  fields[symbols.callback] = onRead;
   return true;
 }
 

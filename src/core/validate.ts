@@ -53,8 +53,11 @@ export function validateSocket(socket: unknown): asserts socket is net.Socket {
   if (!(socket instanceof net.Socket)) throw invalidArgType('socket', 'an instance of net.Socket or tls.TLSSocket', socket);
 }
 
-export function validateOptionsObject(options: unknown): Record<string, unknown> {
-  if (options === undefined) return {};
+/** What an omitted options argument reads as: one frozen object, not a new one per call. */
+const NO_OPTIONS: Readonly<Record<string, unknown>> = Object.freeze({});
+
+export function validateOptionsObject(options: unknown): Readonly<Record<string, unknown>> {
+  if (options === undefined) return NO_OPTIONS;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidArgType('options', 'of type object', options);
   }

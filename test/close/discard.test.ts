@@ -168,6 +168,34 @@ describe('the shared discard buffer', () => {
     expect(closer.bytesRead).toBe(MIB);
   });
 
+  it("two drains on one socket (the HTTP integration's and a user's): each gets its own events and its close", async () => {
+    const { closer, peer } = await tcpPair();
+    const seen: string[] = [];
+    const drain = (name: string): Promise<void> => new Promise<void>((resolve) => {
+      new Drain(closer, { lingeringTime: 30_000, lingeringTimeout: 5000 }, {
+        end: () => { seen.push(`${name} end`); },
+        done: () => { closer.destroy(); },
+        error: () => undefined,
+        close: () => { seen.push(`${name} close`); resolve(); },
+      }).start();
+    });
+    const both = Promise.all([drain('first'), drain('second')]);
+    upload(peer.socket, MIB);
+    await both;
+    expect(seen.sort()).toEqual(['first close', 'first end', 'second close', 'second end']);
+    expect(closer.bytesRead).toBe(MIB);
+  });
+
+  it('a close takes every listener it added off the socket', async () => {
+    const { closer, peer } = await tcpPair();
+    const events = ['end', 'finish', 'error', 'close', 'data', 'readable'] as const;
+    const before = events.map((e) => closer.listenerCount(e));
+    const closing = gracefulClose(closer);
+    peer.socket.end();
+    await closing;
+    expect(events.map((e) => closer.listenerCount(e))).toEqual(before);
+  });
+
   it('200 sockets draining 4 MiB each at once hand out no Buffer per read (ArrayBuffers stay flat)', async () => {
     const pairs = await Promise.all(Array.from({ length: 200 }, () => tcpPair()));
     let peak = 0;
