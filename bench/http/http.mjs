@@ -22,8 +22,9 @@ const sum = (values) => values.reduce((a, b) => a + b, 0);
 
 /** A node:http server child: { port, pid, stats(), stop() }, or { unavailable } when the build lacks the integration. */
 function startNodeServer(variant, limit) {
+  // --expose-gc: the no-FIN storm asks the server for its JS heap after a full GC (live objects only).
   const child = fork(path.join(here, 'server.mjs'), [variant, String(limit)],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -38,6 +39,12 @@ function startNodeServer(variant, limit) {
           const timer = setTimeout(() => fail(new Error(`${variant} server did not answer 'stats' in 5 s`)), 5000);
           child.once('message', (reply) => { clearTimeout(timer); done(reply.stats); });
           child.send('stats');
+        }),
+        /** The server's JS heap in use after a full GC, in bytes, and the same before the storm. */
+        liveHeap: () => new Promise((done, fail) => {
+          const timer = setTimeout(() => fail(new Error(`${variant} server did not answer 'live-heap' in 5 s`)), 5000);
+          child.once('message', (reply) => { clearTimeout(timer); done(reply.liveHeap); });
+          child.send('live-heap');
         }),
         /** Starts the server's own event-loop delay and memory peaks afresh. */
         mark: () => new Promise((done, fail) => {
@@ -223,8 +230,14 @@ async function stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs,
     const cpu0 = serverCpu(pids);
     // Without FIN: the server's RSS once every client has its answer, while each connection lingers idle.
     let answeredRssMiB = null;
+    let liveHeap = null;
     const client = await runStormClient(server.port, clients, bytes, timeoutMs,
-      { fin, holdMs, onAnswered: () => { answeredRssMiB = sum(pids.map(rssMiB)); } });
+      { fin, holdMs, onAnswered: () => {
+        answeredRssMiB = sum(pids.map(rssMiB));
+        // Asked at once, while every connection still lingers; awaited once the clients are done.
+        liveHeap = server.liveHeap ? server.liveHeap().catch(() => null) : null;
+      } });
+    const live = liveHeap ? await liveHeap : null;
     const states = await drained(server.port, fin ? 5000 : 15_000);
     // The server's own view: connections it still counts as lingering end by the client's FIN,
     // which has arrived for every client by now; give them a bounded moment.
@@ -245,6 +258,7 @@ async function stormTrial(spec, nginxBinary, { clients, bytes, limit, timeoutMs,
       peakRssMiB: peak,
       rssGrowthKiBPerUpload: ((peak - baseline) * 1024) / clients,
       heldKiBPerConnection: answeredRssMiB == null ? null : ((answeredRssMiB - baseline) * 1024) / clients,
+      liveHeapKiBPerConnection: live ? (live.after - live.before) / 1024 / clients : null,
       loopDelayMs: stats?.loopDelayMs ?? null,
       peakReset,
       leftOpen: (states.ESTABLISHED ?? 0) + (states.CLOSE_WAIT ?? 0),
@@ -299,6 +313,7 @@ export async function runStorm({ trials = 3, clients = 200, bytes = 10_000_000, 
       maxPeakRssMiB: Math.max(...s.map((x) => x.peakRssMiB)),
       rssGrowthKiBPerUpload: pick((x) => x.rssGrowthKiBPerUpload),
       heldKiBPerConnection: s[0].heldKiBPerConnection == null ? null : pick((x) => x.heldKiBPerConnection),
+      liveHeapKiBPerConnection: s.some((x) => x.liveHeapKiBPerConnection == null) ? null : pick((x) => x.liveHeapKiBPerConnection),
       loopDelayMs: s[0].loopDelayMs ? { p50: pick((x) => x.loopDelayMs.p50), p99: pick((x) => x.loopDelayMs.p99), max: pick((x) => x.loopDelayMs.max) } : null,
       seconds: pick((x) => x.seconds),
       clientMaxMs: Math.max(...s.map((x) => x.clientMs.max)),

@@ -184,13 +184,20 @@ function floorText(rows, ours, nginx, key = 'rssGrowthKiBPerUpload') {
     : `The least of them, ${least.server.replace(/^floor: /, '')}, holds ${fmt(least[key])} KiB, ${fmt(ours[key] - least[key])} KiB less than the integration: that much is the integration's own, or node:http's.`}`;
 }
 
+/** What of the held memory is live objects, against the least Node floor's. */
+function liveText(rows, ours) {
+  if (ours.liveHeapKiBPerConnection == null) return '';
+  const floor = rows.find((r) => r.server.startsWith('floor:') && r.server.includes('gracefulClose') && r.liveHeapKiBPerConnection != null);
+  return ` Of the integration's ${fmt(ours.heldKiBPerConnection)} KiB, ${fmt(ours.liveHeapKiBPerConnection, 2)} KiB per connection are live JS objects after a full GC${floor ? ` (net.Server with gracefulClose(): ${fmt(floor.liveHeapKiBPerConnection, 2)} KiB; the difference, ${fmt(ours.liveHeapKiBPerConnection - floor.liveHeapKiBPerConnection, 2)} KiB, is node:http's request, response and parser together with the integration's own state)` : ''}; the rest is memory the process took for transient buffers and has not given back.`;
+}
+
 function noFinBody(storm) {
   const lines = [`### ${storm.clients.toLocaleString('en-US')} clients that never send their FIN`, ''];
-  lines.push(`The same uploads and servers (the control left out: it resets at once; and node:http reading the whole body: it answers only once the body is in, then closes), but each client is a raw TCP connection (\`storm-client.mjs\` mode \`nofin\`): it sends the request and body, reads the answer to the server's FIN, then stays silent for ${fmt(storm.holdMs / 1000, 0)} s without sending its own FIN, so every lingering close ends by the server's silence timeout (5 s for both: \`lingeringTimeout\`, nginx's \`lingering_timeout\`). *Held per lingering connection* is (the server's RSS at the moment the last client has its answer − RSS before) / clients: every connection is lingering then. ${trialsText(storm.trials)} per server. Server CPU here spans the whole hold, idle time included (the Node server's own 10 ms samplers run through it), so it is no measure of draining.`, '');
+  lines.push(`The same uploads and servers (the control left out: it resets at once; and node:http reading the whole body: it answers only once the body is in, then closes), but each client is a raw TCP connection (\`storm-client.mjs\` mode \`nofin\`): it sends the request and body, reads the answer to the server's FIN, then stays silent for ${fmt(storm.holdMs / 1000, 0)} s without sending its own FIN, so every lingering close ends by the server's silence timeout (5 s for both: \`lingeringTimeout\`, nginx's \`lingering_timeout\`). *Held per lingering connection* is (the server's RSS at the moment the last client has its answer − RSS before) / clients: every connection is lingering then. *Live JS heap* is what of it is live objects: the Node server's heap in use after a full GC (\`gc()\`, the bench's servers run with \`--expose-gc\`), asked at that same moment, minus the same before the storm, per connection; the rest of the RSS is memory the process took for transient buffers and has not given back. ${trialsText(storm.trials)} per server. Server CPU here spans the whole hold, idle time included (the Node server's own 10 ms samplers run through it), so it is no measure of draining.`, '');
   for (const [name, why] of Object.entries(storm.unavailable)) lines.push(`**${name} not measured:** ${why}.`, '');
-  lines.push('| server | clean 413s | held per lingering connection (KiB) | peak RSS growth per upload (KiB) | server CPU s | time to the last answer (s) |', '|---|---:|---:|---:|---:|---:|');
+  lines.push('| server | clean 413s | held per lingering connection (KiB) | of which live JS heap (KiB) | peak RSS growth per upload (KiB) | server CPU s | time to the last answer (s) |', '|---|---:|---:|---:|---:|---:|---:|');
   for (const r of storm.rows) {
-    lines.push(`| ${r.server} | ${r.clean}/${r.uploads} | ${fmt(r.heldKiBPerConnection)} | ${fmt(r.rssGrowthKiBPerUpload)} | ${fmt(r.serverCpuSeconds, 2)} | ${fmt(r.seconds, 2)} |`);
+    lines.push(`| ${r.server} | ${r.clean}/${r.uploads} | ${fmt(r.heldKiBPerConnection)} | ${r.liveHeapKiBPerConnection == null ? '–' : fmt(r.liveHeapKiBPerConnection, 2)} | ${fmt(r.rssGrowthKiBPerUpload)} | ${fmt(r.serverCpuSeconds, 2)} | ${fmt(r.seconds, 2)} |`);
   }
   lines.push('');
   const ours = storm.rows.find((r) => r.server.includes('enableLingeringClose'));
@@ -198,7 +205,7 @@ function noFinBody(storm) {
   if (ours?.counts) lines.push(`The handle counted ${countsText(ours.counts)}.`, '');
   if (ours && nginx && ours.heldKiBPerConnection != null && nginx.heldKiBPerConnection > 0) {
     const ratio = ours.heldKiBPerConnection / nginx.heldKiBPerConnection;
-    lines.push(`Memory held per lingering connection: ${fmt(ours.heldKiBPerConnection)} KiB against nginx's ${fmt(nginx.heldKiBPerConnection)} KiB (${fmt(ratio, 1)}×; the goal of ≤ ${fmt(GOALS.rssVsNginx, 0)}× nginx's is ${ratio <= GOALS.rssVsNginx ? '**met**' : '**missed**'}${ours.peakMemoryMiB ? `; Node's peaks: V8 heap ${fmt(ours.peakMemoryMiB.heapTotal)} MiB, ArrayBuffers ${fmt(ours.peakMemoryMiB.arrayBuffers)} MiB` : ''}).${ratio <= GOALS.rssVsNginx ? '' : floorText(storm.rows, ours, nginx, 'heldKiBPerConnection')}`, '');
+    lines.push(`Memory held per lingering connection: ${fmt(ours.heldKiBPerConnection)} KiB against nginx's ${fmt(nginx.heldKiBPerConnection)} KiB (${fmt(ratio, 1)}×; the goal of ≤ ${fmt(GOALS.rssVsNginx, 0)}× nginx's is ${ratio <= GOALS.rssVsNginx ? '**met**' : '**missed**'}${ours.peakMemoryMiB ? `; Node's peaks: V8 heap ${fmt(ours.peakMemoryMiB.heapTotal)} MiB, ArrayBuffers ${fmt(ours.peakMemoryMiB.arrayBuffers)} MiB` : ''}).${ratio <= GOALS.rssVsNginx ? '' : floorText(storm.rows, ours, nginx, 'heldKiBPerConnection')}${liveText(storm.rows, ours)}`, '');
   }
   return lines;
 }

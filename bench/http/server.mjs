@@ -120,13 +120,20 @@ const rawServer = net.createServer((socket) => {
 const closeLib = variant === 'net-graceful' ? require(path.join(root, 'dist', 'cjs', 'index.js')) : null;
 const listening = variant === 'net' || variant === 'net-graceful' ? rawServer : server;
 listening.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => process.send({ port: listening.address().port }));
+let heapBefore = 0;
 process.on('message', (message) => {
   if (message === 'mark') {
+    // The JS heap's live objects before the storm, for 'live-heap' (the flag is the bench's own).
+    globalThis.gc?.();
+    heapBefore = process.memoryUsage().heapUsed;
     loopDelay.reset();
     for (const key of Object.keys(peakMemory)) peakMemory[key] = 0;
     process.send({ marked: true });
   } else if (message === 'stats') {
     process.send({ stats: { loopDelayMs: loopDelayMs(), clientErrors, clientErrorCodes, peakMemory, maxLingering, lingeringNow: handle ? handle.lingering : 0, counts: handle?.counts ? { ...handle.counts } : null } });
+  } else if (message === 'live-heap') {
+    globalThis.gc?.();
+    process.send({ liveHeap: globalThis.gc ? { before: heapBefore, after: process.memoryUsage().heapUsed } : null });
   } else if (message === 'stop') {
     process.exit(0);
   }
