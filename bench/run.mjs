@@ -68,7 +68,7 @@ async function measure() {
     }
     log('per-call...');
     // Many short trials: on a shared machine a 4 ms trial often runs without being preempted, a 40 ms one rarely.
-    perCall = await runPerCall(quick ? { iterations: 20_000, trials: 11, log } : { iterations: 20_000, trials: 101, log });
+    perCall = await runPerCall(quick ? { iterations: 20_000, trials: 11, log } : { iterations: 20_000, trials: 102, processes: 3, log });
     log('close table...');
     closeTable = await runCloseTable(quick ? { connections: 1000, trials: 1, log } : { connections: 10_000, trials: 3, log });
     log('close helpers against hand-written, warm...');
@@ -213,7 +213,7 @@ lines.push('The machine is shared with other work, so every figure is the median
 
 if (perCall) {
   lines.push('## 1. Per call', '');
-  lines.push(`${perCall.trials} interleaved trials of ${perCall.iterations.toLocaleString('en-US')} calls each (${(perCall.trials * perCall.iterations).toLocaleString('en-US')} calls per row), on one connected loopback TCP socket. The C loop is the same syscalls in a plain loop on the same kind of socket (\`bench/percall/native/syscall_loop.c\`, gcc -O2): the physical limit. Ratios are to the C loop of the same run. On a busy shared machine noise only ever adds time, so the *best* trial is the cleaner view of the cost itself; the median shows what contention does.`, '');
+  lines.push(`${perCall.trials} interleaved trials of ${perCall.iterations.toLocaleString('en-US')} calls each (${(perCall.trials * perCall.iterations).toLocaleString('en-US')} calls per row)${perCall.processes > 1 ? `, split over ${perCall.processes} processes (V8 compiles the same loop differently from one process to the next: two full runs in one process each put the package's layer over the raw addon call at 2 and 17 ns)` : ''}, on one connected loopback TCP socket. The C loop is the same syscalls in a plain loop on the same kind of socket (\`bench/percall/native/syscall_loop.c\`, gcc -O2): the physical limit. Ratios are to the C loop of the same run. On a busy shared machine noise only ever adds time, so the *best* trial is the cleaner view of the cost itself; the median shows what contention does.`, '');
   lines.push('| call | how | ns/call best | × C loop (best) | × floor (best) | ns/call median | × C loop (median) | × floor (median) |', '|---|---|---:|---:|---:|---:|---:|---:|');
   const ratio = (x) => (x == null ? '' : `${fmt(x, 2)}×`);
   for (const r of perCall.rows) {

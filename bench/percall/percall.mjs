@@ -3,7 +3,7 @@
 // floor for any Node-API binding (bench/percall/native/bare_addon.cc: the syscall and nothing else) and
 // against koffi calling libc directly, with the layers in between split out. Trials are
 // interleaved (a seeded shuffle per round) and medians reported, because the machine is shared.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { buildBenchNatives, root } from '../lib/build.mjs';
@@ -70,7 +70,8 @@ function jsVariants({ fd, socket, lib, native, bare, noop, libc }) {
   ];
 }
 
-export async function runPerCall({ iterations = 1_000_000, trials = 5, log = () => {} } = {}) {
+/** One process's trials: every variant's ns/call per trial, in trial order, keyed by op and name. */
+async function sampleHere({ iterations, trials, firstTrial = 0, log = () => {} }) {
   const built = buildBenchNatives();
   const koffi = require('koffi');
   const libcLib = koffi.load('libc.so.6');
@@ -96,13 +97,43 @@ export async function runPerCall({ iterations = 1_000_000, trials = 5, log = () 
   // Warm up every JS loop so the trials measure optimised code.
   for (const v of variants) v.run(Math.min(iterations, 100_000));
   const samples = new Map(variants.map((v) => [v, []]));
-  for (let trial = 0; trial < trials; trial++) {
+  for (let trial = firstTrial; trial < firstTrial + trials; trial++) {
     for (const v of shuffled(variants, 0x9e3779b9 + trial)) samples.get(v).push(v.run(iterations));
-    if ((trial + 1) % 10 === 0 || trial + 1 === trials) log(`  per-call trial ${trial + 1}/${trials} done`);
+    if ((trial + 1) % 10 === 0) log(`  per-call trial ${trial + 1} done`);
   }
   pair.client.destroy();
   pair.accepted.destroy();
-  const rows = variants.map((v) => ({ op: v.op, name: v.name, ns: median(samples.get(v)), best: Math.min(...samples.get(v)), samples: samples.get(v) }));
+  return { sink, samples: variants.map((v) => ({ op: v.op, name: v.name, samples: samples.get(v) })) };
+}
+
+/** sampleHere() in a child process of its own (this file with --child), over IPC. */
+function sampleInChild(options) {
+  const child = fork(new URL(import.meta.url).pathname, ['--child', JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    let result;
+    child.on('message', (message) => { result = message; });
+    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`per-call child exited ${code}`))));
+  });
+}
+
+/**
+ * `trials` interleaved trials split over `processes` processes: V8 compiles the same loop
+ * differently from one process to the next (two full runs here put the package's layer over the
+ * raw addon call at 2 and 17 ns), so no one process's compile decides a row. Trials stay paired
+ * within their process.
+ */
+export async function runPerCall({ iterations = 1_000_000, trials = 5, processes = 1, log = () => {} } = {}) {
+  const perProcess = Math.ceil(trials / processes);
+  const parts = [];
+  for (let p = 0; p < processes; p++) {
+    const options = { iterations, trials: perProcess, firstTrial: p * perProcess };
+    parts.push(processes === 1 ? await sampleHere({ ...options, log }) : await sampleInChild(options));
+    if (processes > 1) log(`  per-call process ${p + 1}/${processes} done`);
+  }
+  const rows = parts[0].samples.map(({ op, name }) => {
+    const all = parts.flatMap((part) => part.samples.find((x) => x.op === op && x.name === name).samples);
+    return { op, name, ns: median(all), best: Math.min(...all), samples: all };
+  });
   for (const row of rows) {
     const base = rows.find((r) => r.op === row.op && r.name.startsWith('C loop'));
     row.ratio = base ? row.ns / base.ns : null;
@@ -113,10 +144,14 @@ export async function runPerCall({ iterations = 1_000_000, trials = 5, log = () 
     // Each trial's ratio to the floor measured in the same round, then their median: the paired view.
     row.floorPairedRatio = floor ? median(row.samples.map((ns, i) => ns / floor.samples[i])) : null;
   }
-  return { iterations, trials, rows, sink };
+  return { iterations, trials: perProcess * processes, processes, rows, sink: parts.reduce((a, part) => a + part.sink, 0) };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[2] === '--child') {
+  process.send(await sampleHere(JSON.parse(process.argv[3])), () => process.exit(0));
+}
+
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] !== '--child') {
   const result = await runPerCall({ iterations: Number(process.env.BENCH_ITERATIONS ?? 200_000), trials: 3, log: console.log });
   console.table(result.rows.map(({ samples, ...r }) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? Number(v.toFixed(3)) : v]))));
 }
