@@ -206,7 +206,8 @@ export function gracefulClose(socket: net.Socket, options?: GracefulCloseOptions
   disarmLinger(socket);
   const run = new GracefulCloseRun(socket, key, onTimeout === 'reset', start);
   running.set(socket, run);
-  new Drain(socket, { lingeringTime, lingeringTimeout, signal }, run).start();
+  run.drain = new Drain(socket, { lingeringTime, lingeringTimeout, signal }, run);
+  run.drain.start();
   return run.promise;
 }
 
@@ -219,7 +220,8 @@ class GracefulCloseRun implements RunningClose, DrainHooks {
   readonly helper = 'gracefulClose';
   readonly promise: Promise<GracefulCloseReport>;
   private resolve!: (report: GracefulCloseReport) => void;
-  private drain!: Drain;
+  /** The engine calling these hooks; set by gracefulClose() before it starts. */
+  drain!: Drain;
   private outcome: GracefulCloseOutcome | undefined;
   private code: string | undefined;
   private reset = false;
@@ -231,11 +233,6 @@ class GracefulCloseRun implements RunningClose, DrainHooks {
     private readonly start: number,
   ) {
     this.promise = new Promise((resolve) => { this.resolve = resolve; });
-  }
-
-  /** The engine that calls these hooks (set by the Drain's constructor through `attach`). */
-  attach(drain: Drain): void {
-    this.drain = drain;
   }
 
   done(): void {

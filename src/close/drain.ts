@@ -56,8 +56,6 @@ export interface DrainHooks {
   aborted?: () => void;
   /** The socket closed; the engine has taken its listeners off. */
   close: () => void;
-  /** Given the engine when it is made (hooks kept as one object's methods read its state through it). */
-  attach?: (drain: Drain) => void;
 }
 
 export interface DrainStartOptions {
@@ -186,7 +184,6 @@ export class Drain {
     this.bufferedChars = this.encoding ? socket.readableLength : 0;
     // A socket a leftover 'readable' listener keeps in paused mode needs the reader (see SocketReader).
     this.reader = socket.listenerCount('readable') > 0 ? new SocketReader(socket) : null;
-    hooks.attach?.(this);
   }
 
   /** Bytes (not characters, whatever the socket's encoding) read and discarded since the start. */

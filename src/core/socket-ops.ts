@@ -79,14 +79,19 @@ export function setLinger(target: SocketTarget, onoff: boolean | 0 | 1, seconds 
   else setLingerOnTarget(target, onoff, seconds);
 }
 
+/** onoff and seconds already of the right types, seconds a whole number (its upper bound is the caller's). */
+function isPlainLinger(onoff: unknown, seconds: unknown): onoff is boolean {
+  return typeof onoff === 'boolean' && typeof seconds === 'number' && seconds >= 0 && Number.isInteger(seconds);
+}
+
 /** The common call on a descriptor, arguments already of the right types: the same checks in fewer steps. */
 function setLingerOnNumber(fd: number, onoff: boolean | 0 | 1, seconds: number): void {
-  if (typeof onoff === 'boolean' && typeof seconds === 'number' && seconds >= 0 && Number.isInteger(seconds) && isPlainHandle(fd)) {
+  if (isPlainLinger(onoff, seconds) && isPlainHandle(fd)) {
     const native = binding();
     if (seconds <= native.maxLingerSeconds) {
       const errno = native.setLinger(fd, onoff, seconds);
       if (errno !== 0) throw new SocketError(native.syscalls.setLinger, errno);
-      if (onoff) lingerArmedOnDescriptor = true;
+      if (onoff) noteLingerArmed(fd);
       return;
     }
   }
@@ -95,7 +100,7 @@ function setLingerOnNumber(fd: number, onoff: boolean | 0 | 1, seconds: number):
 
 /** The common call on a socket (or a bigint SOCKET): for a Node socket no lingering time, so nothing to refuse or warn about. */
 function setLingerOnTarget(target: SocketTarget, onoff: boolean | 0 | 1, seconds: number): void {
-  if (typeof onoff === 'boolean' && typeof seconds === 'number' && seconds >= 0 && Number.isInteger(seconds) && (!onoff || seconds === 0)) {
+  if (isPlainLinger(onoff, seconds) && (!onoff || seconds === 0)) {
     // resolveHandle() checks the target exactly as the checked path would, first.
     const handle = resolveHandle(target);
     const native = binding();
