@@ -6,6 +6,7 @@ import path from 'node:path';
 import { CLOSE_ROWS } from './rows.mjs';
 import { median, shuffled } from '../lib/stats.mjs';
 import { tcpStates } from '../lib/build.mjs';
+import { resultOf } from '../lib/proc.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -21,11 +22,7 @@ function startPeer(mode = 'reading') {
 function runCloser(row, count, port, batch, warmup) {
   const child = fork(path.join(here, 'worker.mjs'), [row.name, String(count), String(port), String(batch), String(warmup)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    let result;
-    child.on('message', (message) => { result = message; });
-    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`closer for ${row.name} exited ${code}`))));
-  });
+  return resultOf(child, `closer for ${row.name}`);
 }
 
 /** Waits for the handshakes to finish (nothing left in FIN_WAIT/CLOSE_WAIT/LAST_ACK), then counts TIME_WAIT. */

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { median, shuffled } from '../lib/stats.mjs';
 import { tcpStates } from '../lib/build.mjs';
-import { cpuSeconds, fdCount, peakRssMiB, resetPeak, rssMiB } from '../lib/proc.mjs';
+import { cpuSeconds, fdCount, peakRssMiB, resetPeak, resultOf, rssMiB } from '../lib/proc.mjs';
 import { ensureNginx, startNginx } from './nginx.mjs';
 
 const autocannonVersion = createRequire(import.meta.url)('autocannon/package.json').version;
@@ -26,6 +26,12 @@ function startNodeServer(variant, limit) {
   const child = fork(path.join(here, 'server.mjs'), [variant, String(limit)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  /** Sends one request and takes the server's next message as its answer (5 s at most). */
+  const ask = (request) => new Promise((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${variant} server did not answer '${request}' in 5 s`)), 5000);
+    child.once('message', (reply) => { clearTimeout(timer); done(reply); });
+    child.send(request);
+  });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     exited.then((code) => reject(new Error(`${variant} server exited ${code} before it listened`)));
@@ -35,23 +41,11 @@ function startNodeServer(variant, limit) {
         port: message.port,
         pid: child.pid,
         pids: () => [child.pid],
-        stats: () => new Promise((done, fail) => {
-          const timer = setTimeout(() => fail(new Error(`${variant} server did not answer 'stats' in 5 s`)), 5000);
-          child.once('message', (reply) => { clearTimeout(timer); done(reply.stats); });
-          child.send('stats');
-        }),
+        stats: () => ask('stats').then((reply) => reply.stats),
         /** The server's JS heap in use after a full GC, in bytes, and the same before the storm. */
-        liveHeap: () => new Promise((done, fail) => {
-          const timer = setTimeout(() => fail(new Error(`${variant} server did not answer 'live-heap' in 5 s`)), 5000);
-          child.once('message', (reply) => { clearTimeout(timer); done(reply.liveHeap); });
-          child.send('live-heap');
-        }),
+        liveHeap: () => ask('live-heap').then((reply) => reply.liveHeap),
         /** Starts the server's own event-loop delay and memory peaks afresh. */
-        mark: () => new Promise((done, fail) => {
-          const timer = setTimeout(() => fail(new Error(`${variant} server did not answer 'mark' in 5 s`)), 5000);
-          child.once('message', () => { clearTimeout(timer); done(); });
-          child.send('mark');
-        }),
+        mark: () => ask('mark').then(() => undefined),
         async stop() {
           if (child.exitCode === null && child.signalCode === null) child.send('stop');
           const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
@@ -76,11 +70,7 @@ function cannon(port, workload, { connections, duration }) {
   const child = fork(path.join(here, 'cannon-worker.mjs'),
     [String(port), workload.method, workload.path, String(workload.bodyBytes), String(connections), String(duration)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    let result;
-    child.on('message', (message) => { result = message; });
-    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`autocannon worker exited ${code}`))));
-  });
+  return resultOf(child, 'autocannon worker');
 }
 
 /** One autocannon run per server given, all at once; server CPU per answered request from /proc. */
@@ -180,14 +170,8 @@ export async function runKeepAlive({ trials = 16, duration = 1, connections = 32
 function runStormClient(port, clients, bytes, timeoutMs, { fin = true, holdMs = 0, onAnswered = () => {} } = {}) {
   const child = fork(path.join(here, 'storm-client.mjs'), [String(port), String(clients), String(bytes), String(timeoutMs), fin ? 'fin' : 'nofin', String(holdMs)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    let result;
-    child.on('message', (message) => {
-      if (message.answered) onAnswered();
-      else result = message;
-    });
-    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`storm client exited ${code}`))));
-  });
+  child.on('message', (message) => { if (message.answered) onAnswered(); });
+  return resultOf(child, 'storm client', (message) => !message.answered);
 }
 
 /** Waits (bounded) until the server's end of every connection is gone, so lingering is counted whole. */

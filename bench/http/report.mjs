@@ -177,11 +177,12 @@ function floorText(rows, ours, nginx, key = 'rssGrowthKiBPerUpload') {
   const floors = rows.filter((r) => r.server.startsWith('floor:') && r[key] != null);
   if (!floors.length) return '';
   const least = floors.reduce((a, b) => (b[key] < a[key] ? b : a));
-  const list = floors.map((r) => `${r.server.replace(/^floor: /, '')} ${fmt(r[key])} KiB (V8 heap ${fmt(r.peakMemoryMiB?.heapTotal)} MiB, ${fmt(r.peakMemoryMiB?.heapUsed)} used; ArrayBuffers ${fmt(r.peakMemoryMiB?.arrayBuffers)} MiB)`).join('; ');
+  const named = (r) => r.server.replace(/^floor: /, '');
+  const list = floors.map((r) => `${named(r)} ${fmt(r[key])} KiB (V8 heap ${fmt(r.peakMemoryMiB?.heapTotal)} MiB, ${fmt(r.peakMemoryMiB?.heapUsed)} used; ArrayBuffers ${fmt(r.peakMemoryMiB?.arrayBuffers)} MiB)`).join('; ');
   const below = ours[key] <= least[key];
   return ` The floors, Node servers doing the same without node:http's early answer: ${list}. ${below
-    ? `No Node server measured here holds these uploads in less than the integration's ${fmt(ours[key])} KiB: the least of them, ${least.server.replace(/^floor: /, '')}, is ${fmt(least[key] / nginx[key], 1)}× nginx's, so ${fmt(GOALS.rssVsNginx, 0)}× nginx's is below what Node itself holds for such a connection (V8's heap, sized by the allocation rate, and Buffers awaiting GC: node:http copies each request's first body bytes into one before the handler runs).`
-    : `The least of them, ${least.server.replace(/^floor: /, '')}, holds ${fmt(least[key])} KiB, ${fmt(ours[key] - least[key])} KiB less than the integration: that much is the integration's own, or node:http's.`}`;
+    ? `No Node server measured here holds these uploads in less than the integration's ${fmt(ours[key])} KiB: the least of them, ${named(least)}, is ${fmt(least[key] / nginx[key], 1)}× nginx's, so ${fmt(GOALS.rssVsNginx, 0)}× nginx's is below what Node itself holds for such a connection (V8's heap, sized by the allocation rate, and Buffers awaiting GC: node:http copies each request's first body bytes into one before the handler runs).`
+    : `The least of them, ${named(least)}, holds ${fmt(least[key])} KiB, ${fmt(ours[key] - least[key])} KiB less than the integration: that much is the integration's own, or node:http's.`}`;
 }
 
 /** What of the held memory is live objects, against the least Node floor's. */

@@ -1,9 +1,10 @@
 // The node:http server the HTTP benchmarks load, in its own process so its CPU time and peak RSS
-// are its own. argv: 'linger' | 'plain' | 'read-first' | 'net', then the body limit in bytes.
-// Two floors for the 413 storm's memory, both without this package: 'read-first' is node:http
-// curing the reset the way Node alone can (read the whole body, then answer 413); 'net' is the
-// least any Node server holds per connection (net.Server: read the head, write a fixed 413 and
-// the FIN, then read and drop the rest with resume(), no HTTP machinery at all).
+// are its own. argv: 'linger' | 'plain' | 'read-first' | 'net' | 'net-graceful', then the body
+// limit in bytes. Three floors for the 413 storm's memory, without node:http's early answer:
+// 'read-first' is node:http curing the reset the way Node alone can (read the whole body, then
+// answer 413); 'net' is the least any Node server holds per connection (net.Server: read the head,
+// write a fixed 413 and the FIN, then read and drop the rest with resume(), no HTTP machinery at
+// all); 'net-graceful' is the same server with this package's gracefulClose() instead.
 // Routes: GET / answers 12 bytes; POST /echo reads the body and answers its length; POST /upload
 // answers 413 with `Connection: close` when Content-Length exceeds the limit, without reading the
 // body (what a server that rejects early does), else reads it and answers 200.

@@ -1,5 +1,6 @@
 // CPU time and resident memory of a server's processes, read from /proc the same way for a
-// Node child and for nginx's master and worker (Linux only).
+// Node child and for nginx's master and worker (Linux only); and the one way to wait for a
+// worker process's report.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
@@ -38,4 +39,17 @@ export function childrenOf(pid) {
 /** Open descriptors of one process (entries of /proc/<pid>/fd). */
 export function fdCount(pid) {
   try { return fs.readdirSync(`/proc/${pid}/fd`).length; } catch { return NaN; }
+}
+
+/**
+ * The last IPC message a child process sent before it exited (the bench's workers report once,
+ * then exit); rejects, naming `what`, when it exited without one. Messages `accept` refuses are
+ * left to other listeners.
+ */
+export function resultOf(child, what, accept = () => true) {
+  return new Promise((resolve, reject) => {
+    let result;
+    child.on('message', (message) => { if (accept(message)) result = message; });
+    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`${what} exited ${code}`))));
+  });
 }

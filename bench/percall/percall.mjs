@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { buildBenchNatives, root } from '../lib/build.mjs';
 import { median, shuffled } from '../lib/stats.mjs';
+import { resultOf } from '../lib/proc.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -109,11 +110,7 @@ async function sampleHere({ iterations, trials, firstTrial = 0, log = () => {} }
 /** sampleHere() in a child process of its own (this file with --child), over IPC. */
 function sampleInChild(options) {
   const child = fork(new URL(import.meta.url).pathname, ['--child', JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    let result;
-    child.on('message', (message) => { result = message; });
-    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`per-call child exited ${code}`))));
-  });
+  return resultOf(child, 'per-call child');
 }
 
 /**
